@@ -1,0 +1,80 @@
+"""The `vobot` command line: argument parsing only; the work lives in the modules it calls."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import setup_logging
+from bot.victorops.limits import RateSpec
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _rate(text: str) -> RateSpec:
+    try:
+        return RateSpec.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def victorops_sim(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from bot.sim.victorops import SimConfig, build_app
+
+    config = SimConfig(
+        api_id=args.api_id,
+        api_key=args.api_key,
+        incidents=args.rate_limit or settings.victorops_rate_limit,
+        reporting=args.reporting_rate_limit or settings.victorops_reporting_rate_limit,
+        lookups=args.lookup_rate_limit or settings.victorops_lookup_rate_limit,
+    )
+    print(
+        f"VictorOps simulator on http://{args.host}:{args.port} (API id {config.api_id!r}); "
+        f"budgets: incidents {config.incidents}, reporting {config.reporting}, lookups {config.lookups}. "
+        "Ctrl-C stops it.",
+        flush=True,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(build_app(config), host=args.host, port=args.port, log_level="warning", lifespan="off")
+    )
+    asyncio.run(server.serve())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vobot", description="Work VictorOps incidents from Slack.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sim = commands.add_parser("victorops-sim", help="run the VictorOps simulator alone")
+    sim.add_argument("--port", type=int, default=8079, help="port to listen on (default 8079)")
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sim.add_argument("--api-id", default="demo", help="the only API ID accepted (default demo)")
+    sim.add_argument("--api-key", default="demo", help="the only API key accepted (default demo)")
+    for flag, variable in [
+        ("--rate-limit", "VICTOROPS_RATE_LIMIT"),
+        ("--reporting-rate-limit", "VICTOROPS_REPORTING_RATE_LIMIT"),
+        ("--lookup-rate-limit", "VICTOROPS_LOOKUP_RATE_LIMIT"),
+    ]:
+        sim.add_argument(flag, type=_rate, default=None, metavar="R", help=f"like 6/minute (default ${variable})")
+    sim.set_defaults(func=victorops_sim)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        setup_logging(settings.log_level, settings.log_format)
+        func: Command = args.func
+        return func(args, settings)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

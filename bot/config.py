@@ -1,0 +1,269 @@
+"""Configuration: settings from the environment (and `.env`), and the YAML file named by VOBOT_CONFIG.
+
+Every problem becomes one line naming the variable, or the file and key; `ConfigError` carries them all so
+the CLI can print them and exit 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from bot.victorops.client import Budgets
+from bot.victorops.limits import RateSpec
+from bot.victorops.models import Phase, parse_phase
+
+
+class ConfigError(Exception):
+    """Invalid configuration: one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def _rate(value: Any) -> Any:
+    return RateSpec.parse(value) if isinstance(value, str) else value
+
+
+def _comma_list(value: Any) -> Any:
+    return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+
+Rate = Annotated[RateSpec, NoDecode, BeforeValidator(_rate)]
+
+
+class Settings(BaseSettings):
+    """The environment of the contract (design.md part 1). Field aliases are the variable names."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+    victorops_api_id: str | None = Field(None, validation_alias="VICTOROPS_API_ID")
+    victorops_api_key: SecretStr | None = Field(None, validation_alias="VICTOROPS_API_KEY")
+    victorops_api_url: str = Field("https://api.victorops.com", validation_alias="VICTOROPS_API_URL")
+    victorops_rate_limit: Rate = Field(RateSpec(6, 60), validation_alias="VICTOROPS_RATE_LIMIT")
+    victorops_reporting_rate_limit: Rate = Field(RateSpec(1, 60), validation_alias="VICTOROPS_REPORTING_RATE_LIMIT")
+    victorops_lookup_rate_limit: Rate = Field(RateSpec(15, 60), validation_alias="VICTOROPS_LOOKUP_RATE_LIMIT")
+    database_url: str = Field("sqlite:///vobot.db", validation_alias="VOBOT_DATABASE_URL")
+    config_path: Path | None = Field(None, validation_alias="VOBOT_CONFIG")
+    command: str = Field("/vo", validation_alias="VOBOT_COMMAND", pattern=r"^/[a-z0-9_-]{1,31}$")
+    admins: Annotated[list[str], NoDecode, BeforeValidator(_comma_list)] = Field(
+        default_factory=list, validation_alias="VOBOT_ADMINS"
+    )
+    port: int = Field(3000, validation_alias="PORT", ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", validation_alias="VOBOT_LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field("text", validation_alias="VOBOT_LOG_FORMAT")
+
+    @field_validator("slack_api_url", "victorops_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def budgets(self) -> Budgets:
+        return Budgets(
+            incidents=self.victorops_rate_limit,
+            reporting=self.victorops_reporting_rate_limit,
+            lookups=self.victorops_lookup_rate_limit,
+        )
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    def problems_for_bot(self) -> list[str]:
+        """What `vobot run` needs beyond defaults: the tokens of the mode it will run in."""
+        problems = []
+        checks: list[tuple[str, SecretStr | str | None, str | None]] = [
+            ("SLACK_BOT_TOKEN", self.slack_bot_token, "xoxb-"),
+            ("VICTOROPS_API_ID", self.victorops_api_id, None),
+            ("VICTOROPS_API_KEY", self.victorops_api_key, None),
+        ]
+        if self.socket_mode:
+            checks.append(("SLACK_APP_TOKEN", self.slack_app_token, "xapp-"))
+        else:
+            checks.append(("SLACK_SIGNING_SECRET", self.slack_signing_secret, None))
+        for name, value, prefix in checks:
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if not text:
+                problems.append(f"{name}: required but not set")
+            elif prefix and not text.startswith(prefix):
+                problems.append(f"{name}: expected a token starting with {prefix!r}")
+        return problems
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment; raise ConfigError naming each bad variable (never its value when secret)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError([_env_problem(error) for error in exc.errors()]) from None
+    except SettingsError as exc:  # a value the settings source could not even decode
+        raise ConfigError([f"environment: {exc}"]) from None
+
+
+def _env_problem(error: Any) -> str:
+    name = str(error["loc"][0]) if error["loc"] else "environment"
+    return f"{name}: {_message(error)}"
+
+
+def _message(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key (check its spelling against the README's configuration reference)"
+    # pydantic prefixes messages of raised ValueErrors with "Value error, "; drop it for one clean sentence.
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+# ---- the YAML file ---------------------------------------------------------------------------------------
+
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+TARGET_SPEC = re.compile(r"^(policy|user):[^\s:]+$")
+
+
+def _slack_user(value: str) -> str:
+    if not SLACK_USER_ID.match(value):
+        raise ValueError(f"{value!r} is not a Slack user ID (like U0123ABCD)")
+    return value
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from None
+    return value
+
+
+SlackUserId = Annotated[str, AfterValidator(_slack_user)]
+TimeZoneName = Annotated[str, AfterValidator(_zone)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DigestFilter(StrictModel):
+    routing_keys: list[str] = Field(default_factory=list)
+    teams: list[str] = Field(default_factory=list)
+    phases: list[Annotated[Phase, BeforeValidator(parse_phase)]] = Field(default_factory=list)
+
+    @field_validator("phases")
+    @classmethod
+    def _open_phases(cls, phases: list[Phase]) -> list[Phase]:
+        if Phase.RESOLVED in phases:
+            raise ValueError("a digest lists open incidents: use UNACKED and/or ACKED")
+        return phases
+
+
+class DigestConfig(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    channel: str
+    schedule: str
+    timezone: TimeZoneName = "UTC"
+    when_empty: Literal["post", "skip"] = "post"
+    filter: DigestFilter = DigestFilter()
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        if not SLACK_CHANNEL_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack channel ID (like C0123ABCD)")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a five-field cron expression: {exc}") from None
+        return value
+
+
+class AppConfig(StrictModel):
+    """The YAML file of the contract. Every key is optional."""
+
+    admins: list[SlackUserId] = Field(default_factory=list)
+    users: dict[SlackUserId, str] = Field(default_factory=dict)
+    email_matching: bool = True
+    allow_unverified_self_link: bool = False
+    default_targets: list[str] = Field(default_factory=list)
+    digests: list[DigestConfig] = Field(default_factory=list)
+
+    @field_validator("default_targets")
+    @classmethod
+    def _targets(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not TARGET_SPEC.match(value):
+                raise ValueError(f"{value!r} is not a target: use policy:<slug> or user:<victorops-username>")
+        return values
+
+    @field_validator("digests")
+    @classmethod
+    def _unique_names(cls, digests: list[DigestConfig]) -> list[DigestConfig]:
+        names = [d.name for d in digests]
+        if duplicates := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"digest names must be unique; repeated: {', '.join(duplicates)}")
+        return digests
+
+
+def load_app_config(path: Path | None) -> AppConfig:
+    """Read and validate the YAML file; no file means every default."""
+    if path is None:
+        return AppConfig()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"VOBOT_CONFIG: cannot read {path}: {exc.strerror or exc}"]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError([f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"]) from None
+    if data is None:
+        return AppConfig()
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: expected a mapping of keys at the top level"])
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([f"{path}: {_yaml_key(e['loc'])}: {_message(e)}" for e in exc.errors()]) from None
+
+
+def _yaml_key(loc: tuple[int | str, ...]) -> str:
+    key = ""
+    for part in loc:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        elif part == "[key]":  # pydantic's marker for an invalid mapping key
+            key += " (key)"
+        else:
+            key += f".{part}" if key else str(part)
+    return key or "(top level)"

@@ -1,0 +1,39 @@
+"""Everything a listener needs, built once by `bot.wiring` and handed to the Slack layer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.config import AppConfig, Settings
+from bot.core.actions import Actor, IncidentActions
+from bot.core.directory import Directory
+from bot.core.history import History
+from bot.core.identity import Identity
+from bot.core.incidents import IncidentView
+from bot.store.db import Database
+from bot.victorops.client import VictorOpsClient
+
+
+@dataclass
+class Services:
+    settings: Settings
+    config: AppConfig
+    vo: VictorOpsClient
+    db: Database
+    incidents: IncidentView
+    actions: IncidentActions
+    directory: Directory
+    history: History
+    identity: Identity
+    now: Callable[[], datetime]
+
+    async def actor(self, slack_user_id: str, slack_name: str) -> Actor | None:
+        """The Slack user as a VictorOps user, or None when they are not linked."""
+        username = await self.identity.vo_username(slack_user_id)
+        return Actor(slack_user_id, slack_name, username) if username else None
+
+    async def aclose(self) -> None:
+        await self.vo.aclose()
+        await self.db.dispose()

@@ -1,0 +1,1 @@
+"""Slack adapter: command grammar, Block Kit rendering and listeners."""

@@ -1,0 +1,296 @@
+"""Incident state -> Block Kit. Pure functions: same input, same message, checked against Slack's limits.
+
+Built with `slack_sdk.models.blocks`, whose `to_dict()` validates element limits (button value 2000,
+action_id 255, section text 3000 …); `check_message` adds the message-level ones Slack enforces server-side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.blocks import (
+    Block as SdkBlock,
+)
+from slack_sdk.models.blocks.basic_components import ConfirmObject
+
+from bot.core.actions import Outcome
+from bot.victorops.models import Incident, Phase
+
+Block = dict[str, Any]
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_BUTTON_VALUE = 2000
+MAX_ACTION_ID = 255
+MAX_TOTAL_TEXT = 12000  # undocumented: Slack answers msg_blocks_too_long somewhere past ~12k characters
+
+
+class ActionId(StrEnum):
+    """Shared by the builders here and the listeners that handle the clicks."""
+
+    ACK = "incident.ack"
+    RESOLVE = "incident.resolve"
+    REROUTE = "incident.reroute"
+
+
+class ListSpec(BaseModel):
+    """The listing a card belongs to, so a click can re-render the whole message (Slack does not send the
+    blocks of an ephemeral message back with a click)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    s: str = "open"  # scope: open | mine | triggered | acked
+    r: tuple[str, ...] = ()  # routing keys
+    t: tuple[str, ...] = ()  # teams
+    u: str | None = None  # for "mine": whose incidents (a VictorOps username)
+
+
+class CardRef(BaseModel):
+    """What a button carries: the incident, and the listing its card is in (None: a card on its own)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n: str
+    l: ListSpec | None = None  # noqa: E741 - short keys keep button values small
+
+    def encode(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+    @classmethod
+    def decode(cls, value: str) -> CardRef:
+        return cls.model_validate_json(value)
+
+
+PHASE_STYLE = {
+    Phase.UNACKED: (":red_circle:", "Triggered"),
+    Phase.ACKED: (":large_yellow_circle:", "Acknowledged"),
+    Phase.RESOLVED: (":large_green_circle:", "Resolved"),
+}
+
+
+def escape(text: str) -> str:
+    """Escape the three characters mrkdwn treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def age(since: datetime, now: datetime) -> str:
+    """Compact age: `just now`, `5m`, `3h 20m`, `2d 4h`."""
+    seconds = int((now - since).total_seconds())
+    if seconds < 60:
+        return "just now"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if minutes < 60:
+        return f"{minutes}m ago"
+    if hours < 24:
+        rest = minutes % 60
+        return f"{hours}h {rest}m ago" if rest else f"{hours}h ago"
+    rest = hours % 24
+    return f"{days}d {rest}h ago" if rest else f"{days}d ago"
+
+
+def block_prefix(number: str) -> str:
+    """Every block of one incident's card has an id starting with this, so a card can be swapped in a list."""
+    return f"inc-{number}"
+
+
+def teams_of(incident: Incident) -> list[str]:
+    names = [p.team.name for p in incident.paged_policies if p.team and p.team.name]
+    return list(dict.fromkeys(names)) or incident.paged_teams
+
+
+def who_line(incident: Incident, now: datetime) -> str:
+    """Who is being paged, or who acknowledged / resolved and when."""
+    if incident.current_phase is Phase.UNACKED:
+        paged = incident.paged_users or [p.policy.name for p in incident.paged_policies if p.policy.name]
+        return f"Paging {', '.join(paged)}" if paged else "Nobody is being paged"
+    transition = incident.last_transition(incident.current_phase)
+    verb = "Acknowledged" if incident.current_phase is Phase.ACKED else "Resolved"
+    if transition is None:
+        return verb
+    by = f" by {transition.by}" if transition.by else ""
+    note = f" — “{clip(transition.message, 200)}”" if transition.message else ""
+    return f"{verb}{by} {age(transition.at, now)}{note}"
+
+
+def card_text(incident: Incident, now: datetime) -> str:
+    emoji, label = PHASE_STYLE[incident.current_phase]
+    title = escape(clip(incident.title, 200))
+    number = f"#{incident.incident_number}"
+    heading = f"<{incident.incident_link}|{number}>" if incident.incident_link else number
+    facts = [f"*{label}*"]
+    if incident.routing_key:
+        facts.append(f"route `{escape(incident.routing_key)}`")
+    if teams := teams_of(incident):
+        facts.append(escape(", ".join(teams)))
+    facts.append(f"started {age(incident.start_time, now)}")
+    return "\n".join([f"{emoji} *{heading}* {title}", " · ".join(facts), escape(clip(who_line(incident, now), 600))])
+
+
+def buttons(incident: Incident, listing: ListSpec | None) -> list[ButtonElement]:
+    """Buttons follow the state: Acknowledge while unacked, Resolve (confirmed) and Reroute while open."""
+    if incident.current_phase is Phase.RESOLVED:
+        return []
+    value = CardRef(n=incident.incident_number, l=listing).encode()
+    found = []
+    if incident.current_phase is Phase.UNACKED:
+        found.append(ButtonElement(text="Acknowledge", action_id=ActionId.ACK, value=value, style="primary"))
+    found.append(
+        ButtonElement(
+            text="Resolve",
+            action_id=ActionId.RESOLVE,
+            value=value,
+            confirm=ConfirmObject(
+                title="Resolve this incident?",
+                text=f"Resolve #{incident.incident_number} {clip(incident.title, 200)} in VictorOps?",
+                confirm="Resolve",
+                deny="Cancel",
+            ),
+        )
+    )
+    found.append(ButtonElement(text="Reroute…", action_id=ActionId.REROUTE, value=value))
+    return found
+
+
+def card(incident: Incident, now: datetime, note: str | None = None, listing: ListSpec | None = None) -> list[Block]:
+    """One incident: its facts, an optional note (who just acted, or why VictorOps refused), its buttons."""
+    prefix = block_prefix(incident.incident_number)
+    blocks: list[SdkBlock] = [SectionBlock(block_id=prefix, text=MarkdownTextObject(text=card_text(incident, now)))]
+    if note:
+        blocks.append(ContextBlock(block_id=f"{prefix}-note", elements=[MarkdownTextObject(text=clip(note, 2000))]))
+    if found := buttons(incident, listing):
+        blocks.append(ActionsBlock(block_id=f"{prefix}-actions", elements=found))
+    return [block.to_dict() for block in blocks]
+
+
+def replace_card(blocks: Sequence[Block], number: str, new_card: list[Block]) -> list[Block]:
+    """Swap one incident's card inside a message of several, keeping the others as they are."""
+    prefix = block_prefix(number)
+    result: list[Block] = []
+    inserted = False
+    for block in blocks:
+        block_id = str(block.get("block_id", ""))
+        if block_id == prefix or block_id.startswith(prefix + "-"):
+            if not inserted:
+                result.extend(new_card)
+                inserted = True
+            continue
+        result.append(block)
+    return result if inserted else [*result, *new_card]
+
+
+def open_sort_key(incident: Incident) -> tuple[int, datetime]:
+    """Triggered before acknowledged, oldest first."""
+    return (0 if incident.current_phase is Phase.UNACKED else 1, incident.start_time)
+
+
+def incident_list(
+    incidents: Iterable[Incident],
+    now: datetime,
+    *,
+    title: str,
+    empty: str,
+    more_hint: str,
+    listing: ListSpec | None = None,
+    notes: Mapping[str, str] | None = None,
+) -> tuple[str, list[Block]]:
+    """A message of cards: header with counts, as many cards as fit, then how many were left out."""
+    ordered = sorted(incidents, key=open_sort_key)
+    triggered = sum(1 for i in ordered if i.current_phase is Phase.UNACKED)
+    acked = sum(1 for i in ordered if i.current_phase is Phase.ACKED)
+    counts = f"{triggered} triggered, {acked} acknowledged"
+    fallback = f"{title}: {counts}" if ordered else f"{title}: {empty}"
+    blocks: list[Block] = [HeaderBlock(text=clip(title, 150)).to_dict()]
+    if not ordered:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=empty)).to_dict())
+        return fallback, blocks
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=counts)]).to_dict())
+    shown = 0
+    for incident in ordered:
+        next_card = card(incident, now, (notes or {}).get(incident.incident_number), listing)
+        # keep one block free for the "left out" line
+        if len(blocks) + len(next_card) > MAX_BLOCKS - 1 or text_size(blocks) + text_size(next_card) > 10000:
+            break
+        blocks.extend(next_card)
+        shown += 1
+    if left := len(ordered) - shown:
+        line = f"…and {left} more not shown. {more_hint}"
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line)]).to_dict())
+    return fallback, blocks
+
+
+def text_size(blocks: Sequence[Block]) -> int:
+    """Characters of text across blocks, which Slack caps per message."""
+    total = 0
+    for block in blocks:
+        text = block.get("text")
+        if isinstance(text, dict):
+            total += len(str(text.get("text", "")))
+        for element in block.get("elements", []) or []:
+            if isinstance(element, dict) and isinstance(element.get("text"), str):
+                total += len(element["text"])
+        for field in block.get("fields", []) or []:
+            total += len(str(field.get("text", "")))
+    return total
+
+
+class MessageTooLarge(ValueError):
+    """A message that Slack would refuse; raised before sending rather than failing at Slack."""
+
+
+def check_message(blocks: Sequence[Block], text: str = "") -> None:
+    """Slack's message-level limits (the element-level ones are checked by slack_sdk at build time)."""
+    if len(blocks) > MAX_BLOCKS:
+        raise MessageTooLarge(f"{len(blocks)} blocks, Slack allows {MAX_BLOCKS}")
+    if text_size(blocks) > MAX_TOTAL_TEXT:
+        raise MessageTooLarge(f"{text_size(blocks)} characters of block text, Slack allows about {MAX_TOTAL_TEXT}")
+    if len(text) > 40000:
+        raise MessageTooLarge("fallback text over 40,000 characters")
+    for block in blocks:
+        section = block.get("text")
+        if isinstance(section, dict) and len(str(section.get("text", ""))) > MAX_SECTION_TEXT:
+            raise MessageTooLarge(f"a section of more than {MAX_SECTION_TEXT} characters")
+        for element in block.get("elements", []) or []:
+            if not isinstance(element, dict):
+                continue
+            if len(str(element.get("value", ""))) > MAX_BUTTON_VALUE:
+                raise MessageTooLarge(f"a button value of more than {MAX_BUTTON_VALUE} characters")
+            if len(str(element.get("action_id", ""))) > MAX_ACTION_ID:
+                raise MessageTooLarge(f"an action_id of more than {MAX_ACTION_ID} characters")
+
+
+def sentence(text: str) -> list[Block]:
+    """A one-section reply (errors, confirmations)."""
+    return [SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_SECTION_TEXT))).to_dict()]
+
+
+def outcomes_message(
+    outcomes: Sequence[Outcome], now: datetime, listing: ListSpec | None = None
+) -> tuple[str, list[Block]]:
+    """The reply to an action on several incidents: each card with what happened to it, as many as fit."""
+    blocks: list[Block] = []
+    for index, outcome in enumerate(outcomes):
+        part = card(outcome.incident, now, outcome.note, listing) if outcome.incident else sentence(outcome.note)
+        if len(blocks) + len(part) > MAX_BLOCKS - 1:
+            left = len(outcomes) - index
+            blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"…and {left} more.")]).to_dict())
+            break
+        blocks.extend(part)
+    done = sum(1 for o in outcomes if o.done)
+    text = outcomes[0].note if len(outcomes) == 1 else f"{done} of {len(outcomes)} done."
+    return text, blocks

@@ -1,0 +1,36 @@
+"""Every failure as one sentence a person can act on. Used by every listener, whatever the surface."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from slack_sdk.errors import SlackApiError
+
+from bot.core.actions import ActionError
+from bot.victorops import errors
+
+log = logging.getLogger(__name__)
+
+
+def explain(error: BaseException) -> str:
+    """The user-facing sentence for an error; unexpected ones are logged with a reference to quote."""
+    if isinstance(error, ActionError | errors.VictorOpsError):
+        return str(error)
+    if isinstance(error, SlackApiError):
+        code = error.response.get("error", "unknown_error") if error.response is not None else "unknown_error"
+        log.warning("Slack refused a call: %s", code)
+        return f"Slack refused our reply ({code}); try again, and tell your vobot admin if it keeps happening."
+    reference = uuid.uuid4().hex[:8]
+    log.error("unexpected error (reference %s)", reference, exc_info=error)
+    return (
+        f"Something went wrong inside vobot (reference `{reference}`); nothing more was sent. "
+        "Try again, and give your vobot admin the reference if it keeps happening."
+    )
+
+
+def not_linked(slack_user_id: str) -> str:
+    return (
+        "You are not linked to a VictorOps user yet, so nothing was sent to VictorOps. "
+        f"Ask a vobot admin to add your Slack ID `{slack_user_id}` under `users:` in vobot's configuration."
+    )

@@ -1,0 +1,50 @@
+"""Where a card lives and how to redraw it: an ephemeral reply (through its response_url) or a channel
+message (through chat.update)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.blocks import Block, ListSpec, check_message
+
+
+@dataclass(frozen=True)
+class Surface:
+    response_url: str | None
+    channel: str | None = None
+    message_ts: str | None = None  # set for channel messages, which chat.update can edit
+    message_blocks: tuple[Block, ...] = ()  # the message's blocks when Slack sent them with the click
+    listing: ListSpec | None = None
+
+    @classmethod
+    def of_click(cls, body: dict[str, Any], listing: ListSpec | None) -> Surface:
+        container = body.get("container", {})
+        message = body.get("message") or {}
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+        in_channel = not container.get("is_ephemeral") and container.get("message_ts")
+        return cls(
+            response_url=body.get("response_url"),
+            channel=channel,
+            message_ts=container.get("message_ts") if in_channel else None,
+            message_blocks=tuple(message.get("blocks") or ()),
+            listing=listing,
+        )
+
+    async def redraw(self, client: AsyncWebClient, text: str, blocks: Sequence[Block]) -> None:
+        check_message(blocks, text)
+        if self.message_ts and self.channel:
+            await client.chat_update(channel=self.channel, ts=self.message_ts, text=text, blocks=list(blocks))
+        elif self.response_url:
+            await AsyncRespond(response_url=self.response_url)(text=text, blocks=blocks, replace_original=True)
+
+    async def tell(self, text: str, blocks: Sequence[Block] | None = None) -> None:
+        """A new ephemeral message to the person who acted (errors, confirmations)."""
+        if self.response_url:
+            await AsyncRespond(response_url=self.response_url)(
+                text=text, blocks=blocks, response_type="ephemeral", replace_original=False
+            )

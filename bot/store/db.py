@@ -1,0 +1,159 @@
+"""The database: URL handling, engine and sessions, migrations, readiness."""
+
+import asyncio
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+ACCEPTED_SCHEMES = (
+    "sqlite:///PATH, postgresql://… or postgres://… (optionally with a driver, e.g. postgresql+psycopg://)"
+)
+
+# The first replica to start takes this lock and migrates; the others wait, then find nothing to do.
+_MIGRATION_LOCK_ID = 0x766F626F74  # "vobot"
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+PING_TIMEOUT_S = 5.0  # readiness must answer, even when a Postgres host drops packets
+
+
+class DatabaseUnavailable(Exception):
+    """The database did not answer; the message names it (without password) and says why."""
+
+
+def normalize_url(url: str, *, sync: bool = False) -> str:
+    """Turn the user's database URL into one naming the driver the project uses.
+
+    `sqlite:///x` gets aiosqlite (or stays as is for sync use); `postgresql://` and `postgres://` get
+    psycopg (3, which does both). A URL that already names a driver is kept.
+    """
+    scheme, sep, rest = url.partition("://")
+    dialect, _, driver = scheme.partition("+")
+    if dialect == "postgres":
+        dialect = "postgresql"
+    if not sep or dialect not in ("sqlite", "postgresql"):
+        raise ValueError(f"unsupported database URL scheme {scheme!r}: use {ACCEPTED_SCHEMES}")
+    if driver:
+        return f"{dialect}+{driver}://{rest}"
+    if dialect == "postgresql":
+        return f"postgresql+psycopg://{rest}"
+    return f"sqlite://{rest}" if sync else f"sqlite+aiosqlite://{rest}"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic's configuration, built in code.
+
+    `Database.migrate` hands env.py its connection. To run Alembic commands yourself, pass a URL, e.g.
+    `command.revision(alembic_config("sqlite:///dev.db"), "add x", autogenerate=True)`.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["url"] = url
+    return config
+
+
+class Database:
+    """Owns the async engine and session factory for one database URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(normalize_url(url))
+        if self.url.get_backend_name() == "sqlite":
+            _check_sqlite_folder(self.url.database)
+        # pre-ping: a Postgres restart or idle timeout leaves dead connections in the pool.
+        self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=True)
+        if self.url.get_backend_name() == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_on_begin)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    def __repr__(self) -> str:
+        return f"Database({self.safe_url!r})"
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with the password masked, for messages and logs."""
+        return self.url.render_as_string(hide_password=True)
+
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """`async with db.session() as s:` one transaction, committed at the end, rolled back on error."""
+        return self.sessionmaker.begin()
+
+    async def migrate(self) -> None:
+        """Apply Alembic migrations up to head; a no-op when already there."""
+        # Migrations are serialised before Alembic runs: by this lock on Postgres, by BEGIN IMMEDIATE on
+        # SQLite. That covers replicas starting together and, since Alembic keeps its context in module
+        # globals, two migrations in one process too.
+        async with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            await conn.run_sync(_upgrade_to_head)
+
+    async def current_revision(self) -> str | None:
+        """The revision the database is at; None before the first migration."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+    async def head_revision(self) -> str | None:
+        """The newest revision this code ships."""
+        return await asyncio.to_thread(lambda: ScriptDirectory.from_config(alembic_config()).get_current_head())
+
+    async def ping(self) -> None:
+        """Run `SELECT 1`; raise DatabaseUnavailable when that fails or takes longer than PING_TIMEOUT_S."""
+        try:
+            async with asyncio.timeout(PING_TIMEOUT_S), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except TimeoutError as exc:
+            raise DatabaseUnavailable(f"database {self.safe_url} did not answer within {PING_TIMEOUT_S:g} s") from exc
+        except Exception as exc:
+            # the driver's own first line (e.g. "connection refused"), without SQLAlchemy's SQL and links
+            reason = str(getattr(exc, "orig", None) or exc).strip().partition("\n")[0] or type(exc).__name__
+            raise DatabaseUnavailable(f"database {self.safe_url} is unavailable: {reason}") from exc
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _check_sqlite_folder(database: str | None) -> None:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = Path(database).parent
+    if not folder.is_dir():
+        raise ValueError(
+            f"the folder of the SQLite database {database} does not exist: create {folder} "
+            "(an absolute path takes four slashes: sqlite:////var/lib/vobot/vobot.db)"
+        )
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control from the sqlite3 driver; _sqlite_on_begin emits BEGIN itself.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # Wait for a competing writer (this process or another) instead of failing with "database is locked";
+    # set first, so that switching to WAL waits too.
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    # WAL: cheaper commits, and outside readers (a backup, the sqlite3 shell) do not block our writers.
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    # IMMEDIATE takes the write lock at BEGIN, waiting up to busy_timeout. With a deferred BEGIN, a
+    # transaction that reads and then writes fails at once ("database is locked") when another
+    # connection wrote in between. This also makes DDL (migrations) transactional.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,313 @@
+"""The VictorOps public API client: one method per endpoint, typed results, typed errors.
+
+Every call first waits for room in its endpoint family's budget (a sliding window), so we wait rather than
+walk into a 429. Reads (GET) retry server errors, timeouts and rate limits with backoff, honouring
+Retry-After. Writes retry only when VictorOps cannot have applied them: a rate-limit answer or a refused
+connection. The API key lives in the connection's headers and never in a message or a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from time import monotonic, time
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
+
+from bot.victorops import errors
+from bot.victorops.limits import Budget, Clock, RateSpec, Sleep
+from bot.victorops.models import (
+    AckOrResolveRequest,
+    ActionResult,
+    ActionResults,
+    ByUserRequest,
+    CreatedIncident,
+    CreateIncidentRequest,
+    HistoryPage,
+    HistoryPageV1,
+    HistoryQuery,
+    Incident,
+    IncidentList,
+    OnCallNow,
+    Policies,
+    PolicyInfo,
+    RerouteRequest,
+    RerouteStatus,
+    RerouteStatuses,
+    Team,
+    TeamOnCall,
+    User,
+    UsersV1,
+    UsersV2,
+)
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+INCIDENTS_PATH = "/api-public/v1/incidents"
+_TEAMS = TypeAdapter(list[Team])
+_HISTORY_V1 = TypeAdapter(list[HistoryPageV1] | HistoryPageV1)
+
+
+class Family(StrEnum):
+    """Endpoint families, each with its own budget."""
+
+    INCIDENTS = "incidents"
+    REPORTING = "reporting"
+    LOOKUPS = "lookups"
+
+    @classmethod
+    def of(cls, path: str) -> Family:
+        if path.startswith(INCIDENTS_PATH):
+            return cls.INCIDENTS
+        if path.startswith("/api-reporting/"):
+            return cls.REPORTING
+        return cls.LOOKUPS
+
+
+@dataclass(frozen=True)
+class Budgets:
+    incidents: RateSpec
+    reporting: RateSpec
+    lookups: RateSpec
+
+    def spec(self, family: Family) -> RateSpec:
+        spec: RateSpec = getattr(self, family.value)
+        return spec
+
+
+UNLIMITED = Budgets(RateSpec(0, 60), RateSpec(0, 60), RateSpec(0, 60))
+
+
+class VictorOpsClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_id: str,
+        api_key: SecretStr,
+        budgets: Budgets,
+        timeout: float = 10.0,
+        max_attempts: int = 4,
+        clock: Clock = monotonic,
+        sleep: Sleep = asyncio.sleep,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={
+                "X-VO-Api-Id": api_id,
+                "X-VO-Api-Key": api_key.get_secret_value(),
+                "Accept": "application/json",
+            },
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            transport=transport,
+        )
+        self._sleep = sleep
+        self.max_attempts = max_attempts
+        self.budgets = {family: Budget(budgets.spec(family), clock, sleep) for family in Family}
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> VictorOpsClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ---- incidents ---------------------------------------------------------------------------------------
+
+    async def list_incidents(self) -> list[Incident]:
+        """Open, acknowledged and recently resolved incidents (the API has no server-side filters)."""
+        return (await self._get(INCIDENTS_PATH, IncidentList)).incidents
+
+    async def get_incident(self, number: str) -> Incident:
+        return await self._get(f"{INCIDENTS_PATH}/{quote(number, safe='')}", Incident)
+
+    async def create_incident(self, request: CreateIncidentRequest) -> CreatedIncident:
+        created = await self._write("POST", INCIDENTS_PATH, request, CreatedIncident)
+        if created.error or not created.incident_number:
+            raise errors.BadRequest(created.error or "no incident number in the answer")
+        return created
+
+    async def ack(self, user: str, numbers: list[str], message: str | None = None) -> list[ActionResult]:
+        request = AckOrResolveRequest(user_name=user, incident_names=numbers, message=message)
+        return (await self._write("PATCH", f"{INCIDENTS_PATH}/ack", request, ActionResults)).results
+
+    async def resolve(self, user: str, numbers: list[str], message: str | None = None) -> list[ActionResult]:
+        request = AckOrResolveRequest(user_name=user, incident_names=numbers, message=message)
+        return (await self._write("PATCH", f"{INCIDENTS_PATH}/resolve", request, ActionResults)).results
+
+    async def ack_by_user(self, user: str, message: str | None = None) -> list[ActionResult]:
+        """Acknowledge every incident VictorOps says `user` was paged for."""
+        request = ByUserRequest(user_name=user, message=message)
+        return (await self._write("PATCH", f"{INCIDENTS_PATH}/byUser/ack", request, ActionResults)).results
+
+    async def resolve_by_user(self, user: str, message: str | None = None) -> list[ActionResult]:
+        request = ByUserRequest(user_name=user, message=message)
+        return (await self._write("PATCH", f"{INCIDENTS_PATH}/byUser/resolve", request, ActionResults)).results
+
+    async def reroute(self, request: RerouteRequest) -> list[RerouteStatus]:
+        return (await self._write("POST", f"{INCIDENTS_PATH}/reroute", request, RerouteStatuses)).statuses
+
+    # ---- reporting ---------------------------------------------------------------------------------------
+
+    async def incident_history(self, query: HistoryQuery) -> HistoryPage:
+        """Reporting v2. Budgeted at about one call a minute by VictorOps."""
+        return await self._get("/api-reporting/v2/incidents", HistoryPage, params=query.params())
+
+    async def incident_history_v1(self, query: HistoryQuery) -> HistoryPageV1:
+        """The deprecated reporting v1 (no routingKey filter); answers an array of pages, of which we take one."""
+        response = await self._request(
+            "GET", "/api-reporting/v1/incidents", params=query.params(with_routing_key=False)
+        )
+        page = self._parse_adapter(response, _HISTORY_V1)
+        if isinstance(page, list):
+            return page[0] if page else HistoryPageV1()
+        return page
+
+    # ---- lookups -----------------------------------------------------------------------------------------
+
+    async def list_users(self) -> list[User]:
+        """Every user (v1 answers a nested list, flattened here)."""
+        nested = (await self._get("/api-public/v1/user", UsersV1)).users
+        return [user for group in nested for user in group]
+
+    async def find_users_by_email(self, email: str) -> list[User]:
+        return (await self._get("/api-public/v2/user", UsersV2, params={"email": email})).users
+
+    async def get_user(self, username: str) -> User:
+        # VictorOps does not decode %40, so "@" stays literal in the path.
+        return await self._get(f"/api-public/v1/user/{quote(username, safe='@')}", User)
+
+    async def list_policies(self) -> list[PolicyInfo]:
+        return (await self._get("/api-public/v1/policies", Policies)).policies
+
+    async def list_teams(self) -> list[Team]:
+        return self._parse_adapter(await self._request("GET", "/api-public/v1/team"), _TEAMS)
+
+    async def oncall_now(self) -> list[TeamOnCall]:
+        return (await self._get("/api-public/v1/oncall/current", OnCallNow)).teams_on_call
+
+    # ---- transport ---------------------------------------------------------------------------------------
+
+    async def _get(self, path: str, model: type[M], params: Mapping[str, str] | None = None) -> M:
+        return self._parse(await self._request("GET", path, params=params), model)
+
+    async def _write(self, method: str, path: str, body: Any, model: type[M]) -> M:
+        return self._parse(await self._request(method, path, json=body.wire()), model)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        budget = self.budgets[Family.of(path)]
+        idempotent = method == "GET"
+        for attempt in range(1, self.max_attempts + 1):
+            await budget.acquire()
+            try:
+                response = await self._http.request(method, path, params=params, json=json)
+            except httpx.ConnectError:
+                error: errors.VictorOpsError = errors.Unavailable("connection refused")
+                retry = True  # nothing was sent, so even a write is safe to send again
+            except httpx.TimeoutException:
+                error, retry = errors.Unavailable("timed out"), idempotent
+            except httpx.TransportError as exc:
+                error, retry = errors.Unavailable(type(exc).__name__), idempotent
+            else:
+                if response.is_success:
+                    return response
+                error = error_for(response)
+                retry = isinstance(error, errors.RateLimited) or (idempotent and isinstance(error, errors.ServerError))
+            log.warning("VictorOps %s %s failed (attempt %d): %s", method, path, attempt, error)
+            if not retry or attempt == self.max_attempts:
+                raise error
+            await self._back_off(budget, error, attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _back_off(self, budget: Budget, error: errors.VictorOpsError, attempt: int) -> None:
+        if isinstance(error, errors.RateLimited):
+            # Someone else spent the budget (another tool on the same key): wait out what VictorOps said,
+            # else a whole window. Blocking the window makes every concurrent caller wait too.
+            wait = error.retry_after if error.retry_after is not None else budget.spec.period
+            if not budget.spec.unlimited:
+                budget.window.block_for(wait)
+                return
+        else:
+            wait = min(0.5 * 2 ** (attempt - 1), 8.0)
+        await self._sleep(wait)
+
+    @staticmethod
+    def _parse(response: httpx.Response, model: type[M]) -> M:
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise errors.InvalidResponse(response.request.url.path) from exc
+
+    @staticmethod
+    def _parse_adapter(response: httpx.Response, adapter: TypeAdapter[T]) -> T:
+        try:
+            return adapter.validate_json(response.content)
+        except ValidationError as exc:
+            raise errors.InvalidResponse(response.request.url.path) from exc
+
+
+def _body_message(response: httpx.Response) -> str:
+    """VictorOps error bodies come as {"message"}, {"error"} or {"errors": [...]}; read all three."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    for key in ("message", "error"):
+        if isinstance(body.get(key), str):
+            return str(body[key])
+    found = body.get("errors")
+    if isinstance(found, list):
+        return "; ".join(str(item.get("message", item)) if isinstance(item, dict) else str(item) for item in found)
+    return ""
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
+    except (TypeError, ValueError):
+        return None
+
+
+def error_for(response: httpx.Response) -> errors.VictorOpsError:
+    """The exception for a non-2xx answer."""
+    status, message = response.status_code, _body_message(response)
+    if status == 429 or (status == 403 and "too many" in message.lower()):
+        return errors.RateLimited(_retry_after(response))
+    if status in (401, 403):
+        return errors.AuthError(status, message)
+    if status == 404:
+        return errors.NotFound(message)
+    if status >= 500:
+        return errors.ServerError(status)
+    if 400 <= status < 500:
+        return errors.BadRequest(message)
+    return errors.VictorOpsError(f"VictorOps answered HTTP {status} unexpectedly; try again.")

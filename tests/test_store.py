@@ -1,0 +1,241 @@
+import asyncio
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import exc, func, inspect, select, text
+
+from bot.store.db import Database, DatabaseUnavailable, normalize_url
+from bot.store.tables import AuditLog, Base
+
+
+def audit_row(n: int = 1, **overrides: object) -> AuditLog:
+    values: dict[str, object] = {
+        "at": datetime(2025, 3, 30, 1, 30, tzinfo=ZoneInfo("Europe/Berlin")),
+        "slack_user_id": f"U{n:04d}",
+        "action": "ack",
+        "incidents": [str(n)],
+        "result": "ok",
+    }
+    return AuditLog(**(values | overrides))
+
+
+async def count_rows(db: Database) -> int:
+    async with db.session() as s:
+        return (await s.execute(select(func.count()).select_from(AuditLog))).scalar_one()
+
+
+async def test_migrate_from_empty(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        assert await db.current_revision() is None
+        await db.migrate()
+        assert await db.head_revision() == "0001"
+        assert await db.current_revision() == "0001"
+        async with db.engine.connect() as conn:
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+            # the migration creates exactly what tables.py declares
+            diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata))
+        assert tables == {"alembic_version", "audit_log"}
+        assert diff == []
+    finally:
+        await db.dispose()
+
+
+async def test_migrate_again_is_a_no_op(database: Database) -> None:
+    async with database.session() as s:
+        s.add(audit_row())
+    await database.migrate()
+    assert await database.current_revision() == "0001"
+    assert await count_rows(database) == 1
+
+
+async def test_concurrent_migrations_do_not_collide(database_url: str) -> None:
+    """Replicas starting together. Unserialised, they collide or wait forever (hence the timeout)."""
+    dbs = [Database(database_url) for _ in range(3)]
+    try:
+        async with asyncio.timeout(10):
+            await asyncio.gather(*(db.migrate() for db in dbs))
+        assert [await db.current_revision() for db in dbs] == ["0001"] * 3
+    finally:
+        await asyncio.gather(*(db.dispose() for db in dbs))
+
+
+async def test_audit_row_round_trips_with_aware_datetime(database: Database) -> None:
+    async with database.session() as s:
+        s.add(audit_row(42))
+        s.add(audit_row(43, vo_username="alice", detail="rerouted to ops"))
+    async with database.session() as s:
+        rows = (await s.scalars(select(AuditLog).order_by(AuditLog.id))).all()
+    assert [(r.slack_user_id, r.vo_username, r.incidents, r.detail) for r in rows] == [
+        ("U0042", None, ["42"], None),
+        ("U0043", "alice", ["43"], "rerouted to ops"),
+    ]
+    # 01:30 in Berlin on that day is 00:30 UTC; returned aware, in UTC, on both backends
+    assert rows[0].at == datetime(2025, 3, 30, 0, 30, tzinfo=UTC)
+    assert rows[0].at.utcoffset() == timedelta(0)
+
+
+async def test_naive_datetime_is_refused(database: Database) -> None:
+    with pytest.raises(exc.StatementError, match="naive datetime"):
+        async with database.session() as s:
+            s.add(audit_row(at=datetime(2025, 1, 1)))
+    assert await count_rows(database) == 0
+
+
+async def test_postgres_tables_land_in_the_test_schema(postgres_database_url: str) -> None:
+    db = Database(postgres_database_url)
+    try:
+        await db.migrate()
+        async with db.engine.connect() as conn:
+            schema = (await conn.execute(text("SELECT current_schema()"))).scalar_one()
+            found = (
+                await conn.execute(
+                    text(
+                        "SELECT table_schema, table_name FROM information_schema.tables "
+                        "WHERE table_name IN ('alembic_version', 'audit_log') ORDER BY table_name"
+                    )
+                )
+            ).all()
+        assert schema.startswith("t_")
+        assert [tuple(r) for r in found] == [(schema, "alembic_version"), (schema, "audit_log")]
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "sync", "expected"),
+    [
+        ("sqlite:///vobot.db", False, "sqlite+aiosqlite:///vobot.db"),
+        ("sqlite:///vobot.db", True, "sqlite:///vobot.db"),
+        ("sqlite:////var/lib/vobot/vobot.db", False, "sqlite+aiosqlite:////var/lib/vobot/vobot.db"),
+        ("sqlite:////var/lib/vobot/vobot.db", True, "sqlite:////var/lib/vobot/vobot.db"),
+        ("postgresql://user@host/db", False, "postgresql+psycopg://user@host/db"),
+        ("postgresql://user@host/db", True, "postgresql+psycopg://user@host/db"),
+        (
+            "postgres://u:p%40ss@host:5433/db?sslmode=require",
+            False,
+            "postgresql+psycopg://u:p%40ss@host:5433/db?sslmode=require",
+        ),
+        ("postgres+psycopg://host/db", False, "postgresql+psycopg://host/db"),
+        ("postgresql+asyncpg://host/db", False, "postgresql+asyncpg://host/db"),
+        ("sqlite+pysqlite:///x.db", False, "sqlite+pysqlite:///x.db"),
+        ("sqlite+aiosqlite:///x.db", True, "sqlite+aiosqlite:///x.db"),
+    ],
+)
+def test_normalize_url(url: str, sync: bool, expected: str) -> None:
+    assert normalize_url(url, sync=sync) == expected
+
+
+@pytest.mark.parametrize("url", ["mysql://h/db", "vobot.db", "/var/lib/vobot.db", "http://example.com", ""])
+def test_normalize_url_rejects_other_schemes(url: str) -> None:
+    with pytest.raises(ValueError, match=r"unsupported database URL scheme .*sqlite:///PATH, postgresql://"):
+        normalize_url(url)
+
+
+def test_sqlite_folder_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"create {tmp_path / 'missing'}")):
+        Database(f"sqlite:///{tmp_path}/missing/vobot.db")
+
+
+async def test_sqlite_connection_settings(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path}/vobot.db")
+    try:
+        async with db.engine.connect() as conn:
+            pragmas = [
+                (await conn.exec_driver_sql(f"PRAGMA {p}")).scalar_one()
+                for p in ("journal_mode", "busy_timeout", "foreign_keys")
+            ]
+        assert pragmas == ["wal", 5000, 1]
+    finally:
+        await db.dispose()
+
+
+async def test_sqlite_concurrent_writers(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/vobot.db"
+    db = Database(url)
+    await db.migrate()
+
+    async def read_then_write(n: int) -> None:
+        # reading first is what makes a deferred transaction fail with "database is locked"
+        async with db.session() as s:
+            await s.execute(select(func.count()).select_from(AuditLog))
+            await asyncio.sleep(0.01)
+            s.add(audit_row(n))
+
+    try:
+        await asyncio.gather(*(read_then_write(n) for n in range(20)))
+        assert await count_rows(db) == 20
+    finally:
+        await db.dispose()
+
+    other = Database(url)
+    try:
+        assert await count_rows(other) == 20
+    finally:
+        await other.dispose()
+
+
+CHILD_WRITER = """
+import asyncio, sys
+from datetime import UTC, datetime
+from sqlalchemy import func, select
+from bot.store.db import Database
+from bot.store.tables import AuditLog
+
+async def main():
+    db = Database(sys.argv[1])
+    await db.ping()
+    print("ready", flush=True)
+    for n in range(50):
+        async with db.session() as s:
+            await s.execute(select(func.count()).select_from(AuditLog))
+            s.add(AuditLog(at=datetime.now(UTC), slack_user_id="UCHILD", action="ack", incidents=[], result="ok"))
+    await db.dispose()
+
+asyncio.run(main())
+"""
+
+
+async def test_sqlite_second_process_writes_alongside(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/vobot.db"
+    db = Database(url)
+    await db.migrate()
+    try:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", CHILD_WRITER, url, stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).parents[1]
+        )
+        assert child.stdout is not None
+        assert await child.stdout.readline() == b"ready\n"
+        for n in range(50):
+            async with db.session() as s:
+                await s.execute(select(func.count()).select_from(AuditLog))
+                s.add(audit_row(n))
+        assert await child.wait() == 0
+        async with db.session() as s:
+            child_rows = await s.scalar(select(func.count()).where(AuditLog.slack_user_id == "UCHILD"))
+        assert (child_rows, await count_rows(db)) == (50, 100)
+    finally:
+        await db.dispose()
+
+
+async def test_ping_succeeds(database: Database) -> None:
+    await database.ping()
+
+
+async def test_ping_names_the_unreachable_database_without_its_password() -> None:
+    db = Database("postgresql://vobot:s3cret@127.0.0.1:1/vobot")
+    try:
+        with pytest.raises(
+            DatabaseUnavailable,
+            match=r"database postgresql\+psycopg://vobot:\*\*\*@127.0.0.1:1/vobot is unavailable: .+",
+        ) as info:
+            await db.ping()
+        assert "s3cret" not in str(info.value)
+    finally:
+        await db.dispose()
