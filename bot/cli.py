@@ -46,6 +46,14 @@ def victorops_sim(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Today the demo is the VictorOps simulator with seeded data; the Slack page and the bot join it later."""
+    print("vobot demo: for now, only the VictorOps simulator with seeded teams, users and incidents.", flush=True)
+    args.host, args.port, args.api_id, args.api_key = "127.0.0.1", settings.port, "demo", "demo"
+    args.rate_limit = args.reporting_rate_limit = args.lookup_rate_limit = None
+    return victorops_sim(args, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vobot", description="Work VictorOps incidents from Slack.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -62,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     ]:
         sim.add_argument(flag, type=_rate, default=None, metavar="R", help=f"like 6/minute (default ${variable})")
     sim.set_defaults(func=victorops_sim)
+
+    commands.add_parser("demo", help="everything local, on $PORT (today: the VictorOps simulator)").set_defaults(
+        func=demo
+    )
     return parser
 
 
