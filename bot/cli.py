@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_app_config, load_settings
 from bot.logs import setup_logging
 from bot.victorops.limits import RateSpec
 
@@ -19,6 +19,20 @@ def _rate(text: str) -> RateSpec:
         return RateSpec.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.wiring import run_bot
+
+    problems = settings.problems_for_bot()
+    try:
+        config = load_app_config(settings.config_path)
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    asyncio.run(run_bot(settings, config))
+    return 0
 
 
 def victorops_sim(args: argparse.Namespace, settings: Settings) -> int:
@@ -57,6 +71,10 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vobot", description="Work VictorOps incidents from Slack.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser(
+        "run", help="the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP mode on $PORT"
+    ).set_defaults(func=run)
 
     sim = commands.add_parser("victorops-sim", help="run the VictorOps simulator alone")
     sim.add_argument("--port", type=int, default=8079, help="port to listen on (default 8079)")

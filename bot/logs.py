@@ -30,5 +30,6 @@ def setup_logging(level: str = "INFO", fmt: Literal["text", "json"] = "text") ->
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request URL at INFO: useful when debugging, noise otherwise.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    # httpx logs every request URL and alembic every plugin at INFO: noise unless debugging.
+    for name in ("httpx", "alembic"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.slack.blocks import clip, escape
+from bot.slack.blocks import ListSpec, clip, escape
 from bot.victorops.models import Incident, PolicyInfo, Target, User
 
 MAX_OPTIONS = 100  # Slack's cap per select
@@ -37,6 +37,7 @@ class ModalMeta(BaseModel):
     channel: str | None = None
     response_url: str | None = None  # where to answer the user (ephemeral) and update an ephemeral card
     message_ts: str | None = None  # a channel message holding the card, updated with chat.update
+    listing: ListSpec | None = None  # the listing the card is in, to redraw it
 
     def encode(self) -> str:
         return self.model_dump_json(exclude_defaults=True)

@@ -1,0 +1,94 @@
+"""Listings of incident cards, and redrawing one card after an action, shared by commands, buttons and modals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core.incidents import IncidentFilter
+from bot.services import Services
+from bot.slack.blocks import Block, ListSpec, card, incident_list, replace_card
+from bot.slack.errors import explain
+from bot.slack.modals import ModalMeta, ViewId, loading, message_view, reroute_view
+from bot.slack.surface import Surface
+from bot.victorops.models import Incident, Phase
+
+SCOPES = {
+    "open": frozenset({Phase.UNACKED, Phase.ACKED}),
+    "mine": frozenset({Phase.UNACKED, Phase.ACKED}),
+    "triggered": frozenset({Phase.UNACKED}),
+    "acked": frozenset({Phase.ACKED}),
+}
+TITLES = {
+    "open": "Open incidents",
+    "mine": "Your open incidents",
+    "triggered": "Triggered incidents",
+    "acked": "Acknowledged incidents",
+}
+
+
+def listing_filter(spec: ListSpec) -> IncidentFilter:
+    return IncidentFilter(
+        phases=SCOPES.get(spec.s, SCOPES["open"]),
+        routes=frozenset(spec.r),
+        teams=frozenset(spec.t),
+        involving=spec.u if spec.s == "mine" else None,
+    )
+
+
+async def render_listing(
+    services: Services, spec: ListSpec, notes: dict[str, str] | None = None, keep: Incident | None = None
+) -> tuple[str, list[Block]]:
+    """The listing as VictorOps has it now; `keep` stays in it even when it no longer matches (just resolved)."""
+    shown = listing_filter(spec).select(await services.incidents.all())
+    if keep and all(i.incident_number != keep.incident_number for i in shown):
+        shown.append(keep)
+    filters = " ".join([*(f"route:{r}" for r in spec.r), *(f"team:{t}" for t in spec.t)])
+    command = services.settings.command
+    return incident_list(
+        shown,
+        services.now(),
+        title=TITLES.get(spec.s, TITLES["open"]) + (f" ({filters})" if filters else ""),
+        empty=":white_check_mark: Nothing open here. All clear.",
+        more_hint=f"Narrow it with `{command} list triggered`, `route:<key>` or `team:<slug>`.",
+        listing=spec,
+        notes=notes,
+    )
+
+
+async def redraw_card(
+    services: Services, client: AsyncWebClient, surface: Surface, number: str, incident: Incident | None, note: str
+) -> None:
+    """Show an incident's new state and what just happened, in place, wherever its card is."""
+    if incident is None:
+        await surface.tell(note)
+        return
+    new_card = card(incident, services.now(), note, surface.listing)
+    if surface.message_blocks:
+        blocks = replace_card(surface.message_blocks, number, new_card)
+        text = note
+    elif surface.listing:
+        text, blocks = await render_listing(services, surface.listing, {number: note}, keep=incident)
+    else:
+        text, blocks = note, new_card
+    await surface.redraw(client, text, blocks)
+
+
+async def open_reroute_modal(services: Services, client: AsyncWebClient, trigger_id: str, meta: ModalMeta) -> None:
+    """Open at once (the trigger lives 3 s), then fill the pickers from the cached VictorOps lookups."""
+    opened = await client.views_open(trigger_id=trigger_id, view=loading("Reroute incident", ViewId.REROUTE))
+    view_id = opened["view"]["id"]
+    directory = services.directory
+    try:
+        found = await services.incidents.find(meta.numbers)
+        view: dict[str, Any] = reroute_view(
+            meta,
+            [i for i in found.values() if i is not None],
+            await directory.policies.get(),
+            await directory.users.get(),
+            await directory.oncall_by_team(),
+        )
+    except Exception as exc:
+        view = message_view("Reroute incident", explain(exc), ViewId.REROUTE)
+    await client.views_update(view_id=view_id, view=view)

@@ -1,0 +1,210 @@
+"""The slash command: parse, ack at once, then do the work and answer through the response_url."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core.actions import Actor, Outcome, Verb
+from bot.core.targets import resolve_targets
+from bot.services import Services
+from bot.slack import grammar as g
+from bot.slack.blocks import ListSpec, outcomes_message, sentence
+from bot.slack.errors import explain, not_linked
+from bot.slack.listeners.cards import open_reroute_modal, render_listing
+from bot.slack.modals import ModalMeta, ViewId, create_view, loading, message_view
+from bot.slack.replies import HISTORY_PAGE_SIZE, history_message, oncall_message
+from bot.victorops.models import HistoryQuery
+
+log = logging.getLogger(__name__)
+
+# History waits for the reporting budget; past this many seconds the user is told first.
+SAY_WAIT_AFTER = 3.0
+
+
+class NotLinked(Exception):
+    pass
+
+
+class Reply:
+    """Answers to the person who typed the command, ephemeral unless they asked for `public`."""
+
+    def __init__(self, respond: AsyncRespond, public: bool) -> None:
+        self._respond = respond
+        self.response_type = "in_channel" if public else "ephemeral"
+
+    async def __call__(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        await self._respond(text=text, blocks=blocks, response_type=self.response_type, replace_original=False)
+
+    async def privately(self, text: str) -> None:
+        await self._respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+class Commands:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def on_command(
+        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        name = self.services.settings.command
+        parsed = g.parse(command.get("text", ""), now=self.services.now(), command=name)
+        if isinstance(parsed, g.ParseError):
+            await ack(text=parsed.message)
+            return
+        public = "in_channel" if parsed.public else "ephemeral"
+        if isinstance(parsed, g.Help):
+            await ack(text=g.usage(name, parsed.topic), response_type=public)
+            return
+        await ack()
+        reply = Reply(respond, parsed.public)
+        try:
+            await self.dispatch(parsed, command, reply, client)
+        except NotLinked:
+            await reply.privately(not_linked(command["user_id"]))
+        except Exception as exc:
+            await reply.privately(explain(exc))
+
+    async def dispatch(self, parsed: g.Command, command: dict[str, Any], reply: Reply, client: AsyncWebClient) -> None:
+        match parsed:
+            case g.ListIncidents():
+                await self.list(parsed, command, reply)
+            case g.Ack() | g.Resolve():
+                await self.ack_or_resolve(parsed, command, reply)
+            case g.Reroute():
+                await self.reroute(parsed, command, reply, client)
+            case g.Create():
+                await self.create(parsed, command, reply, client)
+            case g.History():
+                await self.history(parsed, reply)
+            case g.OnCall():
+                text, blocks = oncall_message(await self.services.directory.oncall.get(), parsed.team)
+                await reply(text, blocks)
+            case g.WhoAmI():
+                await self.whoami(command, reply)
+            case g.Link() | g.Unlink():
+                await reply.privately(
+                    "Links are set by your vobot admin in vobot's configuration (`users:`) for now; "
+                    f"`{self.services.settings.command} whoami` shows yours."
+                )
+            case _:
+                await reply.privately(
+                    f"`{self.services.settings.command} {type(parsed).__name__.lower()}` is not available in this "
+                    f"version of vobot yet; `{self.services.settings.command} help` lists what is."
+                )
+
+    async def actor(self, command: dict[str, Any]) -> Actor:
+        actor = await self.services.actor(command["user_id"], command.get("user_name") or command["user_id"])
+        if actor is None:
+            raise NotLinked
+        return actor
+
+    async def list(self, parsed: g.ListIncidents, command: dict[str, Any], reply: Reply) -> None:
+        me = (await self.actor(command)).vo_username if parsed.scope == "mine" else None
+        spec = ListSpec(s=parsed.scope, r=parsed.routes, t=parsed.teams, u=me)
+        text, blocks = await render_listing(self.services, spec)
+        await reply(text, blocks)
+
+    async def ack_or_resolve(self, parsed: g.Ack | g.Resolve, command: dict[str, Any], reply: Reply) -> None:
+        actor = await self.actor(command)
+        verb: Verb = "ack" if isinstance(parsed, g.Ack) else "resolve"
+        actions = self.services.actions
+        if parsed.mine:
+            outcomes = await actions.act_on_mine(verb, actor, parsed.message)
+            if not outcomes:
+                await reply(f"VictorOps has no incidents paging you right now; nothing to {verb}.")
+                return
+        else:
+            outcomes = await actions.act(verb, actor, parsed.numbers, parsed.message)
+        text, blocks = outcomes_message(outcomes, self.services.now())
+        await reply(text, blocks)
+
+    async def reroute(self, parsed: g.Reroute, command: dict[str, Any], reply: Reply, client: AsyncWebClient) -> None:
+        actor = await self.actor(command)
+        if not parsed.targets:
+            meta = ModalMeta(numbers=list(parsed.numbers), channel=command.get("channel_id"))
+            meta = meta.model_copy(update={"response_url": command.get("response_url")})
+            await open_reroute_modal(self.services, client, command["trigger_id"], meta)
+            return
+        targets = await resolve_targets(
+            [(t.kind, t.value) for t in parsed.targets], self.services.identity, self.services.directory
+        )
+        outcomes = await self.services.actions.reroute(actor, parsed.numbers, targets)
+        text, blocks = outcomes_message(outcomes, self.services.now())
+        await reply(text, blocks)
+
+    async def create(self, parsed: g.Create, command: dict[str, Any], reply: Reply, client: AsyncWebClient) -> None:
+        actor = await self.actor(command)
+        if parsed.summary is None:
+            await self.open_create_modal(command, client)
+            return
+        targets = await resolve_targets(
+            [(t.kind, t.value) for t in parsed.targets], self.services.identity, self.services.directory
+        )
+        number, incident = await self.services.actions.create(actor, parsed.summary, parsed.details, targets)
+        note = f"Created #{number} for <@{actor.slack_user_id}>."
+        text, blocks = outcomes_message([Outcome(number, True, note, incident)], self.services.now())
+        await reply(text, blocks)
+
+    async def open_create_modal(self, command: dict[str, Any], client: AsyncWebClient) -> None:
+        opened = await client.views_open(
+            trigger_id=command["trigger_id"], view=loading("Create incident", ViewId.CREATE)
+        )
+        meta = ModalMeta(channel=command.get("channel_id"), response_url=command.get("response_url"))
+        directory = self.services.directory
+        defaults = ", ".join(f"`{t}`" for t in self.services.config.default_targets) or "you"
+        try:
+            view = create_view(
+                meta,
+                await directory.policies.get(),
+                await directory.users.get(),
+                await directory.oncall_by_team(),
+                defaults,
+            )
+        except Exception as exc:
+            view = message_view("Create incident", explain(exc), ViewId.CREATE)
+        await client.views_update(view_id=opened["view"]["id"], view=view)
+
+    async def history(self, parsed: g.History, reply: Reply) -> None:
+        query = HistoryQuery(
+            offset=(parsed.page - 1) * HISTORY_PAGE_SIZE,
+            limit=HISTORY_PAGE_SIZE,
+            incident_number=parsed.numbers,
+            started_after=parsed.since,
+            started_before=parsed.before,
+            host=list(parsed.hosts),
+            service=list(parsed.services),
+            phases=list(parsed.phases),
+            routing_key=parsed.route,
+        )
+        wait = self.services.history.wait_for(query)
+        if wait > SAY_WAIT_AFTER:
+            seconds = round(timedelta(seconds=wait).total_seconds())
+            await reply.privately(
+                f"VictorOps allows one history search a minute; yours runs in about {seconds} s, "
+                "and the answer will appear here."
+            )
+        page = await self.services.history.search(query)
+        text, blocks = history_message(page, parsed.page, self.services.settings.command)
+        await reply(text, blocks)
+
+    async def whoami(self, command: dict[str, Any], reply: Reply) -> None:
+        username = await self.services.identity.vo_username(command["user_id"])
+        if username is None:
+            await reply.privately(not_linked(command["user_id"]))
+            return
+        admin = " You are a vobot admin." if self.services.identity.is_admin(command["user_id"]) else ""
+        await reply(
+            f"You are `{username}` in VictorOps (set in vobot's configuration).{admin}",
+            sentence(f"You are `{username}` in VictorOps (set in vobot's configuration).{admin}"),
+        )
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    app.command(services.settings.command)(Commands(services).on_command)

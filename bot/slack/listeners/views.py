@@ -1,0 +1,85 @@
+"""Modal submissions: check the input (errors shown in the modal), close it, act, then update the card or
+answer in the conversation the modal came from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core.actions import Outcome
+from bot.services import Services
+from bot.slack.blocks import outcomes_message
+from bot.slack.errors import explain, not_linked
+from bot.slack.listeners.cards import redraw_card
+from bot.slack.modals import ModalMeta, ViewId, picked_targets, text_value
+from bot.slack.surface import Surface
+
+
+class Views:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def on_reroute(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        targets = picked_targets(view["state"]["values"])
+        if not targets:
+            await ack(response_action="errors", errors={"policy": "Pick a policy or at least one person."})
+            return
+        await ack()
+        meta = ModalMeta.decode(view.get("private_metadata", ""))
+        surface = surface_of(meta)
+        try:
+            actor = await self.services.actor(body["user"]["id"], body["user"].get("username") or body["user"]["id"])
+            if actor is None:
+                await surface.tell(not_linked(body["user"]["id"]))
+                return
+            outcomes = await self.services.actions.reroute(actor, meta.numbers, targets)
+            if meta.message_ts or meta.listing:  # opened from a card: redraw it
+                for outcome in outcomes:
+                    await redraw_card(self.services, client, surface, outcome.number, outcome.incident, outcome.note)
+            else:
+                text, blocks = outcomes_message(outcomes, self.services.now())
+                await surface.tell(text, blocks)
+        except Exception as exc:
+            await surface.tell(explain(exc))
+
+    async def on_create(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        values = view["state"]["values"]
+        summary = text_value(values, "summary")
+        if not summary:
+            await ack(response_action="errors", errors={"summary": "Say in a few words what is wrong."})
+            return
+        await ack()
+        surface = surface_of(ModalMeta.decode(view.get("private_metadata", "")))
+        user = body["user"]
+        try:
+            actor = await self.services.actor(user["id"], user.get("username") or user["id"])
+            if actor is None:
+                await surface.tell(not_linked(user["id"]))
+                return
+            number, incident = await self.services.actions.create(
+                actor, summary, text_value(values, "details") or None, picked_targets(values)
+            )
+            outcome = Outcome(number, True, f"Created #{number} for <@{actor.slack_user_id}>.", incident)
+            text, blocks = outcomes_message([outcome], self.services.now())
+            await surface.tell(text, blocks)
+        except Exception as exc:
+            await surface.tell(explain(exc))
+
+
+def surface_of(meta: ModalMeta) -> Surface:
+    return Surface(
+        response_url=meta.response_url, channel=meta.channel, message_ts=meta.message_ts, listing=meta.listing
+    )
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    views = Views(services)
+    app.view(ViewId.REROUTE)(views.on_reroute)
+    app.view(ViewId.CREATE)(views.on_create)
