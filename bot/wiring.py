@@ -83,6 +83,8 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
     try:
         await server.serve()
     finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         if socket:
             await socket.close_async()  # type: ignore[no-untyped-call]
         await services.aclose()

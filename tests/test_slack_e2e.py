@@ -254,3 +254,16 @@ async def test_slack_refusing_the_modal_is_explained(bot: Bot) -> None:
     await bot.driver.command("U0ALICE", CHANNEL, "create")
     reply = await bot.reply("U0ALICE")
     assert "Slack refused our reply (expired_trigger_id)" in reply.text
+
+
+async def test_malformed_commands_get_one_sentence_fast_and_never_reach_victorops(bot: Bot) -> None:
+    from tests.test_grammar import MALFORMED
+
+    assert len(MALFORMED) >= 25
+    for text in MALFORMED:
+        result = await bot.driver.command("U0ALICE", CHANNEL, text)
+        assert result.status == 200 and result.elapsed < 3, text
+        message = result.body.strip()
+        assert message and "\n" not in message and "Traceback" not in message, (text, message)
+    assert bot.writes() == []
+    assert [c for c in bot.vo.calls() if c.family == "incidents"] == []

@@ -66,7 +66,7 @@ class CardRef(BaseModel):
     l: ListSpec | None = None  # noqa: E741 - short keys keep button values small
 
     def encode(self) -> str:
-        return self.model_dump_json(exclude_none=True)
+        return self.model_dump_json(exclude_defaults=True)
 
     @classmethod
     def decode(cls, value: str) -> CardRef:

@@ -1,0 +1,158 @@
+"""Rendering is pure: cards follow the state, and every message stays within Slack's limits at any size."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.core.actions import Outcome
+from bot.slack.blocks import (
+    ActionId,
+    CardRef,
+    ListSpec,
+    MessageTooLarge,
+    age,
+    card,
+    check_message,
+    incident_list,
+    outcomes_message,
+    replace_card,
+)
+from bot.slack.modals import ModalMeta, reroute_view
+from bot.victorops.models import Incident, Named, PagedPolicy, PolicyInfo, Transition, User
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def incident(n: int, phase: str = "UNACKED", title: str | None = None, **extra: Any) -> Incident:
+    transitions = []
+    if phase != "UNACKED":
+        transitions.append(Transition(name=phase, at=NOW - timedelta(minutes=5), by="jdoe", message="on it"))
+    return Incident(
+        incident_number=str(n),
+        start_time=NOW - timedelta(hours=n % 50, minutes=7),
+        current_phase=phase,  # type: ignore[arg-type]
+        entity_display_name=title or f"Disk usage 95% on db{n:03d}",
+        routing_key="database",
+        paged_users=["alice", "bob"] if phase == "UNACKED" else [],
+        paged_policies=[PagedPolicy(policy=Named(name="Primary", slug="pol-x"), team=Named(name="Ops", slug="team-x"))],
+        transitions=transitions,
+        incident_link=f"https://portal.victorops.com/ui/acme/incident/{n}/details",
+        **extra,
+    )
+
+
+def action_ids(blocks: list[dict[str, Any]]) -> list[str]:
+    return [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+@pytest.mark.parametrize(
+    ("phase", "expected"),
+    [
+        ("UNACKED", [ActionId.ACK, ActionId.RESOLVE, ActionId.REROUTE]),
+        ("ACKED", [ActionId.RESOLVE, ActionId.REROUTE]),
+        ("RESOLVED", []),
+    ],
+)
+def test_buttons_follow_the_state(phase: str, expected: list[str]) -> None:
+    assert action_ids(card(incident(7, phase), NOW)) == expected
+
+
+def test_card_shows_the_facts() -> None:
+    text = card(incident(7), NOW)[0]["text"]["text"]
+    assert "<https://portal.victorops.com/ui/acme/incident/7/details|#7>" in text
+    assert "Disk usage 95% on db007" in text and "*Triggered*" in text and "route `database`" in text
+    assert "Ops" in text and "started 7h 7m ago" in text and "Paging alice, bob" in text
+    acked = card(incident(7, "ACKED"), NOW)[0]["text"]["text"]
+    assert "Acknowledged by jdoe 5m ago — “on it”" in acked
+
+
+def test_resolve_asks_for_confirmation_and_buttons_carry_the_incident() -> None:
+    blocks = card(incident(7), NOW, listing=ListSpec(s="triggered", r=("db",)))
+    resolve = next(
+        e for b in blocks if b["type"] == "actions" for e in b["elements"] if e["action_id"] == "incident.resolve"
+    )
+    assert resolve["confirm"]["confirm"]["text"] == "Resolve"
+    assert CardRef.decode(resolve["value"]) == CardRef(n="7", l=ListSpec(s="triggered", r=("db",)))
+
+
+def test_titles_are_escaped_and_clipped() -> None:
+    text = card(incident(1, title="<script> & " + "x" * 500), NOW)[0]["text"]["text"]
+    assert "&lt;script&gt; &amp; " in text and "<script>" not in text and "…" in text
+
+
+@pytest.mark.parametrize(
+    ("delta", "expected"),
+    [(timedelta(seconds=30), "just now"), (timedelta(minutes=5), "5m ago"), (timedelta(hours=3), "3h ago"),
+     (timedelta(hours=3, minutes=20), "3h 20m ago"), (timedelta(days=2, hours=4), "2d 4h ago")],
+)  # fmt: skip
+def test_age(delta: timedelta, expected: str) -> None:
+    assert age(NOW - delta, NOW) == expected
+
+
+@pytest.mark.parametrize("count", [0, 1, 15, 120, 2000])
+def test_listings_fit_slack_at_any_size(count: int) -> None:
+    incidents = [incident(n, "ACKED" if n % 3 == 0 else "UNACKED") for n in range(1, count + 1)]
+    text, blocks = incident_list(
+        incidents, NOW, title="Open incidents", empty="All clear.", more_hint="Try `/vo list triggered`.",
+        listing=ListSpec(),
+    )  # fmt: skip
+    check_message(blocks, text)
+    assert len(blocks) <= 50 and len(json.dumps(blocks)) < 40000
+    shown = sum(1 for b in blocks if b.get("block_id", "").startswith("inc-") and b["type"] == "section")
+    if count == 0:
+        assert "All clear." in json.dumps(blocks, ensure_ascii=False)
+    elif shown < count:
+        assert f"…and {count - shown} more not shown. Try `/vo list triggered`." in json.dumps(
+            blocks, ensure_ascii=False
+        )
+    else:
+        assert shown == count
+    first = [b for b in blocks if b["type"] == "section" and b.get("block_id", "").startswith("inc-")]
+    if first:
+        assert "Triggered" in first[0]["text"]["text"]  # triggered before acknowledged
+
+
+def test_check_message_refuses_what_slack_would() -> None:
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
+    with pytest.raises(MessageTooLarge, match="51 blocks"):
+        check_message([section] * 51)
+    with pytest.raises(MessageTooLarge, match="3000"):
+        check_message([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}])
+    button = {"type": "button", "action_id": "a", "value": "v" * 2001, "text": {"type": "plain_text", "text": "b"}}
+    with pytest.raises(MessageTooLarge, match="button value"):
+        check_message([{"type": "actions", "elements": [button]}])
+    with pytest.raises(MessageTooLarge, match="block text"):
+        check_message([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 2900}}] * 5)
+
+
+def test_replace_card_swaps_one_incident_only() -> None:
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "h"}},
+        *card(incident(1), NOW),
+        *card(incident(2), NOW),
+    ]
+    new = card(incident(1, "ACKED"), NOW, note="Acknowledged by <@U1>.")
+    swapped = replace_card(blocks, "1", new)
+    assert swapped[0] == blocks[0] and swapped[1 : 1 + len(new)] == new and swapped[-2:] == blocks[-2:]
+
+
+def test_outcomes_are_cut_to_fit() -> None:
+    outcomes = [Outcome(str(n), True, "Acknowledged.", incident(n, "ACKED")) for n in range(1, 40)]
+    text, blocks = outcomes_message(outcomes, NOW)
+    check_message(blocks, text)
+    assert text == "39 of 39 done." and "more." in json.dumps(blocks[-1], ensure_ascii=False)
+
+
+def test_reroute_modal_caps_options_and_lengths() -> None:
+    users = [User(username=f"user{n}", first_name="Firstname" * 5, last_name=str(n)) for n in range(150)]
+    policies = [PolicyInfo(policy=Named(name=f"Policy {n}", slug=f"pol-{n}"), team=Named(name="Ops", slug="team-x"))
+                for n in range(120)]  # fmt: skip
+    view = reroute_view(ModalMeta(numbers=["7"]), [incident(7)], policies, users, {"team-x": ["alice"] * 30})
+    selects = {b["block_id"]: b["element"]["options"] for b in view["blocks"] if b["type"] == "input"}
+    assert len(selects["policy"]) == 100 and len(selects["users"]) == 100
+    assert all(len(o["text"]["text"]) <= 75 for options in selects.values() for o in options)
+    assert ModalMeta.decode(view["private_metadata"]).numbers == ["7"]
