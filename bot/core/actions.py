@@ -94,7 +94,7 @@ class IncidentActions:
         pending: list[str] = []
         for number, incident in found.items():
             if incident is None:
-                outcomes[number] = Outcome(number, False, f"#{number} is not an open incident in VictorOps.")
+                outcomes[number] = Outcome(number, False, not_open(number))
             elif already := already_done(incident, verb):
                 outcomes[number] = Outcome(number, True, already, incident)
             else:
@@ -155,7 +155,7 @@ class IncidentActions:
         pending = []
         for number, incident in found.items():
             if incident is None or incident.current_phase is Phase.RESOLVED:
-                outcomes[number] = Outcome(number, False, f"#{number} is not an open incident in VictorOps.", incident)
+                outcomes[number] = Outcome(number, False, not_open(number), incident)
             else:
                 pending.append(number)
         if pending:
@@ -205,6 +205,10 @@ def already_done(incident: Incident, verb: Verb) -> str | None:
         by = f" by {transition.by}" if transition and transition.by else ""
         return f"#{incident.incident_number} was already {PAST['resolve' if phase is Phase.RESOLVED else 'ack']}{by}."
     return None
+
+
+def not_open(number: str) -> str:
+    return f"#{number} is not an open incident in VictorOps: it may be resolved already, or the number is wrong."
 
 
 def describe(target: Target) -> str:

@@ -95,8 +95,8 @@ class Commands:
                 )
             case _:
                 await reply.privately(
-                    f"`{self.services.settings.command} {type(parsed).__name__.lower()}` is not available in this "
-                    f"version of vobot yet; `{self.services.settings.command} help` lists what is."
+                    "That command is not available in this version of vobot yet; "
+                    f"`{self.services.settings.command} help` lists what is."
                 )
 
     async def actor(self, command: dict[str, Any]) -> Actor:
