@@ -15,7 +15,7 @@ from bot.core.actions import Actor, Outcome, Verb
 from bot.core.targets import resolve_targets
 from bot.services import Services
 from bot.slack import grammar as g
-from bot.slack.blocks import ListSpec, outcomes_message, sentence
+from bot.slack.blocks import ListSpec, check_message, outcomes_message, sentence
 from bot.slack.errors import explain, not_linked
 from bot.slack.listeners.cards import open_reroute_modal, render_listing
 from bot.slack.modals import ModalMeta, ViewId, create_view, loading, message_view
@@ -40,6 +40,7 @@ class Reply:
         self.response_type = "in_channel" if public else "ephemeral"
 
     async def __call__(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        check_message(blocks or [], text)
         await self._respond(text=text, blocks=blocks, response_type=self.response_type, replace_original=False)
 
     async def privately(self, text: str) -> None:
