@@ -59,3 +59,15 @@ class AuditLog(Base):
     incidents: Mapped[list[str]] = mapped_column(JSON)  # incident numbers as VictorOps gives them
     result: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class UserLink(Base):
+    """A Slack user linked to a VictorOps username, made in Slack or imported (the YAML map is not stored)."""
+
+    __tablename__ = "user_links"
+
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    vo_username: Mapped[str] = mapped_column(String(255), index=True)
+    source: Mapped[str] = mapped_column(String(16))  # self | admin | email | import
+    linked_by: Mapped[str | None] = mapped_column(String(32))  # the Slack user who made the link
+    at: Mapped[datetime]
