@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from slack_sdk.web.async_client import AsyncWebClient
+
 from bot.config import AppConfig, Settings
 from bot.core.actions import Actor, IncidentActions
 from bot.core.directory import Directory
@@ -21,6 +23,7 @@ class Services:
     settings: Settings
     config: AppConfig
     vo: VictorOpsClient
+    slack: AsyncWebClient
     db: Database
     incidents: IncidentView
     actions: IncidentActions

@@ -9,6 +9,11 @@ from datetime import UTC, datetime
 
 import uvicorn
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AppConfig, Settings
 from bot.core.actions import IncidentActions
@@ -18,7 +23,10 @@ from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
 from bot.services import Services
 from bot.slack.app import build_bolt_app
+from bot.slack.profiles import SlackProfiles
+from bot.store.audit import AuditStore
 from bot.store.db import Database
+from bot.store.links import LinkStore
 from bot.victorops.client import Family, VictorOpsClient
 from bot.victorops.models import Target
 from bot.web import build_http_app
@@ -49,17 +57,36 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         api_key=settings.victorops_api_key,
         budgets=settings.budgets,
     )
+    slack = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
+        base_url=settings.slack_api_url,
+        # Slack answers 429 with Retry-After when we post too fast: wait it out rather than lose the reply.
+        retry_handlers=[AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+    )
     incidents = IncidentView(vo)
+    directory = Directory(vo)
+    audit = AuditStore(db)
+    identity = Identity(
+        static_users=config.users,
+        admins=[*config.admins, *settings.admins],
+        links=LinkStore(db),
+        directory=directory,
+        profiles=SlackProfiles(slack),
+        auditor=audit,
+        email_matching=config.email_matching,
+        allow_unverified_self_link=config.allow_unverified_self_link,
+    )
     return Services(
         settings=settings,
         config=config,
         vo=vo,
+        slack=slack,
         db=db,
         incidents=incidents,
-        actions=IncidentActions(vo, incidents, default_targets(config)),
-        directory=Directory(vo),
+        actions=IncidentActions(vo, incidents, audit, default_targets(config)),
+        directory=directory,
         history=History(vo, vo.budgets[Family.REPORTING].window.wait_time),
-        identity=Identity(config.users, [*config.admins, *settings.admins]),
+        identity=identity,
         now=now,
     )
 

@@ -86,16 +86,22 @@ async def running_bot(
     tmp_path: Path,
     *,
     sim: SimConfig | None = None,
+    state: SimState | None = None,
+    slack: SlackWorkspace | None = None,
     users: Mapping[str, str] = USERS,
     admins: Sequence[str] = ("U0ADMIN1",),
+    config: Mapping[str, Any] | None = None,
     **env: str,
 ) -> AsyncIterator[Bot]:
-    state = SimState(sim or SimConfig(incidents=OFF, reporting=OFF, lookups=OFF))
-    slack = SlackWorkspace()
+    """The bot with its own servers; pass `state` and `slack` to run a second replica on the same fakes, and
+    VOBOT_DATABASE_URL to share a database. `config` adds YAML keys (email matching is off unless given)."""
+    state = state or SimState(sim or SimConfig(incidents=OFF, reporting=OFF, lookups=OFF))
+    slack = slack or SlackWorkspace()
     with ServerThread(build_app(state=state)) as vo_server, ServerThread(build_slack_api(slack)) as slack_server:
-        slack.base_url = slack_server.url
+        slack.base_url = slack.base_url or slack_server.url
         settings = settings_for(slack, slack_server.url, vo_server.url, tmp_path, **env)
-        services = await build_services(settings, AppConfig(users=dict(users), admins=list(admins)))
+        yaml_keys = {"users": dict(users), "admins": list(admins), "email_matching": False, **(config or {})}
+        services = await build_services(settings, AppConfig.model_validate(yaml_keys))
         try:
             async with serve(build_http_app(build_bolt_app(services))) as url:
                 driver = SlackDriver(slack, f"{url}/slack/events", slack.signing_secret)

@@ -7,11 +7,13 @@ one call (`incidentNames` takes a list). What VictorOps confirms is written back
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
+from bot.core.audit import Auditor
 from bot.core.incidents import IncidentView
 from bot.victorops import errors
 from bot.victorops.models import (
@@ -81,14 +83,56 @@ def apply(incident: Incident, verb: Verb, actor: Actor, message: str, now: datet
     return incident.model_copy(update=update)
 
 
+def summary(outcomes: Sequence[Outcome]) -> str:
+    done = sum(1 for o in outcomes if o.done)
+    return "ok" if done == len(outcomes) else "partial" if done else "refused"
+
+
 class IncidentActions:
-    def __init__(self, writer: IncidentWriter, view: IncidentView, default_targets: Sequence[Target] = ()) -> None:
+    """Every method records what it did, or why it failed, in the audit log."""
+
+    def __init__(
+        self,
+        writer: IncidentWriter,
+        view: IncidentView,
+        auditor: Auditor,
+        default_targets: Sequence[Target] = (),
+    ) -> None:
         self._vo = writer
         self._view = view
+        self._audit = auditor
         self._default_targets = list(default_targets)
+
+    @asynccontextmanager
+    async def _audited(self, actor: Actor, action: str, numbers: Sequence[str]) -> AsyncIterator[list[Outcome]]:
+        """Yields a list for the outcomes; records them, or the error, when the block ends."""
+        outcomes: list[Outcome] = []
+        try:
+            yield outcomes
+        except Exception as exc:
+            await self._log(actor, action, numbers, "failed", str(exc))
+            raise
+        failed = "; ".join(o.note for o in outcomes if not o.done) or None
+        numbers = [o.number for o in outcomes] or list(numbers)
+        await self._log(actor, action, numbers, summary(outcomes) if outcomes else "nothing", failed)
+
+    async def _log(self, actor: Actor, action: str, numbers: Sequence[str], result: str, detail: str | None) -> None:
+        await self._audit.record(
+            slack_user_id=actor.slack_user_id,
+            vo_username=actor.vo_username,
+            action=action,
+            incidents=list(numbers),
+            result=result,
+            detail=detail,
+        )
 
     async def act(self, verb: Verb, actor: Actor, numbers: Sequence[str], note: str | None = None) -> list[Outcome]:
         """Ack or resolve these incidents; one call for all that need it."""
+        async with self._audited(actor, verb, numbers) as recorded:
+            recorded.extend(await self._act(verb, actor, numbers, note))
+        return recorded
+
+    async def _act(self, verb: Verb, actor: Actor, numbers: Sequence[str], note: str | None) -> list[Outcome]:
         found = await self._view.find(numbers)
         outcomes: dict[str, Outcome] = {}
         pending: list[str] = []
@@ -107,6 +151,11 @@ class IncidentActions:
 
     async def act_on_mine(self, verb: Verb, actor: Actor, note: str | None = None) -> list[Outcome]:
         """Ack or resolve every incident VictorOps says the actor was paged for (byUser)."""
+        async with self._audited(actor, f"{verb} mine", []) as recorded:
+            recorded.extend(await self._act_on_mine(verb, actor, note))
+        return recorded
+
+    async def _act_on_mine(self, verb: Verb, actor: Actor, note: str | None) -> list[Outcome]:
         message = vo_message(verb, actor, note)
         send = self._vo.ack_by_user if verb == "ack" else self._vo.resolve_by_user
         try:
@@ -150,6 +199,11 @@ class IncidentActions:
         return outcomes
 
     async def reroute(self, actor: Actor, numbers: Sequence[str], targets: Sequence[Target]) -> list[Outcome]:
+        async with self._audited(actor, "reroute", numbers) as recorded:
+            recorded.extend(await self._reroute(actor, numbers, targets))
+        return recorded
+
+    async def _reroute(self, actor: Actor, numbers: Sequence[str], targets: Sequence[Target]) -> list[Outcome]:
         found = await self._view.find(numbers)
         outcomes: dict[str, Outcome] = {}
         pending = []
@@ -184,6 +238,14 @@ class IncidentActions:
         self, actor: Actor, summary: str, details: str | None, targets: Sequence[Target]
     ) -> tuple[str, Incident | None]:
         """Create an incident; returns its number and, when VictorOps lists it already, the incident."""
+        async with self._audited(actor, "create", []) as recorded:
+            number, incident = await self._create(actor, summary, details, targets)
+            recorded.append(Outcome(number, True, "created", incident))
+        return number, incident
+
+    async def _create(
+        self, actor: Actor, summary: str, details: str | None, targets: Sequence[Target]
+    ) -> tuple[str, Incident | None]:
         chosen = list(targets) or self._default_targets or [Target(type="User", slug=actor.vo_username)]
         request = CreateIncidentRequest(
             summary=summary, details=details or summary, user_name=actor.vo_username, targets=chosen

@@ -1,24 +1,238 @@
-"""Who a Slack user is in VictorOps, and who may do what.
+"""Who a Slack user is in VictorOps, who may link whom, and who is an admin.
 
-Today: the YAML `users:` map (config as code) and the admins from the file and VOBOT_ADMINS.
+Resolution order (the contract): the YAML `users:` map (config as code wins and cannot be changed from
+Slack) → a stored link (made by the user, an admin, an import, or an earlier email match) → an automatic
+email match, stored as a link, when `email_matching` is on. An explicit unlink is stored too, so an email
+match does not quietly link the person again.
+
+Nothing is cached here except through the directory (VictorOps users) and the profiles (Slack emails):
+the stored links are read from the database each time, so every replica sees a new link at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from bot.core.actions import ActionError
+from bot.core.audit import Auditor
+from bot.core.directory import Directory
+from bot.victorops.models import User
+
+
+class IdentityError(ActionError):
+    """A link that is not allowed; the message says why and who can help."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What Slack says about a user."""
+
+    user_id: str
+    name: str  # the handle
+    real_name: str
+    email: str | None  # None without the users:read.email scope, or for bots
+
+
+class Profiles(Protocol):
+    async def profile(self, user_id: str) -> Profile | None: ...
+
+
+Source = Literal["config", "self", "admin", "email", "import", "none"]  # none: explicitly unlinked
+
+
+@dataclass(frozen=True)
+class Link:
+    slack_user_id: str
+    vo_username: str
+    source: Source
+    linked_by: str | None = None
+    at: datetime | None = None
+
+
+class LinkRepository(Protocol):
+    async def get(self, slack_user_id: str) -> Link | None: ...
+    async def holders(self, vo_username: str) -> list[Link]: ...
+    async def put(self, link: Link) -> Link: ...
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    user: User
+    reason: Literal["email", "name"]
+
+    @property
+    def verified(self) -> bool:
+        """An email match proves the person; a name match is only a guess."""
+        return self.reason == "email"
+
+
+UNLINKED: Literal["none"] = "none"  # the source of a stored "explicitly unlinked" row
+
+
+def same_email(a: str | None, b: str | None) -> bool:
+    return bool(a and b and a.strip().lower() == b.strip().lower())
 
 
 class Identity:
-    def __init__(self, static_users: Mapping[str, str], admins: Iterable[str]) -> None:
+    def __init__(
+        self,
+        *,
+        static_users: Mapping[str, str],
+        admins: Iterable[str],
+        links: LinkRepository,
+        directory: Directory,
+        profiles: Profiles,
+        auditor: Auditor,
+        email_matching: bool = True,
+        allow_unverified_self_link: bool = False,
+    ) -> None:
         self._static = dict(static_users)
-        self._admins = frozenset(admins)
+        self._admins = tuple(dict.fromkeys(admins))
+        self._links = links
+        self._directory = directory
+        self._profiles = profiles
+        self._audit = auditor
+        self.email_matching = email_matching
+        self.allow_unverified = allow_unverified_self_link
 
-    async def vo_username(self, slack_user_id: str) -> str | None:
-        return self._static.get(slack_user_id)
+    # ---- who is who ------------------------------------------------------------------------------------
 
     def is_admin(self, slack_user_id: str) -> bool:
         return slack_user_id in self._admins
 
     @property
-    def admins(self) -> frozenset[str]:
+    def admins(self) -> tuple[str, ...]:
         return self._admins
+
+    def admin_mentions(self) -> str:
+        return ", ".join(f"<@{a}>" for a in self._admins) or "nobody yet (set `admins:` or VOBOT_ADMINS)"
+
+    async def resolve(self, slack_user_id: str) -> Link | None:
+        """The user's link in resolution order; None when they are not linked."""
+        if slack_user_id in self._static:
+            return Link(slack_user_id, self._static[slack_user_id], "config")
+        stored = await self._links.get(slack_user_id)
+        if stored is not None:
+            return None if stored.source == UNLINKED else stored
+        if self.email_matching:
+            match = await self._email_match(slack_user_id)
+            if match is not None and not await self._taken(match.username, slack_user_id):
+                link = await self._links.put(Link(slack_user_id, match.username, "email"))
+                await self._record(slack_user_id, link.vo_username, "link", "ok", "email match")
+                return link
+        return None
+
+    async def vo_username(self, slack_user_id: str) -> str | None:
+        link = await self.resolve(slack_user_id)
+        return link.vo_username if link else None
+
+    async def _email_match(self, slack_user_id: str) -> User | None:
+        profile = await self._profiles.profile(slack_user_id)
+        if profile is None or not profile.email:
+            return None
+        matches = [u for u in await self._directory.users.get() if same_email(u.email, profile.email)]
+        return matches[0] if len(matches) == 1 else None  # a shared address proves nobody
+
+    async def suggest(self, slack_user_id: str) -> Suggestion | None:
+        """The VictorOps user this person probably is: by email (verified), else by handle or name."""
+        if match := await self._email_match(slack_user_id):
+            return Suggestion(match, "email")
+        profile = await self._profiles.profile(slack_user_id)
+        if profile is None:
+            return None
+        names = {profile.name.lower(), profile.real_name.lower()} - {""}
+        for user in await self._directory.users.get():
+            if user.username.lower() in names or user.full_name.lower() in names:
+                return Suggestion(user, "name")
+        return None
+
+    async def _taken(self, vo_username: str, slack_user_id: str) -> str | None:
+        """The other Slack user already linked to this VictorOps user, if any."""
+        for other, name in self._static.items():
+            if name.lower() == vo_username.lower() and other != slack_user_id:
+                return other
+        holders = [h for h in await self._links.holders(vo_username) if h.slack_user_id != slack_user_id]
+        return holders[0].slack_user_id if holders else None
+
+    # ---- linking ----------------------------------------------------------------------------------------
+
+    async def link_self(self, slack_user_id: str, vo_username: str) -> Link:
+        """Link the caller, proved by matching emails unless `allow_unverified_self_link`."""
+        self._not_configured(slack_user_id, "You are")
+        user = await self._existing(vo_username)
+        await self._free(user.username, slack_user_id)
+        if not self.allow_unverified:
+            profile = await self._profiles.profile(slack_user_id)
+            if profile is None or not profile.email:
+                raise IdentityError(
+                    "Slack did not tell vobot your email, so it cannot check that "
+                    f"`{user.username}` is you; ask an admin ({self.admin_mentions()}) to link you."
+                )
+            if not same_email(profile.email, user.email):
+                raise IdentityError(
+                    f"Your Slack email does not match VictorOps user `{user.username}`'s, so vobot cannot tell "
+                    f"it is you; ask an admin ({self.admin_mentions()}) to link you."
+                )
+        link = await self._links.put(Link(slack_user_id, user.username, "self", slack_user_id))
+        await self._record(slack_user_id, user.username, "link", "ok", "self")
+        return link
+
+    async def link_other(self, admin: str, slack_user_id: str, vo_username: str) -> Link:
+        self._require_admin(admin, "link other people")
+        self._not_configured(slack_user_id, f"<@{slack_user_id}> is")
+        user = await self._existing(vo_username)
+        await self._free(user.username, slack_user_id)
+        link = await self._links.put(Link(slack_user_id, user.username, "admin", admin))
+        await self._record(admin, user.username, "link", "ok", f"linked <@{slack_user_id}>")
+        return link
+
+    async def unlink(self, actor: str, slack_user_id: str) -> Link:
+        """Remove a stored link (the caller's own, or anyone's for an admin); returns what was removed."""
+        if actor != slack_user_id:
+            self._require_admin(actor, "unlink other people")
+        who = "You are" if actor == slack_user_id else f"<@{slack_user_id}> is"
+        self._not_configured(slack_user_id, who)
+        current = await self.resolve(slack_user_id)
+        if current is None:
+            subject = "You are" if actor == slack_user_id else f"<@{slack_user_id}> is"
+            raise IdentityError(f"{subject} not linked to a VictorOps user; there is nothing to unlink.")
+        await self._links.put(Link(slack_user_id, "", UNLINKED, actor))
+        await self._record(actor, current.vo_username, "unlink", "ok", f"unlinked <@{slack_user_id}>")
+        return current
+
+    def _require_admin(self, slack_user_id: str, what: str) -> None:
+        if not self.is_admin(slack_user_id):
+            raise IdentityError(f"Only vobot admins can {what}: {self.admin_mentions()}.")
+
+    def _not_configured(self, slack_user_id: str, subject: str) -> None:
+        if slack_user_id in self._static:
+            raise IdentityError(
+                f"{subject} mapped to `{self._static[slack_user_id]}` in vobot's configuration file (`users:`), "
+                "which only an edit of that file can change."
+            )
+
+    async def _existing(self, vo_username: str) -> User:
+        user = await self._directory.user(vo_username)
+        if user is None:
+            raise IdentityError(f"VictorOps has no user `{vo_username}`; check the spelling of the username.")
+        return user
+
+    async def _free(self, vo_username: str, slack_user_id: str) -> None:
+        if other := await self._taken(vo_username, slack_user_id):
+            raise IdentityError(
+                f"`{vo_username}` is already linked to <@{other}>; an admin ({self.admin_mentions()}) "
+                "can unlink them first if that is wrong."
+            )
+
+    async def _record(self, slack_user_id: str, vo_username: str | None, action: str, result: str, detail: str) -> None:
+        await self._audit.record(
+            slack_user_id=slack_user_id,
+            vo_username=vo_username,
+            action=action,
+            incidents=[],
+            result=result,
+            detail=detail,
+        )

@@ -43,6 +43,7 @@ class ActionId(StrEnum):
     ACK = "incident.ack"
     RESOLVE = "incident.resolve"
     REROUTE = "incident.reroute"
+    LINK_AND_RETRY = "identity.link_and_retry"
 
 
 class ListSpec(BaseModel):

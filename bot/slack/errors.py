@@ -27,10 +27,3 @@ def explain(error: BaseException) -> str:
         f"Something went wrong inside vobot (reference `{reference}`); nothing more was sent. "
         "Try again, and give your vobot admin the reference if it keeps happening."
     )
-
-
-def not_linked(slack_user_id: str) -> str:
-    return (
-        "You are not linked to a VictorOps user yet, so nothing was sent to VictorOps. "
-        f"Ask a vobot admin to add your Slack ID `{slack_user_id}` under `users:` in vobot's configuration."
-    )

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
 from sqlalchemy import delete, func, select
 
+from bot.core.identity import Link
 from bot.store.db import Database
 from bot.store.tables import UserLink
-
-Source = Literal["config", "self", "admin", "email", "import"]
-
-
-@dataclass(frozen=True)
-class Link:
-    slack_user_id: str
-    vo_username: str
-    source: Source
-    linked_by: str | None = None
-    at: datetime | None = None
 
 
 def _link(row: UserLink) -> Link:

@@ -1,20 +1,30 @@
-"""Buttons on incident cards: ack at once, act, then redraw the card in place with who did what."""
+"""Buttons on incident cards: ack at once, act, then redraw the card in place with who did what.
+
+An unlinked person gets a prompt instead, whose button links them and then finishes the click.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.actions import Verb
+from bot.core.actions import Actor, Verb
 from bot.services import Services
-from bot.slack.blocks import ActionId, CardRef
-from bot.slack.errors import explain, not_linked
+from bot.slack.blocks import ActionId, Block, CardRef, outcomes_message, sentence
+from bot.slack.errors import explain
+from bot.slack.linking import Pending, link_prompt
 from bot.slack.listeners.cards import open_reroute_modal, redraw_card
 from bot.slack.modals import ModalMeta
 from bot.slack.surface import Surface
+
+CardAction = Literal["ack", "resolve", "reroute"]
+
+
+def slack_name(user: dict[str, Any]) -> str:
+    return str(user.get("username") or user.get("name") or user["id"])
 
 
 class Buttons:
@@ -23,48 +33,100 @@ class Buttons:
 
     async def on_ack(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await self.act("ack", body, action, client)
+        await self.on_card(body, action, client, "ack")
 
     async def on_resolve(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
-        await self.act("resolve", body, action, client)
-
-    async def act(self, verb: Verb, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
-        ref = CardRef.decode(action.get("value") or "{}")
-        surface = Surface.of_click(body, ref.l)
-        user = body["user"]
-        try:
-            actor = await self.services.actor(user["id"], user.get("username") or user.get("name") or user["id"])
-            if actor is None:
-                await surface.tell(not_linked(user["id"]))
-                return
-            outcome = (await self.services.actions.act(verb, actor, [ref.n]))[0]
-            await redraw_card(self.services, client, surface, ref.n, outcome.incident, outcome.note)
-        except Exception as exc:
-            await surface.tell(explain(exc))
+        await self.on_card(body, action, client, "resolve")
 
     async def on_reroute(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
+        await self.on_card(body, action, client, "reroute")
+
+    async def on_card(
+        self, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, what: CardAction
+    ) -> None:
         ref = CardRef.decode(action.get("value") or "{}")
         surface = Surface.of_click(body, ref.l)
+        user = body["user"]
         try:
-            if await self.services.actor(body["user"]["id"], body["user"]["id"]) is None:
-                await surface.tell(not_linked(body["user"]["id"]))
-                return
-            meta = ModalMeta(
-                numbers=[ref.n],
-                channel=surface.channel,
-                response_url=surface.response_url,
-                message_ts=surface.message_ts,
-                listing=ref.l,
-            )
-            await open_reroute_modal(self.services, client, body["trigger_id"], meta)
+            actor = await self.services.actor(user["id"], slack_name(user))
+            if actor is None:
+                text, blocks = await link_prompt(
+                    self.services.identity,
+                    user["id"],
+                    self.services.settings.command,
+                    what,
+                    n=(ref.n,),
+                    r=surface.response_url,
+                    ch=surface.channel,
+                    ts=surface.message_ts,
+                    l=ref.l,
+                )
+                await surface.tell(text, blocks)
+            elif what == "reroute":
+                await open_reroute_modal(self.services, client, body["trigger_id"], meta_for(surface, [ref.n]))
+            else:
+                text, blocks = await self.act(actor, what, [ref.n], surface, client)
+                if blocks:
+                    await surface.tell(text, blocks)
         except Exception as exc:
             await surface.tell(explain(exc))
+
+    async def act(
+        self, actor: Actor, verb: Verb, numbers: list[str], card: Surface, client: AsyncWebClient
+    ) -> tuple[str, list[Block]]:
+        """Act and redraw the card in place; without a card to redraw, returns the outcomes to show instead."""
+        outcomes = await self.services.actions.act(verb, actor, numbers)
+        if card.response_url and len(outcomes) == 1:
+            outcome = outcomes[0]
+            await redraw_card(self.services, client, card, outcome.number, outcome.incident, outcome.note)
+            return outcome.note, []
+        return outcomes_message(outcomes, self.services.now())
+
+    async def on_link_and_retry(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """Link the person as the prompt suggested, then finish what they had clicked or typed."""
+        await ack()
+        pending = Pending.decode(action["value"])
+        prompt = Surface.of_click(body, None)
+        user = body["user"]
+        try:
+            link = await self.services.identity.link_self(user["id"], pending.u)
+            actor = Actor(user["id"], slack_name(user), link.vo_username)
+            done = f"Linked you to VictorOps user `{link.vo_username}`."
+            card = Surface(response_url=pending.r, channel=pending.ch, message_ts=pending.ts, listing=pending.l)
+            if pending.f == "reroute":
+                await open_reroute_modal(self.services, client, body["trigger_id"], meta_for(card, list(pending.n)))
+                done += " Pick where to reroute in the window that opened."
+            elif pending.f in ("ack", "resolve"):
+                verb: Verb = "ack" if pending.f == "ack" else "resolve"
+                if pending.m:
+                    outcomes = await self.services.actions.act_on_mine(verb, actor)
+                    text, blocks = outcomes_message(outcomes, self.services.now()) if outcomes else ("", [])
+                    text = text or f"VictorOps has no incidents paging you right now; nothing to {verb}."
+                else:
+                    text, blocks = await self.act(actor, verb, list(pending.n), card, client)
+                await prompt.redraw(client, f"{done} {text}", [*sentence(f"{done} {text}"), *blocks])
+                return
+            await prompt.redraw(client, done, sentence(done))
+        except Exception as exc:
+            await prompt.redraw(client, explain(exc), sentence(explain(exc)))
+
+
+def meta_for(card: Surface, numbers: list[str]) -> ModalMeta:
+    return ModalMeta(
+        numbers=numbers,
+        channel=card.channel,
+        response_url=card.response_url,
+        message_ts=card.message_ts,
+        listing=card.listing,
+    )
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -72,3 +134,4 @@ def register(app: AsyncApp, services: Services) -> None:
     app.action(ActionId.ACK)(buttons.on_ack)
     app.action(ActionId.RESOLVE)(buttons.on_resolve)
     app.action(ActionId.REROUTE)(buttons.on_reroute)
+    app.action(ActionId.LINK_AND_RETRY)(buttons.on_link_and_retry)

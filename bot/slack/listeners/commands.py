@@ -16,7 +16,8 @@ from bot.core.targets import resolve_targets
 from bot.services import Services
 from bot.slack import grammar as g
 from bot.slack.blocks import ListSpec, check_message, outcomes_message, sentence
-from bot.slack.errors import explain, not_linked
+from bot.slack.errors import explain
+from bot.slack.linking import Finish, link_prompt
 from bot.slack.listeners.cards import open_reroute_modal, render_listing
 from bot.slack.modals import ModalMeta, ViewId, create_view, loading, message_view
 from bot.slack.replies import HISTORY_PAGE_SIZE, history_message, oncall_message
@@ -29,7 +30,11 @@ SAY_WAIT_AFTER = 3.0
 
 
 class NotLinked(Exception):
-    pass
+    """The caller has no VictorOps user; `finish` says what the link prompt's button should then do."""
+
+    def __init__(self, finish: Finish = "link", **pending: Any) -> None:
+        self.finish = finish
+        self.pending = pending
 
 
 class Reply:
@@ -43,8 +48,8 @@ class Reply:
         check_message(blocks or [], text)
         await self._respond(text=text, blocks=blocks, response_type=self.response_type, replace_original=False)
 
-    async def privately(self, text: str) -> None:
-        await self._respond(text=text, response_type="ephemeral", replace_original=False)
+    async def privately(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        await self._respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
 
 class Commands:
@@ -67,8 +72,11 @@ class Commands:
         reply = Reply(respond, parsed.public)
         try:
             await self.dispatch(parsed, command, reply, client)
-        except NotLinked:
-            await reply.privately(not_linked(command["user_id"]))
+        except NotLinked as unlinked:
+            text, blocks = await link_prompt(
+                self.services.identity, command["user_id"], name, unlinked.finish, **unlinked.pending
+            )
+            await reply.privately(text, blocks)
         except Exception as exc:
             await reply.privately(explain(exc))
 
@@ -89,21 +97,20 @@ class Commands:
                 await reply(text, blocks)
             case g.WhoAmI():
                 await self.whoami(command, reply)
-            case g.Link() | g.Unlink():
-                await reply.privately(
-                    "Links are set by your vobot admin in vobot's configuration (`users:`) for now; "
-                    f"`{self.services.settings.command} whoami` shows yours."
-                )
+            case g.Link():
+                await self.link(parsed, command, reply)
+            case g.Unlink():
+                await self.unlink(parsed, command, reply)
             case _:
                 await reply.privately(
                     "That command is not available in this version of vobot yet; "
                     f"`{self.services.settings.command} help` lists what is."
                 )
 
-    async def actor(self, command: dict[str, Any]) -> Actor:
+    async def actor(self, command: dict[str, Any], finish: Finish = "link", **pending: Any) -> Actor:
         actor = await self.services.actor(command["user_id"], command.get("user_name") or command["user_id"])
         if actor is None:
-            raise NotLinked
+            raise NotLinked(finish, **pending)
         return actor
 
     async def list(self, parsed: g.ListIncidents, command: dict[str, Any], reply: Reply) -> None:
@@ -113,8 +120,8 @@ class Commands:
         await reply(text, blocks)
 
     async def ack_or_resolve(self, parsed: g.Ack | g.Resolve, command: dict[str, Any], reply: Reply) -> None:
-        actor = await self.actor(command)
         verb: Verb = "ack" if isinstance(parsed, g.Ack) else "resolve"
+        actor = await self.actor(command, verb, n=parsed.numbers, m=parsed.mine)
         actions = self.services.actions
         if parsed.mine:
             outcomes = await actions.act_on_mine(verb, actor, parsed.message)
@@ -127,7 +134,7 @@ class Commands:
         await reply(text, blocks)
 
     async def reroute(self, parsed: g.Reroute, command: dict[str, Any], reply: Reply, client: AsyncWebClient) -> None:
-        actor = await self.actor(command)
+        actor = await self.actor(command, "reroute", n=parsed.numbers)
         if not parsed.targets:
             meta = ModalMeta(numbers=list(parsed.numbers), channel=command.get("channel_id"))
             meta = meta.model_copy(update={"response_url": command.get("response_url")})
@@ -196,15 +203,42 @@ class Commands:
         await reply(text, blocks)
 
     async def whoami(self, command: dict[str, Any], reply: Reply) -> None:
-        username = await self.services.identity.vo_username(command["user_id"])
-        if username is None:
-            await reply.privately(not_linked(command["user_id"]))
-            return
-        admin = " You are a vobot admin." if self.services.identity.is_admin(command["user_id"]) else ""
-        await reply(
-            f"You are `{username}` in VictorOps (set in vobot's configuration).{admin}",
-            sentence(f"You are `{username}` in VictorOps (set in vobot's configuration).{admin}"),
+        identity = self.services.identity
+        link = await identity.resolve(command["user_id"])
+        if link is None:
+            raise NotLinked
+        how = {
+            "config": "set in vobot's configuration file",
+            "self": "you linked yourself",
+            "admin": f"linked by <@{link.linked_by}>",
+            "email": "linked automatically: your Slack and VictorOps emails match",
+            "import": "imported by an admin",
+        }.get(link.source, link.source)
+        when = f" on {link.at:%Y-%m-%d}" if link.at and link.source != "config" else ""
+        admin = " You are a vobot admin." if identity.is_admin(command["user_id"]) else ""
+        text = f"You act as `{link.vo_username}` in VictorOps ({how}{when}).{admin}"
+        await reply(text, sentence(text))
+
+    async def link(self, parsed: g.Link, command: dict[str, Any], reply: Reply) -> None:
+        identity, caller = self.services.identity, command["user_id"]
+        if parsed.slack_user and parsed.slack_user != caller:
+            link = await identity.link_other(caller, parsed.slack_user, parsed.vo_username)
+            text = f"Linked <@{link.slack_user_id}> to VictorOps user `{link.vo_username}`."
+        else:
+            link = await identity.link_self(caller, parsed.vo_username)
+            text = f"Linked you to VictorOps user `{link.vo_username}`; your actions in Slack now act as them."
+        await reply(text, sentence(text))
+
+    async def unlink(self, parsed: g.Unlink, command: dict[str, Any], reply: Reply) -> None:
+        caller = command["user_id"]
+        target = parsed.slack_user or caller
+        removed = await self.services.identity.unlink(caller, target)
+        who = "you" if target == caller else f"<@{target}>"
+        text = (
+            f"Unlinked {who} from VictorOps user `{removed.vo_username}`; nothing will be sent to VictorOps "
+            f"as {who} until linked again with `{self.services.settings.command} link`."
         )
+        await reply(text, sentence(text))
 
 
 def register(app: AsyncApp, services: Services) -> None:

@@ -11,8 +11,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.actions import Outcome
 from bot.services import Services
-from bot.slack.blocks import outcomes_message
-from bot.slack.errors import explain, not_linked
+from bot.slack.blocks import Block, outcomes_message
+from bot.slack.errors import explain
+from bot.slack.linking import link_prompt
 from bot.slack.listeners.cards import redraw_card
 from bot.slack.modals import ModalMeta, ViewId, picked_targets, text_value
 from bot.slack.surface import Surface
@@ -21,6 +22,9 @@ from bot.slack.surface import Surface
 class Views:
     def __init__(self, services: Services) -> None:
         self.services = services
+
+    async def prompt(self, slack_user_id: str) -> tuple[str, list[Block]]:
+        return await link_prompt(self.services.identity, slack_user_id, self.services.settings.command, "link")
 
     async def on_reroute(
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
@@ -35,7 +39,7 @@ class Views:
         try:
             actor = await self.services.actor(body["user"]["id"], body["user"].get("username") or body["user"]["id"])
             if actor is None:
-                await surface.tell(not_linked(body["user"]["id"]))
+                await surface.tell(*await self.prompt(body["user"]["id"]))
                 return
             outcomes = await self.services.actions.reroute(actor, meta.numbers, targets)
             if meta.message_ts or meta.listing:  # opened from a card: redraw it
@@ -61,7 +65,7 @@ class Views:
         try:
             actor = await self.services.actor(user["id"], user.get("username") or user["id"])
             if actor is None:
-                await surface.tell(not_linked(user["id"]))
+                await surface.tell(*await self.prompt(user["id"]))
                 return
             number, incident = await self.services.actions.create(
                 actor, summary, text_value(values, "details") or None, picked_targets(values)
