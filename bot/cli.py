@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_app_config, load_settings
 from bot.logs import setup_logging
@@ -68,6 +69,18 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
     return victorops_sim(args, settings)
 
 
+def users(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import users_cli
+
+    if args.action == "list":
+        runner = users_cli.list_links(settings)
+    elif args.action == "export":
+        runner = users_cli.export_links(settings, args.format, args.output, include_static=args.all)
+    else:
+        runner = users_cli.import_links(settings, args.file, args.format, dry_run=args.dry_run)
+    return users_cli.run(runner)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vobot", description="Work VictorOps incidents from Slack.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -92,6 +105,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("demo", help="everything local, on $PORT (today: the VictorOps simulator)").set_defaults(
         func=demo
     )
+    user_map = commands.add_parser("users", help="manage the Slack -> VictorOps mapping (CSV or YAML)")
+    user_map.set_defaults(func=users)
+    actions = user_map.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="every mapping: the configuration file's users: and the stored links")
+    export = actions.add_parser("export", help="write the stored links as YAML or CSV, for import")
+    export.add_argument("--format", choices=["yaml", "csv"], help="default: from the --output extension, else yaml")
+    export.add_argument("--output", type=Path, metavar="FILE", help="default: standard output")
+    export.add_argument("--all", action="store_true", help="include the configuration file's users: too")
+    load = actions.add_parser("import", help="store the links of a CSV or YAML file: all of them, or none")
+    load.add_argument("file", type=Path, metavar="FILE", help="CSV (slack_user_id,vo_username) or YAML")
+    load.add_argument("--format", choices=["yaml", "csv"], help="default: from the extension (.csv, .yaml, .yml)")
+    load.add_argument("--dry-run", action="store_true", help="check and show what would change, write nothing")
     return parser
 
 
