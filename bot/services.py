@@ -11,10 +11,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import AppConfig, Settings
 from bot.core.actions import Actor, IncidentActions
 from bot.core.directory import Directory
+from bot.core.dispatch import Dispatcher
 from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
 from bot.store.db import Database
+from bot.store.queue import ActionQueue
 from bot.victorops.client import VictorOpsClient
 
 
@@ -30,6 +32,8 @@ class Services:
     directory: Directory
     history: History
     identity: Identity
+    queue: ActionQueue
+    dispatcher: Dispatcher
     now: Callable[[], datetime]
 
     async def actor(self, slack_user_id: str, slack_name: str) -> Actor | None:

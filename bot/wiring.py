@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
+import uuid
 from datetime import UTC, datetime
 
 import uvicorn
@@ -18,16 +21,24 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import AppConfig, Settings
 from bot.core.actions import IncidentActions
 from bot.core.directory import Directory
+from bot.core.dispatch import Dispatcher
 from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
+from bot.core.sender import ActionSender
 from bot.services import Services
 from bot.slack.app import build_bolt_app
+from bot.slack.notify import Notifier
 from bot.slack.profiles import SlackProfiles
 from bot.store.audit import AuditStore
+from bot.store.budget import SharedWindow
 from bot.store.db import Database
+from bot.store.lease import Lease
 from bot.store.links import LinkStore
+from bot.store.queue import ActionQueue
+from bot.store.snapshots import Snapshots
 from bot.victorops.client import Family, VictorOpsClient
+from bot.victorops.limits import SharedBudget
 from bot.victorops.models import Target
 from bot.web import build_http_app
 
@@ -51,11 +62,14 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
     db = Database(settings.database_url)
     await db.migrate()
     assert settings.victorops_api_id is not None and settings.victorops_api_key is not None  # checked by the CLI
+    # One budget per endpoint family, kept in the database: replicas share it and a restart keeps it.
+    gates = {f: SharedBudget(SharedWindow(db, f.value, settings.budgets.spec(f))) for f in Family}
     vo = VictorOpsClient(
         base_url=settings.victorops_api_url,
         api_id=settings.victorops_api_id,
         api_key=settings.victorops_api_key,
         budgets=settings.budgets,
+        gates=gates,
     )
     slack = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
@@ -63,9 +77,18 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         # Slack answers 429 with Retry-After when we post too fast: wait it out rather than lose the reply.
         retry_handlers=[AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
     )
-    incidents = IncidentView(vo)
+    incidents = IncidentView(vo, snapshots=Snapshots(db))
     directory = Directory(vo)
     audit = AuditStore(db)
+    queue = ActionQueue(db)
+    dispatcher = Dispatcher(
+        queue=queue,
+        lease=Lease(db, "dispatcher", f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"),
+        sender=ActionSender(vo, incidents, default_targets(config)),
+        gate=gates[Family.INCIDENTS],
+        auditor=audit,
+        batch_window=settings.batch_window,
+    )
     identity = Identity(
         static_users=config.users,
         admins=[*config.admins, *settings.admins],
@@ -76,19 +99,23 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         email_matching=config.email_matching,
         allow_unverified_self_link=config.allow_unverified_self_link,
     )
-    return Services(
+    services = Services(
         settings=settings,
         config=config,
         vo=vo,
         slack=slack,
         db=db,
         incidents=incidents,
-        actions=IncidentActions(vo, incidents, audit, default_targets(config)),
+        actions=IncidentActions(queue, incidents, gates[Family.INCIDENTS], audit, wake=dispatcher.wake),
+        queue=queue,
+        dispatcher=dispatcher,
         directory=directory,
-        history=History(vo, vo.budgets[Family.REPORTING].window.wait_time),
+        history=History(vo, vo.budgets[Family.REPORTING].wait_time),
         identity=identity,
         now=now,
     )
+    dispatcher.on_done = Notifier(services)
+    return services
 
 
 async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") -> None:  # noqa: S104
@@ -107,9 +134,13 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+    stop = asyncio.Event()
+    dispatching = asyncio.create_task(services.dispatcher.run(stop))
     try:
         await server.serve()
     finally:
+        stop.set()  # the dispatcher finishes the call in flight; what is queued stays queued
+        await dispatching
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         if socket:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ def settings_for(slack: SlackWorkspace, slack_url: str, vo_url: str, tmp_path: P
         "VICTOROPS_REPORTING_RATE_LIMIT": "off",
         "VICTOROPS_LOOKUP_RATE_LIMIT": "off",
         "VOBOT_DATABASE_URL": f"sqlite:///{tmp_path}/vobot.db",
+        "VOBOT_BATCH_WINDOW": "0.1",
         **env,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -102,11 +104,15 @@ async def running_bot(
         settings = settings_for(slack, slack_server.url, vo_server.url, tmp_path, **env)
         yaml_keys = {"users": dict(users), "admins": list(admins), "email_matching": False, **(config or {})}
         services = await build_services(settings, AppConfig.model_validate(yaml_keys))
+        stop = asyncio.Event()
+        dispatching = asyncio.create_task(services.dispatcher.run(stop))
         try:
             async with serve(build_http_app(build_bolt_app(services))) as url:
                 driver = SlackDriver(slack, f"{url}/slack/events", slack.signing_secret)
                 yield Bot(state, slack, driver, services, url)
         finally:
+            stop.set()
+            await dispatching
             await services.aclose()
 
 

@@ -1,33 +1,36 @@
 """Acknowledge, resolve, reroute and create, as a Slack user linked to a VictorOps user.
 
 Before spending a call, each action is checked against the shared incident view: an unknown number is
-refused and an incident already in the wanted state is answered without a call. Several incidents go in
-one call (`incidentNames` takes a list). What VictorOps confirms is written back to the view.
+refused and an incident already in the wanted state is answered without a call. The rest goes into the
+durable queue (see `bot.core.dispatch`), which sends it within VictorOps' budget.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Literal, Protocol
+from datetime import datetime
+from time import monotonic
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bot.core.audit import Auditor
 from bot.core.incidents import IncidentView
-from bot.victorops import errors
+from bot.victorops.limits import Clock, Gate, Sleep
 from bot.victorops.models import (
     ActionResult,
     CreatedIncident,
     CreateIncidentRequest,
     Incident,
     Phase,
-    Reroute,
     RerouteRequest,
     RerouteStatus,
     Target,
     Transition,
 )
+
+if TYPE_CHECKING:
+    from bot.store.queue import QueuedAction
 
 
 class IncidentWriter(Protocol):
@@ -56,6 +59,7 @@ class Outcome:
     done: bool  # VictorOps has the incident in the wanted state (now or already)
     note: str  # one sentence for the card or the reply
     incident: Incident | None = None
+    queued: bool = False  # waiting in the queue for VictorOps budget; the card updates when it lands
 
 
 Verb = Literal["ack", "resolve"]
@@ -88,51 +92,67 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     return "ok" if done == len(outcomes) else "partial" if done else "refused"
 
 
+class Queue(Protocol):
+    """The durable action queue (bot.store.queue.ActionQueue)."""
+
+    async def enqueue(
+        self,
+        *,
+        verb: str,
+        vo_username: str,
+        slack_user_id: str,
+        slack_name: str,
+        incidents: Sequence[str],
+        payload: dict[str, Any],
+        reply: dict[str, Any],
+        dedupe_key: str | None,
+    ) -> tuple[QueuedAction, bool]: ...
+    async def get(self, action_id: int) -> QueuedAction | None: ...
+    async def hand_off(self, action_id: int) -> bool: ...
+    async def ahead_of(self, action_id: int) -> int: ...
+
+
 class IncidentActions:
-    """Every method records what it did, or why it failed, in the audit log."""
+    """The front door for actions from Slack: check against the shared view, queue, and wait a little.
+
+    Nothing is sent from here: every write goes through the durable queue, which the dispatcher sends
+    within the budget. When it lands within `wait` seconds the caller gets the outcome as if it had been
+    sent directly; otherwise the action is handed off — the caller says "queued" and the dispatcher
+    updates the card when it lands.
+    """
 
     def __init__(
         self,
-        writer: IncidentWriter,
+        queue: Queue,
         view: IncidentView,
+        gate: Gate,
         auditor: Auditor,
-        default_targets: Sequence[Target] = (),
+        *,
+        wake: Callable[[], None] = lambda: None,
+        wait: float = 3.0,
+        poll: float = 0.05,
+        clock: Clock = monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self._vo = writer
+        self._queue = queue
         self._view = view
+        self._gate = gate
         self._audit = auditor
-        self._default_targets = list(default_targets)
+        self._wake = wake
+        self.wait = wait
+        self._poll = poll
+        self._clock = clock
+        self._sleep = sleep
 
-    @asynccontextmanager
-    async def _audited(self, actor: Actor, action: str, numbers: Sequence[str]) -> AsyncIterator[list[Outcome]]:
-        """Yields a list for the outcomes; records them, or the error, when the block ends."""
-        outcomes: list[Outcome] = []
-        try:
-            yield outcomes
-        except Exception as exc:
-            await self._log(actor, action, numbers, "failed", str(exc))
-            raise
-        failed = "; ".join(o.note for o in outcomes if not o.done) or None
-        numbers = [o.number for o in outcomes] or list(numbers)
-        await self._log(actor, action, numbers, summary(outcomes) if outcomes else "nothing", failed)
-
-    async def _log(self, actor: Actor, action: str, numbers: Sequence[str], result: str, detail: str | None) -> None:
-        await self._audit.record(
-            slack_user_id=actor.slack_user_id,
-            vo_username=actor.vo_username,
-            action=action,
-            incidents=list(numbers),
-            result=result,
-            detail=detail,
-        )
-
-    async def act(self, verb: Verb, actor: Actor, numbers: Sequence[str], note: str | None = None) -> list[Outcome]:
-        """Ack or resolve these incidents; one call for all that need it."""
-        async with self._audited(actor, verb, numbers) as recorded:
-            recorded.extend(await self._act(verb, actor, numbers, note))
-        return recorded
-
-    async def _act(self, verb: Verb, actor: Actor, numbers: Sequence[str], note: str | None) -> list[Outcome]:
+    async def act(
+        self,
+        verb: Verb,
+        actor: Actor,
+        numbers: Sequence[str],
+        note: str | None = None,
+        reply: dict[str, Any] | None = None,
+    ) -> list[Outcome]:
+        """Ack or resolve these incidents. Unknown ones, and ones already in that state, cost no call."""
         found = await self._view.find(numbers)
         outcomes: dict[str, Outcome] = {}
         pending: list[str] = []
@@ -144,119 +164,112 @@ class IncidentActions:
             else:
                 pending.append(number)
         if pending:
-            message = vo_message(verb, actor, note)
-            results = await self._send(verb, actor, pending, message)
-            outcomes.update(self._record(verb, actor, message, results, found))
+            key = f"{verb}:{actor.vo_username}:{','.join(sorted(pending))}"
+            sent = await self._submit(verb, actor, pending, {"note": note}, reply, key)
+            outcomes.update({o.number: o for o in sent})
+        else:
+            await self._log(actor, verb, list(found), summary(list(outcomes.values())), None)
         return [outcomes[n] for n in found]
 
-    async def act_on_mine(self, verb: Verb, actor: Actor, note: str | None = None) -> list[Outcome]:
+    async def act_on_mine(
+        self, verb: Verb, actor: Actor, note: str | None = None, reply: dict[str, Any] | None = None
+    ) -> list[Outcome]:
         """Ack or resolve every incident VictorOps says the actor was paged for (byUser)."""
-        async with self._audited(actor, f"{verb} mine", []) as recorded:
-            recorded.extend(await self._act_on_mine(verb, actor, note))
-        return recorded
+        return await self._submit(f"{verb}_mine", actor, [], {"note": note}, reply, f"{verb}_mine:{actor.vo_username}")
 
-    async def _act_on_mine(self, verb: Verb, actor: Actor, note: str | None) -> list[Outcome]:
-        message = vo_message(verb, actor, note)
-        send = self._vo.ack_by_user if verb == "ack" else self._vo.resolve_by_user
-        try:
-            results = await send(actor.vo_username, message)
-        except errors.NotFound:
-            raise unknown_user(actor) from None
-        known = await self._view.find(r.incident_number for r in results)
-        return list(self._record(verb, actor, message, results, known).values())
-
-    async def _send(self, verb: Verb, actor: Actor, numbers: list[str], message: str) -> list[ActionResult]:
-        send = self._vo.ack if verb == "ack" else self._vo.resolve
-        try:
-            return await send(actor.vo_username, numbers, message)
-        except errors.NotFound:
-            raise unknown_user(actor) from None
-
-    def _record(
-        self,
-        verb: Verb,
-        actor: Actor,
-        message: str,
-        results: list[ActionResult],
-        known: dict[str, Incident | None],
-    ) -> dict[str, Outcome]:
-        now = datetime.now(UTC).replace(microsecond=0)
-        outcomes: dict[str, Outcome] = {}
-        changed: list[Incident] = []
-        for result in results:
-            number, incident = result.incident_number, known.get(result.incident_number)
-            if result.cmd_accepted:
-                new = apply(incident, verb, actor, message, now) if incident else None
-                if new:
-                    changed.append(new)
-                outcomes[number] = Outcome(number, True, f"{PAST[verb].capitalize()} by <@{actor.slack_user_id}>.", new)
-            else:
-                reason = result.message or "no reason given"
-                outcomes[number] = Outcome(number, False, f"VictorOps did not {verb} #{number}: {reason}.", incident)
-        self._view.put(changed)
-        if any(known.get(n) is None for n in outcomes):
-            self._view.invalidate()  # VictorOps knows incidents we had not seen yet
-        return outcomes
-
-    async def reroute(self, actor: Actor, numbers: Sequence[str], targets: Sequence[Target]) -> list[Outcome]:
-        async with self._audited(actor, "reroute", numbers) as recorded:
-            recorded.extend(await self._reroute(actor, numbers, targets))
-        return recorded
-
-    async def _reroute(self, actor: Actor, numbers: Sequence[str], targets: Sequence[Target]) -> list[Outcome]:
+    async def reroute(
+        self, actor: Actor, numbers: Sequence[str], targets: Sequence[Target], reply: dict[str, Any] | None = None
+    ) -> list[Outcome]:
         found = await self._view.find(numbers)
-        outcomes: dict[str, Outcome] = {}
-        pending = []
-        for number, incident in found.items():
-            if incident is None or incident.current_phase is Phase.RESOLVED:
-                outcomes[number] = Outcome(number, False, not_open(number), incident)
-            else:
-                pending.append(number)
+        outcomes = {
+            n: Outcome(n, False, not_open(n), i)
+            for n, i in found.items()
+            if i is None or i.current_phase is Phase.RESOLVED
+        }
+        pending = [n for n in found if n not in outcomes]
         if pending:
-            request = RerouteRequest(
-                user_name=actor.vo_username,
-                reroutes=[Reroute(incident_number=n, targets=list(targets)) for n in pending],
-            )
-            try:
-                statuses = await self._vo.reroute(request)
-            except errors.NotFound:
-                raise unknown_user(actor) from None
-            self._view.invalidate()  # who is paged now is VictorOps' to say: read it back
-            fresh = await self._view.find(pending)
-            where = ", ".join(describe(t) for t in targets)
-            for status in statuses:
-                n = status.incident_number
-                if status.success:
-                    note = f"Rerouted to {where} by <@{actor.slack_user_id}>."
-                else:
-                    reason = status.message or "; ".join(t.message for t in status.target_status if t.message)
-                    note = f"VictorOps did not reroute #{n}: {reason or 'no reason given'}."
-                outcomes[n] = Outcome(n, status.success, note, fresh.get(n))
-        return [outcomes.get(n, Outcome(n, False, f"VictorOps said nothing about #{n}.")) for n in found]
+            payload = {"targets": [t.wire() for t in targets]}
+            sent = await self._submit("reroute", actor, pending, payload, reply, None)
+            outcomes.update({o.number: o for o in sent})
+        return [outcomes[n] for n in found]
 
     async def create(
-        self, actor: Actor, summary: str, details: str | None, targets: Sequence[Target]
-    ) -> tuple[str, Incident | None]:
-        """Create an incident; returns its number and, when VictorOps lists it already, the incident."""
-        async with self._audited(actor, "create", []) as recorded:
-            number, incident = await self._create(actor, summary, details, targets)
-            recorded.append(Outcome(number, True, "created", incident))
-        return number, incident
+        self,
+        actor: Actor,
+        summary: str,
+        details: str | None,
+        targets: Sequence[Target],
+        reply: dict[str, Any] | None = None,
+    ) -> Outcome:
+        """Create an incident; the outcome's number is empty while it is still queued."""
+        payload = {"summary": summary, "details": details, "targets": [t.wire() for t in targets]}
+        return (await self._submit("create", actor, [], payload, reply, None))[0]
 
-    async def _create(
-        self, actor: Actor, summary: str, details: str | None, targets: Sequence[Target]
-    ) -> tuple[str, Incident | None]:
-        chosen = list(targets) or self._default_targets or [Target(type="User", slug=actor.vo_username)]
-        request = CreateIncidentRequest(
-            summary=summary, details=details or summary, user_name=actor.vo_username, targets=chosen
+    async def _submit(
+        self,
+        verb: str,
+        actor: Actor,
+        numbers: Sequence[str],
+        payload: dict[str, Any],
+        reply: dict[str, Any] | None,
+        dedupe_key: str | None,
+    ) -> list[Outcome]:
+        action, _ = await self._queue.enqueue(
+            verb=verb,
+            vo_username=actor.vo_username,
+            slack_user_id=actor.slack_user_id,
+            slack_name=actor.slack_name,
+            incidents=numbers,
+            payload=payload,
+            reply=reply or {},
+            dedupe_key=dedupe_key,  # a double click joins the action already queued
         )
-        try:
-            created = await self._vo.create_incident(request)
-        except errors.NotFound:
-            raise unknown_user(actor) from None
-        number = created.incident_number or ""
-        self._view.invalidate()
-        return number, (await self._view.find([number]))[number]
+        self._wake()
+        deadline = self._clock() + self.wait
+        while True:
+            current = await self._queue.get(action.id)
+            if current is None or current.status == "failed":
+                raise ActionError(current.error if current and current.error else "The action was lost; try again.")
+            if current.status == "done":
+                found = await self._view.find(o.number for o in outcomes_of(current.result) if o.number)
+                return [Outcome(o.number, o.done, o.note, found.get(o.number)) for o in outcomes_of(current.result)]
+            if self._clock() >= deadline and await self._queue.hand_off(action.id):
+                return await self._queued(action, numbers)
+            await self._sleep(self._poll)
+
+    async def _queued(self, action: QueuedAction, numbers: Sequence[str]) -> list[Outcome]:
+        spec = self._gate.spec
+        eta = await self._gate.wait_time()
+        if not spec.unlimited:
+            eta += await self._queue.ahead_of(action.id) * spec.period / spec.count
+        note = (
+            f"Queued: VictorOps allows {spec} and that is in use right now, so this goes out in "
+            f"{seconds(eta)}. It will show here when it lands."
+        )
+        found = await self._view.find(numbers)
+        return [Outcome(n, False, note, found.get(n), queued=True) for n in numbers] or [
+            Outcome("", False, note, queued=True)
+        ]
+
+    async def _log(self, actor: Actor, action: str, numbers: Sequence[str], result: str, detail: str | None) -> None:
+        await self._audit.record(
+            slack_user_id=actor.slack_user_id,
+            vo_username=actor.vo_username,
+            action=action,
+            incidents=list(numbers),
+            result=result,
+            detail=detail,
+        )
+
+
+def seconds(value: float) -> str:
+    whole = max(1, round(value))
+    return f"about {whole} s" if whole < 90 else f"about {round(whole / 60)} min"
+
+
+def outcomes_of(result: dict[str, Any] | None) -> list[Outcome]:
+    """Outcomes as the dispatcher stored them with a finished action."""
+    return [Outcome(o["n"], o["done"], o["note"]) for o in (result or {}).get("outcomes", [])]
 
 
 def already_done(incident: Incident, verb: Verb) -> str | None:

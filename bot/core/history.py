@@ -6,7 +6,7 @@ the caller can say roughly how long that will be before it starts waiting.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from time import monotonic
 from typing import Protocol
 
@@ -23,7 +23,7 @@ class History:
     def __init__(
         self,
         source: HistorySource,
-        wait_time: Callable[[], float],
+        wait_time: Callable[[], Awaitable[float]],
         *,
         max_age: float = 60.0,
         clock: Clock = monotonic,
@@ -46,9 +46,9 @@ class History:
             self._answers[key] = Cached(fetch, self._max_age, self._clock)
         return self._answers[key]
 
-    def wait_for(self, query: HistoryQuery) -> float:
+    async def wait_for(self, query: HistoryQuery) -> float:
         """Seconds before this query can be answered: 0 when cached or the budget has room."""
-        return 0.0 if self._entry(query).fresh() else self._wait_time()
+        return 0.0 if self._entry(query).fresh() else await self._wait_time()
 
     async def search(self, query: HistoryQuery) -> HistoryPage:
         return await self._entry(query).get()

@@ -35,6 +35,25 @@ class Surface:
             listing=listing,
         )
 
+    def to_reply(self, kind: str) -> dict[str, Any]:
+        """Where to show the result of a queued action, stored with it (`kind`: a card, or a reply)."""
+        reply: dict[str, Any] = {"kind": kind, "response_url": self.response_url, "channel": self.channel}
+        if self.message_ts:
+            reply["message_ts"] = self.message_ts
+        if self.listing:
+            reply["listing"] = self.listing.model_dump()
+        return reply
+
+    @classmethod
+    def from_reply(cls, reply: dict[str, Any]) -> Surface:
+        listing = reply.get("listing")
+        return cls(
+            response_url=reply.get("response_url"),
+            channel=reply.get("channel"),
+            message_ts=reply.get("message_ts"),
+            listing=ListSpec.model_validate(listing) if listing else None,
+        )
+
     async def redraw(self, client: AsyncWebClient, text: str, blocks: Sequence[Block]) -> None:
         check_message(blocks, text)
         if self.message_ts and self.channel:

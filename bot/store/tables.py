@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, MetaData, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, Dialect, Index, MetaData, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Deterministic constraint names, so Alembic can refer to them (batch mode on SQLite needs them).
@@ -71,3 +71,62 @@ class UserLink(Base):
     source: Mapped[str] = mapped_column(String(16))  # self | admin | email | import
     linked_by: Mapped[str | None] = mapped_column(String(32))  # the Slack user who made the link
     at: Mapped[datetime]
+
+
+class QueuedActionRow(Base):
+    """An ack/resolve/reroute/create written before it is sent, so none is lost to a restart or the rate limit."""
+
+    __tablename__ = "action_queue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]
+    verb: Mapped[str] = mapped_column(String(16))
+    vo_username: Mapped[str] = mapped_column(String(255))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    slack_name: Mapped[str] = mapped_column(String(255))
+    incidents: Mapped[list[str]] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the VictorOps request body
+    reply: Mapped[dict[str, Any]] = mapped_column(JSON)  # where and how to answer in Slack
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | sending | done | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    not_before: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    # The person who asked stopped waiting for the outcome: the dispatcher tells them when it lands.
+    handed_off: Mapped[bool] = mapped_column(default=False)
+    # Set while pending or sending, NULL once finished: a double click finds the first action, a later
+    # click makes a new one. Both databases allow any number of NULLs in a unique column.
+    dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+
+
+class LeaseRow(Base):
+    """A named lease: `holder` may act (e.g. send queued actions) until `expires_at`."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime]
+
+
+class ApiCallRow(Base):
+    """One VictorOps call in a sliding window shared by every replica; rows older than the window are deleted."""
+
+    __tablename__ = "api_calls"
+    __table_args__ = (Index("ix_api_calls_family_at", "family", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family: Mapped[str] = mapped_column(String(16))  # the endpoint family the limit applies to
+    at: Mapped[float]  # epoch seconds, compared with the window's clock
+
+
+class SnapshotRow(Base):
+    """The latest answer of a VictorOps read (e.g. the incident list), shared so replicas fetch it once."""
+
+    __tablename__ = "snapshots"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fetched_at: Mapped[float]  # epoch seconds
+    body: Mapped[str] = mapped_column(Text)

@@ -22,7 +22,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from bot.victorops import errors
-from bot.victorops.limits import Budget, Clock, RateSpec, Sleep
+from bot.victorops.limits import Budget, Clock, Gate, RateSpec, Sleep
 from bot.victorops.models import (
     AckOrResolveRequest,
     ActionResult,
@@ -96,6 +96,7 @@ class VictorOpsClient:
         api_id: str,
         api_key: SecretStr,
         budgets: Budgets,
+        gates: Mapping[Family, Gate] | None = None,
         timeout: float = 10.0,
         max_attempts: int = 4,
         clock: Clock = monotonic,
@@ -114,7 +115,8 @@ class VictorOpsClient:
         )
         self._sleep = sleep
         self.max_attempts = max_attempts
-        self.budgets = {family: Budget(budgets.spec(family), clock, sleep) for family in Family}
+        # In-process budgets unless shared ones are given (several replicas share one through the database).
+        self.budgets: dict[Family, Gate] = dict(gates or {f: Budget(budgets.spec(f), clock, sleep) for f in Family})
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -239,13 +241,13 @@ class VictorOpsClient:
             await self._back_off(budget, error, attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _back_off(self, budget: Budget, error: errors.VictorOpsError, attempt: int) -> None:
+    async def _back_off(self, budget: Gate, error: errors.VictorOpsError, attempt: int) -> None:
         if isinstance(error, errors.RateLimited):
             # Someone else spent the budget (another tool on the same key): wait out what VictorOps said,
             # else a whole window. Blocking the window makes every concurrent caller wait too.
             wait = error.retry_after if error.retry_after is not None else budget.spec.period
             if not budget.spec.unlimited:
-                budget.window.block_for(wait)
+                await budget.block_for(wait)
                 return
         else:
             wait = min(0.5 * 2 ** (attempt - 1), 8.0)

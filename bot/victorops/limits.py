@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from time import monotonic
+from typing import Protocol
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -99,8 +100,23 @@ class SlidingWindow:
         self._calls = deque([until] * self.spec.count)
 
 
+class Gate(Protocol):
+    """What the client needs from a budget: wait for room, and hear that the server is out of it."""
+
+    @property
+    def spec(self) -> RateSpec: ...
+
+    async def acquire(self) -> float: ...
+
+    async def wait_time(self) -> float: ...
+
+    async def remaining(self) -> int | None: ...
+
+    async def block_for(self, seconds: float) -> None: ...
+
+
 class Budget:
-    """An async gate in front of a SlidingWindow: `await budget.acquire()` waits until a call fits."""
+    """An async gate in front of an in-process SlidingWindow: `await budget.acquire()` waits until a call fits."""
 
     def __init__(self, spec: RateSpec, clock: Clock = monotonic, sleep: Sleep = asyncio.sleep) -> None:
         self.window = SlidingWindow(spec, clock)
@@ -122,3 +138,58 @@ class Budget:
             self.window.try_acquire()
         self.waited += waited
         return waited
+
+    async def wait_time(self) -> float:
+        return self.window.wait_time()
+
+    async def remaining(self) -> int | None:
+        return self.window.remaining()
+
+    async def block_for(self, seconds: float) -> None:
+        self.window.block_for(seconds)
+
+
+class SharedWindowStore(Protocol):
+    """A sliding window kept outside this process (the database), shared by every replica."""
+
+    spec: RateSpec
+
+    async def reserve(self) -> float: ...
+
+    async def wait_time(self) -> float: ...
+
+    async def remaining(self) -> int | None: ...
+
+    async def block_for(self, seconds: float) -> None: ...
+
+
+class SharedBudget:
+    """A Gate over a shared window: replicas together never exceed the budget, and a restart does not reset it."""
+
+    def __init__(self, store: SharedWindowStore, sleep: Sleep = asyncio.sleep) -> None:
+        self._store = store
+        self._sleep = sleep
+        self._lock = asyncio.Lock()
+        self.waited = 0.0
+
+    @property
+    def spec(self) -> RateSpec:
+        return self._store.spec
+
+    async def acquire(self) -> float:
+        waited = 0.0
+        async with self._lock:  # callers in this process queue here instead of all polling the database
+            while (delay := await self._store.reserve()) > 0:
+                await self._sleep(delay)
+                waited += delay
+        self.waited += waited
+        return waited
+
+    async def wait_time(self) -> float:
+        return await self._store.wait_time()
+
+    async def remaining(self) -> int | None:
+        return await self._store.remaining()
+
+    async def block_for(self, seconds: float) -> None:
+        await self._store.block_for(seconds)

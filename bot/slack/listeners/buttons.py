@@ -81,8 +81,9 @@ class Buttons:
         self, actor: Actor, verb: Verb, numbers: list[str], card: Surface, client: AsyncWebClient
     ) -> tuple[str, list[Block]]:
         """Act and redraw the card in place; without a card to redraw, returns the outcomes to show instead."""
-        outcomes = await self.services.actions.act(verb, actor, numbers)
-        if card.response_url and len(outcomes) == 1:
+        kind = "card" if card.response_url and len(numbers) == 1 else "reply"
+        outcomes = await self.services.actions.act(verb, actor, numbers, reply=card.to_reply(kind))
+        if kind == "card":
             outcome = outcomes[0]
             await redraw_card(self.services, client, card, outcome.number, outcome.incident, outcome.note)
             return outcome.note, []
@@ -107,7 +108,7 @@ class Buttons:
             elif pending.f in ("ack", "resolve"):
                 verb: Verb = "ack" if pending.f == "ack" else "resolve"
                 if pending.m:
-                    outcomes = await self.services.actions.act_on_mine(verb, actor)
+                    outcomes = await self.services.actions.act_on_mine(verb, actor, reply=prompt.to_reply("reply"))
                     text, blocks = outcomes_message(outcomes, self.services.now()) if outcomes else ("", [])
                     text = text or f"VictorOps has no incidents paging you right now; nothing to {verb}."
                 else:

@@ -11,7 +11,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.actions import Actor, Outcome, Verb
+from bot.core.actions import Actor, Verb
 from bot.core.targets import resolve_targets
 from bot.services import Services
 from bot.slack import grammar as g
@@ -43,6 +43,10 @@ class Reply:
     def __init__(self, respond: AsyncRespond, public: bool) -> None:
         self._respond = respond
         self.response_type = "in_channel" if public else "ephemeral"
+
+    def to_reply(self) -> dict[str, Any]:
+        """Where a queued action's outcome goes when it lands: replacing this reply."""
+        return {"kind": "reply", "response_url": self._respond.response_url}
 
     async def __call__(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         check_message(blocks or [], text)
@@ -123,13 +127,14 @@ class Commands:
         verb: Verb = "ack" if isinstance(parsed, g.Ack) else "resolve"
         actor = await self.actor(command, verb, n=parsed.numbers, m=parsed.mine)
         actions = self.services.actions
+        where = reply.to_reply()
         if parsed.mine:
-            outcomes = await actions.act_on_mine(verb, actor, parsed.message)
+            outcomes = await actions.act_on_mine(verb, actor, parsed.message, where)
             if not outcomes:
                 await reply(f"VictorOps has no incidents paging you right now; nothing to {verb}.")
                 return
         else:
-            outcomes = await actions.act(verb, actor, parsed.numbers, parsed.message)
+            outcomes = await actions.act(verb, actor, parsed.numbers, parsed.message, where)
         text, blocks = outcomes_message(outcomes, self.services.now())
         await reply(text, blocks)
 
@@ -143,7 +148,7 @@ class Commands:
         targets = await resolve_targets(
             [(t.kind, t.value) for t in parsed.targets], self.services.identity, self.services.directory
         )
-        outcomes = await self.services.actions.reroute(actor, parsed.numbers, targets)
+        outcomes = await self.services.actions.reroute(actor, parsed.numbers, targets, reply.to_reply())
         text, blocks = outcomes_message(outcomes, self.services.now())
         await reply(text, blocks)
 
@@ -155,9 +160,8 @@ class Commands:
         targets = await resolve_targets(
             [(t.kind, t.value) for t in parsed.targets], self.services.identity, self.services.directory
         )
-        number, incident = await self.services.actions.create(actor, parsed.summary, parsed.details, targets)
-        note = f"Created #{number} for <@{actor.slack_user_id}>."
-        text, blocks = outcomes_message([Outcome(number, True, note, incident)], self.services.now())
+        outcome = await self.services.actions.create(actor, parsed.summary, parsed.details, targets, reply.to_reply())
+        text, blocks = outcomes_message([outcome], self.services.now())
         await reply(text, blocks)
 
     async def open_create_modal(self, command: dict[str, Any], client: AsyncWebClient) -> None:
@@ -191,7 +195,7 @@ class Commands:
             phases=list(parsed.phases),
             routing_key=parsed.route,
         )
-        wait = self.services.history.wait_for(query)
+        wait = await self.services.history.wait_for(query)
         if wait > SAY_WAIT_AFTER:
             seconds = round(timedelta(seconds=wait).total_seconds())
             await reply.privately(

@@ -9,7 +9,6 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.actions import Outcome
 from bot.services import Services
 from bot.slack.blocks import Block, outcomes_message
 from bot.slack.errors import explain
@@ -41,8 +40,11 @@ class Views:
             if actor is None:
                 await surface.tell(*await self.prompt(body["user"]["id"]))
                 return
-            outcomes = await self.services.actions.reroute(actor, meta.numbers, targets)
-            if meta.message_ts or meta.listing:  # opened from a card: redraw it
+            from_card = bool(meta.message_ts or meta.listing)
+            outcomes = await self.services.actions.reroute(
+                actor, meta.numbers, targets, surface.to_reply("card" if from_card else "reply")
+            )
+            if from_card:
                 for outcome in outcomes:
                     await redraw_card(self.services, client, surface, outcome.number, outcome.incident, outcome.note)
             else:
@@ -67,10 +69,9 @@ class Views:
             if actor is None:
                 await surface.tell(*await self.prompt(user["id"]))
                 return
-            number, incident = await self.services.actions.create(
-                actor, summary, text_value(values, "details") or None, picked_targets(values)
+            outcome = await self.services.actions.create(
+                actor, summary, text_value(values, "details") or None, picked_targets(values), surface.to_reply("reply")
             )
-            outcome = Outcome(number, True, f"Created #{number} for <@{actor.slack_user_id}>.", incident)
             text, blocks = outcomes_message([outcome], self.services.now())
             await surface.tell(text, blocks)
         except Exception as exc:

@@ -1,0 +1,219 @@
+"""The dispatcher: sends queued actions to VictorOps within the budget, on exactly one replica at a time.
+
+Every replica runs one; the one holding the database lease sends, the others wait to take over (the lease
+expires within seconds when its holder dies). Acks (and resolves) of one VictorOps user that arrive within
+`batch_window` seconds of each other go out as one call. A rate limit, a refused connection or a server
+error puts the action back in the queue for later; a failure that will not heal (unknown user, bad
+request) ends it. Either way the person who asked hears about it through `on_done`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from bot.core.actions import ActionError, summary
+from bot.core.audit import Auditor
+from bot.core.sender import ActionSender, Sent
+from bot.store.queue import QueuedAction
+from bot.victorops import errors
+from bot.victorops.limits import Clock, Gate, Sleep
+
+log = logging.getLogger(__name__)
+
+BATCHABLE = ("ack", "resolve")
+MAX_ATTEMPTS = 8  # transient failures; past this the action is reported as failed rather than retried forever
+IDLE = 1.0  # seconds between looks at the queue when nothing woke us (another replica may have queued)
+
+
+class Queue(Protocol):
+    async def pending(self, now: float | None = None) -> list[QueuedAction]: ...
+    async def interrupted(self) -> list[QueuedAction]: ...
+    async def mark_sending(self, ids: Sequence[int]) -> None: ...
+    async def complete(self, action_id: int, result: dict[str, object]) -> QueuedAction: ...
+    async def fail(self, action_id: int, error: str) -> QueuedAction: ...
+    async def retry_later(self, ids: Sequence[int], not_before: float, error: str | None) -> None: ...
+
+
+class Lease(Protocol):
+    ttl: float
+
+    async def acquire(self) -> bool: ...
+    async def release(self) -> None: ...
+
+
+def plan(pending: Sequence[QueuedAction], now: float, window: float) -> tuple[list[QueuedAction], float]:
+    """The next batch to send and 0, or no batch and how long until one is ready.
+
+    Actions are grouped — acks (or resolves) by VictorOps user, anything else alone — and a group is ready
+    `window` seconds after its oldest action, so that clicks arriving together share one call.
+    """
+    groups: dict[tuple[object, ...], list[QueuedAction]] = {}
+    for action in pending:
+        key = (action.verb, action.vo_username) if action.verb in BATCHABLE and window > 0 else (action.id,)
+        groups.setdefault(key, []).append(action)
+    soonest = float("inf")
+    for group in groups.values():
+        wait = window if group[0].verb in BATCHABLE else 0.0
+        ready_at = group[0].created_at.timestamp() + wait
+        if ready_at <= now:
+            return group, 0.0
+        soonest = min(soonest, ready_at - now)
+    return [], soonest
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        queue: Queue,
+        lease: Lease,
+        sender: ActionSender,
+        gate: Gate,
+        auditor: Auditor,
+        on_done: Callable[[QueuedAction], Awaitable[None]] | None = None,
+        batch_window: float = 1.0,
+        handed_off_after: float = 8.0,
+        clock: Clock = time.time,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._queue = queue
+        self._lease = lease
+        self._sender = sender
+        self._gate = gate
+        self._audit = auditor
+        self.on_done = on_done  # how to tell the person who asked; set once the Slack side exists
+        self.batch_window = batch_window
+        self._handed_off_after = handed_off_after
+        self._clock = clock
+        self._sleep = sleep
+        self._wakeup = asyncio.Event()
+        self._leadership = asyncio.Lock()
+        self._in_flight: set[int] = set()  # ids this process is sending now: never "recovered" from under us
+        self.leader = False
+
+    def wake(self) -> None:
+        """Something was queued in this process: look now rather than at the next poll."""
+        self._wakeup.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set: keep the lease fresh and send whatever is ready. Finishes the call in flight."""
+        keeper = asyncio.create_task(self._keep_lease(stop))
+        try:
+            while not stop.is_set():
+                try:
+                    delay = await self.step()
+                except Exception:
+                    log.exception("the dispatcher failed a step; trying again shortly")
+                    delay = IDLE
+                await self._pause(delay, stop)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            if self.leader:
+                await self._lease.release()
+                self.leader = False
+
+    async def _pause(self, delay: float, stop: asyncio.Event) -> None:
+        if delay <= 0:
+            return
+        waiters = [asyncio.ensure_future(self._wakeup.wait()), asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(waiters, timeout=min(delay, IDLE), return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+        self._wakeup.clear()
+
+    async def _keep_lease(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.take_lease()
+            await self._pause_plain(self._lease.ttl / 3, stop)
+
+    async def _pause_plain(self, delay: float, stop: asyncio.Event) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+
+    async def take_lease(self) -> bool:
+        """Take or renew the lease; on becoming the sender, first finish what a dead sender left mid-flight."""
+        async with self._leadership:
+            was_leader, self.leader = self.leader, await self._lease.acquire()
+            if self.leader and not was_leader:
+                log.info("this replica now sends queued VictorOps actions")
+                interrupted = [a.id for a in await self._queue.interrupted() if a.id not in self._in_flight]
+                if interrupted:
+                    # Sent or not, we cannot tell: sending acks, resolves and reroutes again is harmless
+                    # (VictorOps refuses a second ack), and a create is first looked for among the incidents.
+                    await self._queue.retry_later(interrupted, self._clock(), "interrupted")
+            elif was_leader and not self.leader:
+                log.warning("this replica lost the dispatcher lease; another one sends now")
+            return self.leader
+
+    async def step(self) -> float:
+        """Send one batch if this replica holds the lease and one is ready; returns how long to wait."""
+        if not self.leader and not await self.take_lease():
+            return IDLE
+        now = self._clock()
+        batch, wait = plan(await self._queue.pending(now), now, self.batch_window)
+        if not batch:
+            return wait
+        await self.send(batch)
+        return 0.0
+
+    async def send(self, batch: list[QueuedAction]) -> None:
+        ids = [a.id for a in batch]
+        self._in_flight.update(ids)
+        try:
+            await self._queue.mark_sending(ids)
+            await self._send(batch)
+        finally:
+            self._in_flight.difference_update(ids)
+
+    async def _send(self, batch: list[QueuedAction]) -> None:
+        try:
+            results = await self._sender.send(batch)
+        except (errors.RateLimited, errors.Unavailable, errors.ServerError) as exc:
+            await self._later(batch, exc)
+            return
+        except (errors.VictorOpsError, ActionError) as exc:
+            for action in batch:
+                await self._finish(await self._queue.fail(action.id, str(exc)), None)
+            return
+        for action in batch:
+            sent = results.get(action.id, Sent([]))
+            await self._finish(await self._queue.complete(action.id, sent.to_result()), sent)
+
+    async def _later(self, batch: list[QueuedAction], error: errors.VictorOpsError) -> None:
+        attempts = max(a.attempts for a in batch) + 1
+        if attempts > MAX_ATTEMPTS:
+            for action in batch:
+                await self._finish(await self._queue.fail(action.id, str(error)), None)
+            return
+        if isinstance(error, errors.RateLimited) and error.retry_after is not None:
+            delay = error.retry_after
+        else:
+            delay = min(2.0**attempts, self._gate.spec.period)
+        log.warning("VictorOps call for %d queued action(s) deferred %.0f s: %s", len(batch), delay, error)
+        await self._queue.retry_later([a.id for a in batch], self._clock() + delay, str(error))
+
+    async def _finish(self, action: QueuedAction, sent: Sent | None) -> None:
+        outcomes = sent.outcomes if sent else []
+        await self._audit.record(
+            slack_user_id=action.slack_user_id,
+            vo_username=action.vo_username,
+            action=action.verb,
+            incidents=[o.number for o in outcomes if o.number] or list(action.incidents),
+            result=summary(outcomes) if sent else "failed",
+            detail=action.error if not sent else "; ".join(o.note for o in outcomes if not o.done) or None,
+        )
+        # The person who asked is told here only when they stopped waiting (handed off), or when nobody can
+        # be waiting any more (the process that queued it died).
+        stale = self._clock() - action.created_at.timestamp() > self._handed_off_after
+        if (action.handed_off or stale) and self.on_done is not None:
+            try:
+                await self.on_done(action)
+            except Exception:
+                log.exception("could not tell the user about queued action %d", action.id)

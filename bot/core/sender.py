@@ -1,0 +1,174 @@
+"""Queued actions -> VictorOps calls. Acks (or resolves) of one user go in one call; what VictorOps confirms
+is written back to the shared incident view, so cards show it without another call."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.core.actions import (
+    PAST,
+    Actor,
+    IncidentWriter,
+    Outcome,
+    Verb,
+    apply,
+    describe,
+    unknown_user,
+    vo_message,
+)
+from bot.core.incidents import IncidentView
+from bot.store.queue import QueuedAction
+from bot.victorops import errors
+from bot.victorops.models import (
+    ActionResult,
+    CreateIncidentRequest,
+    Incident,
+    Reroute,
+    RerouteRequest,
+    Target,
+)
+
+
+def actor_of(action: QueuedAction) -> Actor:
+    return Actor(action.slack_user_id, action.slack_name, action.vo_username)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What one queued action came to: its outcomes, and for a create the new incident's number."""
+
+    outcomes: list[Outcome]
+    created: str | None = None
+
+    def to_result(self) -> dict[str, Any]:
+        outcomes = [{"n": o.number, "done": o.done, "note": o.note} for o in self.outcomes]
+        return {"outcomes": outcomes, "created": self.created}
+
+
+class ActionSender:
+    def __init__(self, writer: IncidentWriter, view: IncidentView, default_targets: Sequence[Target] = ()) -> None:
+        self._vo = writer
+        self._view = view
+        self._default_targets = list(default_targets)
+
+    async def send(self, batch: Sequence[QueuedAction]) -> dict[int, Sent]:
+        """One VictorOps call for the batch (several actions only for acks or resolves of one user)."""
+        first = batch[0]
+        try:
+            match first.verb:
+                case "ack" | "resolve":
+                    return await self._ack_or_resolve(first.verb, batch)
+                case "ack_mine" | "resolve_mine":
+                    return {first.id: await self._mine(first.verb.removesuffix("_mine"), first)}  # type: ignore[arg-type]
+                case "reroute":
+                    return {first.id: await self._reroute(first)}
+                case "create":
+                    return {first.id: await self._create(first)}
+        except errors.NotFound:
+            raise unknown_user(actor_of(first)) from None
+        raise ValueError(f"unknown queued verb {first.verb!r}")
+
+    async def _ack_or_resolve(self, verb: Verb, batch: Sequence[QueuedAction]) -> dict[int, Sent]:
+        actor = actor_of(batch[0])
+        numbers = list(dict.fromkeys(n for action in batch for n in action.incidents))
+        note = next((a.payload.get("note") for a in batch if a.payload.get("note")), None)
+        message = vo_message(verb, actor, note)
+        send = self._vo.ack if verb == "ack" else self._vo.resolve
+        results = await send(actor.vo_username, numbers, message)
+        by_number = await self._record(verb, actor, message, results, await self._view.find(numbers))
+        return {action.id: Sent([by_number.get(n, silent(n)) for n in action.incidents]) for action in batch}
+
+    async def _mine(self, verb: Verb, action: QueuedAction) -> Sent:
+        actor = actor_of(action)
+        message = vo_message(verb, actor, action.payload.get("note"))
+        send = self._vo.ack_by_user if verb == "ack" else self._vo.resolve_by_user
+        results = await send(actor.vo_username, message)
+        known = await self._view.find(r.incident_number for r in results)
+        return Sent(list((await self._record(verb, actor, message, results, known)).values()))
+
+    async def _record(
+        self,
+        verb: Verb,
+        actor: Actor,
+        message: str,
+        results: list[ActionResult],
+        known: dict[str, Incident | None],
+    ) -> dict[str, Outcome]:
+        now = datetime.now(UTC).replace(microsecond=0)
+        outcomes: dict[str, Outcome] = {}
+        changed: list[Incident] = []
+        for result in results:
+            number, incident = result.incident_number, known.get(result.incident_number)
+            if result.cmd_accepted:
+                new = apply(incident, verb, actor, message, now) if incident else None
+                if new:
+                    changed.append(new)
+                outcomes[number] = Outcome(number, True, f"{PAST[verb].capitalize()} by <@{actor.slack_user_id}>.", new)
+            else:
+                reason = result.message or "no reason given"
+                outcomes[number] = Outcome(number, False, f"VictorOps did not {verb} #{number}: {reason}.", incident)
+        await self._view.put(changed)
+        if any(known.get(n) is None for n in outcomes):
+            await self._view.invalidate()  # VictorOps knows incidents we had not seen yet
+        return outcomes
+
+    async def _reroute(self, action: QueuedAction) -> Sent:
+        actor = actor_of(action)
+        targets = [Target.model_validate(t) for t in action.payload["targets"]]
+        request = RerouteRequest(
+            user_name=actor.vo_username,
+            reroutes=[Reroute(incident_number=n, targets=targets) for n in action.incidents],
+        )
+        statuses = {s.incident_number: s for s in await self._vo.reroute(request)}
+        await self._view.invalidate()  # who is paged now is VictorOps' to say: the next reader fetches it
+        where = ", ".join(describe(t) for t in targets)
+        outcomes = []
+        for n in action.incidents:
+            status = statuses.get(n)
+            if status is None:
+                outcomes.append(silent(n))
+            elif status.success:
+                outcomes.append(Outcome(n, True, f"Rerouted to {where} by <@{actor.slack_user_id}>."))
+            else:
+                reason = status.message or "; ".join(t.message for t in status.target_status if t.message)
+                outcomes.append(Outcome(n, False, f"VictorOps did not reroute #{n}: {reason or 'no reason given'}."))
+        return Sent(outcomes)
+
+    async def _create(self, action: QueuedAction) -> Sent:
+        actor = actor_of(action)
+        payload = action.payload
+        if action.attempts > 0 and (number := await self._already_created(action)):
+            # an earlier attempt may have reached VictorOps before we lost track: never create it twice
+            return Sent([Outcome(number, True, f"Created #{number} for <@{actor.slack_user_id}>.")], created=number)
+        targets = [Target.model_validate(t) for t in payload.get("targets", [])]
+        chosen = targets or self._default_targets or [Target(type="User", slug=actor.vo_username)]
+        request = CreateIncidentRequest(
+            summary=payload["summary"],
+            details=payload.get("details") or payload["summary"],
+            user_name=actor.vo_username,
+            targets=chosen,
+        )
+        created = await self._vo.create_incident(request)
+        number = created.incident_number or ""
+        await self._view.invalidate()
+        return Sent([Outcome(number, True, f"Created #{number} for <@{actor.slack_user_id}>.")], created=number)
+
+    async def _already_created(self, action: QueuedAction) -> str | None:
+        """An incident this action created on an earlier attempt: same creator and summary, started since."""
+        await self._view.invalidate()
+        since = action.created_at - timedelta(seconds=5)
+        for incident in await self._view.all():
+            if (
+                incident.monitor_name == f"vouser-{action.vo_username}"
+                and incident.title == action.payload["summary"]
+                and incident.start_time >= since
+            ):
+                return incident.incident_number
+        return None
+
+
+def silent(number: str) -> Outcome:
+    return Outcome(number, False, f"VictorOps said nothing about #{number}; check it in VictorOps.")
