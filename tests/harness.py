@@ -1,143 +1,35 @@
-"""The whole bot over real sockets: VictorOps simulator + Slack fake + the real ASGI app, signed requests."""
+"""The whole bot over real sockets for tests: `bot.sim.stack` with the test workspace's users mapped."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.config import AppConfig, Settings
-from bot.services import Services
-from bot.sim.server import ServerThread, serve
-from bot.sim.slack import Message, SlackWorkspace
-from bot.sim.slack_api import build_slack_api
-from bot.sim.slack_driver import SlackDriver, wait_for
-from bot.sim.victorops import CallRecord, SimConfig, SimState, build_app
-from bot.slack.app import build_bolt_app
-from bot.victorops.limits import RateSpec
-from bot.web import build_http_app
-from bot.wiring import build_services
+from bot.sim.stack import OFF, LocalStack, buttons, local_stack, settings_for, texts
 
-OFF = RateSpec.parse("off")
 # Slack users of the fake workspace, mapped to the simulator's VictorOps users (config as code).
 USERS = {"U0ALICE": "alice", "U0BOB": "bob.martinez", "U0CAROL": "cchen", "U0DAVE": "dave", "U0ADMIN1": "heidi"}
 UNLINKED = "U0ERIN"
 CHANNEL = "C0OPS"
+Bot = LocalStack
 
-
-@dataclass
-class Bot:
-    vo: SimState
-    slack: SlackWorkspace
-    driver: SlackDriver
-    services: Services
-    url: str
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def writes(self) -> list[CallRecord]:
-        """VictorOps calls that change something."""
-        return [c for c in self.vo.calls() if c.method != "GET"]
-
-    def incident(self, number: str) -> dict[str, Any]:
-        found = self.vo.incident(number)
-        assert found is not None, number
-        return found
-
-    def open_numbers(self, phase: str | None = None) -> list[str]:
-        return [
-            str(i["incidentNumber"])
-            for i in self.vo.incidents()
-            if i["currentPhase"] != "RESOLVED" and phase in (None, i["currentPhase"])
-        ]
-
-    async def reply(self, user: str, previous: int = 0, within: float = 3.0) -> Message:
-        """The next ephemeral message the user sees after `previous` ones."""
-        return await wait_for(lambda: _nth(self.slack.ephemerals(user), previous), within)
-
-    async def until(self, predicate: Callable[[], Any], within: float = 3.0) -> Any:
-        return await wait_for(predicate, within)
-
-
-def _nth(messages: Sequence[Message], index: int) -> Message | None:
-    return messages[index] if len(messages) > index else None
-
-
-def settings_for(slack: SlackWorkspace, slack_url: str, vo_url: str, tmp_path: Path, **env: str) -> Settings:
-    values = {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": slack.signing_secret,
-        "SLACK_API_URL": f"{slack_url}/api/",
-        "VICTOROPS_API_URL": vo_url,
-        "VICTOROPS_API_ID": "demo",
-        "VICTOROPS_API_KEY": "demo",
-        "VICTOROPS_RATE_LIMIT": "off",
-        "VICTOROPS_REPORTING_RATE_LIMIT": "off",
-        "VICTOROPS_LOOKUP_RATE_LIMIT": "off",
-        "VOBOT_DATABASE_URL": f"sqlite:///{tmp_path}/vobot.db",
-        "VOBOT_BATCH_WINDOW": "0.1",
-        **env,
-    }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+__all__ = ["CHANNEL", "OFF", "UNLINKED", "USERS", "Bot", "buttons", "running_bot", "settings_for", "texts"]
 
 
 @asynccontextmanager
 async def running_bot(
     tmp_path: Path,
     *,
-    sim: SimConfig | None = None,
-    state: SimState | None = None,
-    slack: SlackWorkspace | None = None,
     users: Mapping[str, str] = USERS,
     admins: Sequence[str] = ("U0ADMIN1",),
     config: Mapping[str, Any] | None = None,
-    **env: str,
-) -> AsyncIterator[Bot]:
-    """The bot with its own servers; pass `state` and `slack` to run a second replica on the same fakes, and
-    VOBOT_DATABASE_URL to share a database. `config` adds YAML keys (email matching is off unless given)."""
-    state = state or SimState(sim or SimConfig(incidents=OFF, reporting=OFF, lookups=OFF))
-    slack = slack or SlackWorkspace()
-    with ServerThread(build_app(state=state)) as vo_server, ServerThread(build_slack_api(slack)) as slack_server:
-        slack.base_url = slack.base_url or slack_server.url
-        settings = settings_for(slack, slack_server.url, vo_server.url, tmp_path, **env)
-        yaml_keys = {"users": dict(users), "admins": list(admins), "email_matching": False, **(config or {})}
-        services = await build_services(settings, AppConfig.model_validate(yaml_keys))
-        stop = asyncio.Event()
-        dispatching = asyncio.create_task(services.dispatcher.run(stop))
-        try:
-            async with serve(build_http_app(build_bolt_app(services))) as url:
-                driver = SlackDriver(slack, f"{url}/slack/events", slack.signing_secret)
-                yield Bot(state, slack, driver, services, url)
-        finally:
-            stop.set()
-            await dispatching
-            await services.aclose()
-
-
-def texts(message: Message) -> str:
-    """Every piece of text in a message's blocks, for assertions."""
-    found = [message.text]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "text" and isinstance(value, str):
-                    found.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(message.blocks)
-    return "\n".join(found)
-
-
-def buttons(message: Message, number: str) -> list[str]:
-    """The action_ids of the buttons on one incident's card."""
-    for block in message.blocks:
-        if block.get("block_id") == f"inc-{number}-actions":
-            return [e["action_id"] for e in block["elements"]]
-    return []
+    **options: Any,
+) -> AsyncIterator[LocalStack]:
+    """`local_stack` with the test users mapped, U0ADMIN1 an admin, email matching off unless asked, and a
+    short batch window so tests do not wait for one."""
+    yaml_keys = {"users": dict(users), "admins": list(admins), "email_matching": False, **(config or {})}
+    options = {"VOBOT_BATCH_WINDOW": "0.1", **options}
+    async with local_stack(tmp_path, config=yaml_keys, **options) as stack:
+        yield stack

@@ -172,7 +172,7 @@ async def test_pending_order_depth_ahead_of_and_recent(database: Database) -> No
     assert [x.id for x in await queue.interrupted()] == [ids[2]]
     assert await queue.depth() == 4
     # unfinished ones before it, wherever they are in the pipeline: ids 0, 1, 2 (3 is done)
-    assert [await queue.ahead_of(i) for i in ids] == [0, 1, 2, 3, 3]
+    assert [[x.id for x in await queue.ahead_of(i)] for i in ids] == [[], ids[:1], ids[:2], ids[:3], ids[:3]]
     assert [x.id for x in await queue.recent(3)] == [ids[4], ids[3], ids[2]]
 
 

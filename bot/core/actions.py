@@ -63,6 +63,7 @@ class Outcome:
 
 
 Verb = Literal["ack", "resolve"]
+BATCHABLE = ("ack", "resolve")
 WANTED = {"ack": Phase.ACKED, "resolve": Phase.RESOLVED}
 PAST = {"ack": "acknowledged", "resolve": "resolved"}
 
@@ -109,7 +110,7 @@ class Queue(Protocol):
     ) -> tuple[QueuedAction, bool]: ...
     async def get(self, action_id: int) -> QueuedAction | None: ...
     async def hand_off(self, action_id: int) -> bool: ...
-    async def ahead_of(self, action_id: int) -> int: ...
+    async def ahead_of(self, action_id: int) -> list[QueuedAction]: ...
 
 
 class IncidentActions:
@@ -225,7 +226,8 @@ class IncidentActions:
             dedupe_key=dedupe_key,  # a double click joins the action already queued
         )
         self._wake()
-        deadline = self._clock() + self.wait
+        # When the budget is already spent, say "queued" at once rather than after a wait that cannot succeed.
+        deadline = self._clock() + (0.0 if await self._eta(action) > self.wait else self.wait)
         while True:
             current = await self._queue.get(action.id)
             if current is None or current.status == "failed":
@@ -237,11 +239,20 @@ class IncidentActions:
                 return await self._queued(action, numbers)
             await self._sleep(self._poll)
 
-    async def _queued(self, action: QueuedAction, numbers: Sequence[str]) -> list[Outcome]:
+    async def _eta(self, action: QueuedAction) -> float:
+        """Roughly when the action will be sent: after the calls queued before it, as the budget allows."""
         spec = self._gate.spec
-        eta = await self._gate.wait_time()
-        if not spec.unlimited:
-            eta += await self._queue.ahead_of(action.id) * spec.period / spec.count
+        remaining = await self._gate.remaining()
+        if remaining is None:
+            return 0.0
+        mine = call_key(action)
+        calls_ahead = len({call_key(a) for a in await self._queue.ahead_of(action.id)} - {mine})
+        if calls_ahead < remaining:
+            return 0.0
+        return await self._gate.wait_time() + (calls_ahead - remaining) * spec.period / spec.count
+
+    async def _queued(self, action: QueuedAction, numbers: Sequence[str]) -> list[Outcome]:
+        spec, eta = self._gate.spec, await self._eta(action)
         note = (
             f"Queued: VictorOps allows {spec} and that is in use right now, so this goes out in "
             f"{seconds(eta)}. It will show here when it lands."
@@ -260,6 +271,11 @@ class IncidentActions:
             result=result,
             detail=detail,
         )
+
+
+def call_key(action: QueuedAction) -> tuple[object, ...]:
+    """Queued actions with the same key go out in one call (the dispatcher's batching)."""
+    return (action.verb, action.vo_username) if action.verb in BATCHABLE else (action.id,)
 
 
 def seconds(value: float) -> str:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from bot.core.actions import ActionError, summary
+from bot.core.actions import BATCHABLE, ActionError, call_key, summary
 from bot.core.audit import Auditor
 from bot.core.sender import ActionSender, Sent
 from bot.store.queue import QueuedAction
@@ -25,7 +25,6 @@ from bot.victorops.limits import Clock, Gate, Sleep
 
 log = logging.getLogger(__name__)
 
-BATCHABLE = ("ack", "resolve")
 MAX_ATTEMPTS = 8  # transient failures; past this the action is reported as failed rather than retried forever
 IDLE = 1.0  # seconds between looks at the queue when nothing woke us (another replica may have queued)
 
@@ -54,8 +53,7 @@ def plan(pending: Sequence[QueuedAction], now: float, window: float) -> tuple[li
     """
     groups: dict[tuple[object, ...], list[QueuedAction]] = {}
     for action in pending:
-        key = (action.verb, action.vo_username) if action.verb in BATCHABLE and window > 0 else (action.id,)
-        groups.setdefault(key, []).append(action)
+        groups.setdefault(call_key(action) if window > 0 else (action.id,), []).append(action)
     soonest = float("inf")
     for group in groups.values():
         wait = window if group[0].verb in BATCHABLE else 0.0

@@ -145,9 +145,13 @@ class ActionQueue:
         """Actions not finished yet (pending or sending)."""
         return await self._count(QueuedActionRow.status.in_(ACTIVE))
 
-    async def ahead_of(self, action_id: int) -> int:
-        """Unfinished actions queued before this one."""
-        return await self._count(QueuedActionRow.status.in_(ACTIVE), QueuedActionRow.id < action_id)
+    async def ahead_of(self, action_id: int) -> list[QueuedAction]:
+        """Unfinished actions queued before this one, oldest first."""
+        return await self._list(
+            select(QueuedActionRow)
+            .where(QueuedActionRow.status.in_(ACTIVE), QueuedActionRow.id < action_id)
+            .order_by(QueuedActionRow.id)
+        )
 
     async def hand_off(self, action_id: int) -> bool:
         """Note that the asker stopped waiting; False when the action already finished (the asker reports it).
