@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AppConfig, Settings
-from bot.core.actions import IncidentActions
+from bot.core.actions import Completions, IncidentActions
 from bot.core.directory import Directory
 from bot.core.dispatch import Dispatcher
 from bot.core.history import History
@@ -63,7 +63,7 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
     await db.migrate()
     assert settings.victorops_api_id is not None and settings.victorops_api_key is not None  # checked by the CLI
     # One budget per endpoint family, kept in the database: replicas share it and a restart keeps it.
-    gates = {f: SharedBudget(SharedWindow(db, f.value, settings.budgets.spec(f))) for f in Family}
+    gates = {f: SharedBudget(SharedWindow(db, f.value, settings.budgets.spec(f).padded())) for f in Family}
     vo = VictorOpsClient(
         base_url=settings.victorops_api_url,
         api_id=settings.victorops_api_id,
@@ -81,6 +81,7 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
     directory = Directory(vo)
     audit = AuditStore(db)
     queue = ActionQueue(db)
+    completions = Completions()
     dispatcher = Dispatcher(
         queue=queue,
         lease=Lease(db, "dispatcher", f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"),
@@ -88,6 +89,7 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         gate=gates[Family.INCIDENTS],
         auditor=audit,
         batch_window=settings.batch_window,
+        completions=completions,
     )
     identity = Identity(
         static_users=config.users,
@@ -106,7 +108,15 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         slack=slack,
         db=db,
         incidents=incidents,
-        actions=IncidentActions(queue, incidents, gates[Family.INCIDENTS], audit, wake=dispatcher.wake),
+        actions=IncidentActions(
+            queue,
+            incidents,
+            gates[Family.INCIDENTS],
+            audit,
+            wake=dispatcher.wake,
+            completions=completions,
+            budget_label=str(settings.victorops_rate_limit),
+        ),
         queue=queue,
         dispatcher=dispatcher,
         directory=directory,

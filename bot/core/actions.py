@@ -8,6 +8,7 @@ durable queue (see `bot.core.dispatch`), which sends it within VictorOps' budget
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bot.core.audit import Auditor
 from bot.core.incidents import IncidentView
-from bot.victorops.limits import Clock, Gate, Sleep
+from bot.victorops.limits import Clock, Gate
 from bot.victorops.models import (
     ActionResult,
     CreatedIncident,
@@ -113,6 +114,22 @@ class Queue(Protocol):
     async def ahead_of(self, action_id: int) -> list[QueuedAction]: ...
 
 
+class Completions:
+    """Tells askers on this replica that their queued action finished, so they need not poll the database."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[int, asyncio.Future[None]] = {}
+
+    def watch(self, action_id: int) -> asyncio.Future[None]:
+        if action_id not in self._waiting:
+            self._waiting[action_id] = asyncio.get_running_loop().create_future()
+        return self._waiting[action_id]
+
+    def finished(self, action_id: int) -> None:
+        if (future := self._waiting.pop(action_id, None)) and not future.done():
+            future.set_result(None)
+
+
 class IncidentActions:
     """The front door for actions from Slack: check against the shared view, queue, and wait a little.
 
@@ -131,9 +148,10 @@ class IncidentActions:
         *,
         wake: Callable[[], None] = lambda: None,
         wait: float = 3.0,
-        poll: float = 0.05,
+        completions: Completions | None = None,
+        budget_label: str | None = None,
+        poll: float = 0.5,
         clock: Clock = monotonic,
-        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._queue = queue
         self._view = view
@@ -142,8 +160,9 @@ class IncidentActions:
         self._wake = wake
         self.wait = wait
         self._poll = poll
+        self._completions = completions or Completions()
+        self._budget_label = budget_label or str(gate.spec)  # as configured: the gate's own is padded
         self._clock = clock
-        self._sleep = sleep
 
     async def act(
         self,
@@ -225,6 +244,7 @@ class IncidentActions:
             reply=reply or {},
             dedupe_key=dedupe_key,  # a double click joins the action already queued
         )
+        finished = self._completions.watch(action.id)
         self._wake()
         # When the budget is already spent, say "queued" at once rather than after a wait that cannot succeed.
         deadline = self._clock() + (0.0 if await self._eta(action) > self.wait else self.wait)
@@ -235,9 +255,12 @@ class IncidentActions:
             if current.status == "done":
                 found = await self._view.find(o.number for o in outcomes_of(current.result) if o.number)
                 return [Outcome(o.number, o.done, o.note, found.get(o.number)) for o in outcomes_of(current.result)]
-            if self._clock() >= deadline and await self._queue.hand_off(action.id):
+            left = deadline - self._clock()
+            if left <= 0 and await self._queue.hand_off(action.id):
                 return await self._queued(action, numbers)
-            await self._sleep(self._poll)
+            # Woken at once when this replica sends it; another replica's send is noticed by looking again.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(finished), max(0.01, min(left, self._poll)))
 
     async def _eta(self, action: QueuedAction) -> float:
         """Roughly when the action will be sent: after the calls queued before it, as the budget allows."""
@@ -252,9 +275,9 @@ class IncidentActions:
         return await self._gate.wait_time() + (calls_ahead - remaining) * spec.period / spec.count
 
     async def _queued(self, action: QueuedAction, numbers: Sequence[str]) -> list[Outcome]:
-        spec, eta = self._gate.spec, await self._eta(action)
+        eta = await self._eta(action)
         note = (
-            f"Queued: VictorOps allows {spec} and that is in use right now, so this goes out in "
+            f"Queued: VictorOps allows {self._budget_label} and that is in use right now, so this goes out in "
             f"{seconds(eta)}. It will show here when it lands."
         )
         found = await self._view.find(numbers)

@@ -13,10 +13,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
-from bot.core.actions import BATCHABLE, ActionError, call_key, summary
+from bot.core.actions import BATCHABLE, ActionError, Completions, call_key, summary
 from bot.core.audit import Auditor
 from bot.core.sender import ActionSender, Sent
 from bot.store.queue import QueuedAction
@@ -26,6 +26,7 @@ from bot.victorops.limits import Clock, Gate, Sleep
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8  # transient failures; past this the action is reported as failed rather than retried forever
+HOLD = 3  # windows a batch may keep waiting for more clicks
 IDLE = 1.0  # seconds between looks at the queue when nothing woke us (another replica may have queued)
 
 
@@ -45,19 +46,26 @@ class Lease(Protocol):
     async def release(self) -> None: ...
 
 
-def plan(pending: Sequence[QueuedAction], now: float, window: float) -> tuple[list[QueuedAction], float]:
+def plan(
+    pending: Sequence[QueuedAction], now: float, window: float, seen: Mapping[int, float] | None = None
+) -> tuple[list[QueuedAction], float]:
     """The next batch to send and 0, or no batch and how long until one is ready.
 
-    Actions are grouped — acks (or resolves) by VictorOps user, anything else alone — and a group is ready
-    `window` seconds after its oldest action, so that clicks arriving together share one call.
+    Actions are grouped — acks (or resolves) by VictorOps user, anything else alone. A group goes out once
+    no click has joined it for `window` seconds (at most `HOLD` windows after its first), so a burst of one
+    person's clicks shares one call. `seen` is when the dispatcher first saw each action: under load one can
+    become visible in the database well after it was stamped, and it should still join its group.
     """
+    seen = seen or {}
     groups: dict[tuple[object, ...], list[QueuedAction]] = {}
     for action in pending:
         groups.setdefault(call_key(action) if window > 0 else (action.id,), []).append(action)
     soonest = float("inf")
     for group in groups.values():
-        wait = window if group[0].verb in BATCHABLE else 0.0
-        ready_at = group[0].created_at.timestamp() + wait
+        ready_at = group[0].created_at.timestamp()
+        if group[0].verb in BATCHABLE:
+            newest = max(max(a.created_at.timestamp(), seen.get(a.id, 0.0)) for a in group)
+            ready_at = min(newest + window, ready_at + HOLD * window)
         if ready_at <= now:
             return group, 0.0
         soonest = min(soonest, ready_at - now)
@@ -74,6 +82,7 @@ class Dispatcher:
         gate: Gate,
         auditor: Auditor,
         on_done: Callable[[QueuedAction], Awaitable[None]] | None = None,
+        completions: Completions | None = None,
         batch_window: float = 1.0,
         handed_off_after: float = 8.0,
         clock: Clock = time.time,
@@ -85,12 +94,14 @@ class Dispatcher:
         self._gate = gate
         self._audit = auditor
         self.on_done = on_done  # how to tell the person who asked; set once the Slack side exists
+        self._completions = completions or Completions()
         self.batch_window = batch_window
         self._handed_off_after = handed_off_after
         self._clock = clock
         self._sleep = sleep
         self._wakeup = asyncio.Event()
         self._leadership = asyncio.Lock()
+        self._seen: dict[int, float] = {}  # action id -> when this dispatcher first saw it pending
         self._in_flight: set[int] = set()  # ids this process is sending now: never "recovered" from under us
         self.leader = False
 
@@ -155,7 +166,9 @@ class Dispatcher:
         if not self.leader and not await self.take_lease():
             return IDLE
         now = self._clock()
-        batch, wait = plan(await self._queue.pending(now), now, self.batch_window)
+        pending = await self._queue.pending(now)
+        self._seen = {a.id: self._seen.get(a.id, now) for a in pending}
+        batch, wait = plan(pending, now, self.batch_window, self._seen)
         if not batch:
             return wait
         await self.send(batch)
@@ -198,6 +211,7 @@ class Dispatcher:
         await self._queue.retry_later([a.id for a in batch], self._clock() + delay, str(error))
 
     async def _finish(self, action: QueuedAction, sent: Sent | None) -> None:
+        self._completions.finished(action.id)
         outcomes = sent.outcomes if sent else []
         await self._audit.record(
             slack_user_id=action.slack_user_id,

@@ -39,6 +39,6 @@ class AuditStore:
             )
 
     async def recent(self, limit: int = 100) -> list[AuditLog]:
-        async with self._db.session() as session:
+        async with self._db.reading() as session:
             rows = await session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(limit))
             return list(rows)

@@ -83,7 +83,7 @@ class SharedWindow:
         return now, await self._select_calls(session, now)
 
     async def _calls(self, now: float) -> list[float]:
-        async with self._db.session() as session:
+        async with self._db.reading() as session:
             return await self._select_calls(session, now)
 
     async def _select_calls(self, session: AsyncSession, now: float) -> list[float]:

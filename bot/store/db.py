@@ -74,6 +74,7 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_on_begin)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = async_sessionmaker(self.engine.execution_options(vobot_read_only=True), expire_on_commit=False)
 
     def __repr__(self) -> str:
         return f"Database({self.safe_url!r})"
@@ -86,6 +87,11 @@ class Database:
     def session(self) -> AbstractAsyncContextManager[AsyncSession]:
         """`async with db.session() as s:` one transaction, committed at the end, rolled back on error."""
         return self.sessionmaker.begin()
+
+    def reading(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A transaction that only reads: on SQLite it does not take the write lock, so readers never queue
+        behind writers (WAL lets them read alongside)."""
+        return self._readers.begin()
 
     async def migrate(self) -> None:
         """Apply Alembic migrations up to head; a no-op when already there."""
@@ -156,4 +162,4 @@ def _sqlite_on_begin(conn: Connection) -> None:
     # IMMEDIATE takes the write lock at BEGIN, waiting up to busy_timeout. With a deferred BEGIN, a
     # transaction that reads and then writes fails at once ("database is locked") when another
     # connection wrote in between. This also makes DDL (migrations) transactional.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("vobot_read_only") else "BEGIN IMMEDIATE")

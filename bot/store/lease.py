@@ -71,7 +71,7 @@ class Lease:
     async def holder(self) -> str | None:
         """Who holds the lease now; None when nobody does."""
         now = datetime.fromtimestamp(self._clock(), UTC)
-        async with self._db.session() as session:
+        async with self._db.reading() as session:
             return await session.scalar(
                 select(LeaseRow.holder).where(LeaseRow.name == self.name, LeaseRow.expires_at >= now)
             )

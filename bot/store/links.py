@@ -21,20 +21,20 @@ class LinkStore:
         self._db = db
 
     async def get(self, slack_user_id: str) -> Link | None:
-        async with self._db.session() as session:
+        async with self._db.reading() as session:
             row = await session.get(UserLink, slack_user_id)
             return _link(row) if row else None
 
     async def holders(self, vo_username: str) -> list[Link]:
         """Who is linked to this VictorOps user (case-insensitive, as VictorOps usernames are)."""
-        async with self._db.session() as session:
+        async with self._db.reading() as session:
             rows = await session.scalars(
                 select(UserLink).where(func.lower(UserLink.vo_username) == vo_username.lower())
             )
             return [_link(row) for row in rows]
 
     async def all(self) -> list[Link]:
-        async with self._db.session() as session:
+        async with self._db.reading() as session:
             return [_link(row) for row in await session.scalars(select(UserLink).order_by(UserLink.slack_user_id))]
 
     async def put(self, link: Link) -> Link:

@@ -120,7 +120,7 @@ class ActionQueue:
             # it finished (and released its key) in between: this click is a new action
 
     async def get(self, action_id: int) -> QueuedAction | None:
-        async with self._db.session() as session:
+        async with self._db.reading() as session:
             row = await session.get(QueuedActionRow, action_id)
             return _action(row) if row else None
 
@@ -207,11 +207,11 @@ class ActionQueue:
         return _action(row)
 
     async def _list(self, query: Select[QueuedActionRow]) -> list[QueuedAction]:
-        async with self._db.session() as session:
+        async with self._db.reading() as session:
             return [_action(row) for row in await session.scalars(query)]
 
     async def _count(self, *conditions: ColumnElement[bool]) -> int:
-        async with self._db.session() as session:
+        async with self._db.reading() as session:
             return (
                 await session.execute(select(func.count()).select_from(QueuedActionRow).where(*conditions))
             ).scalar_one()

@@ -30,7 +30,7 @@ class Snapshots:
 
     async def get(self, name: str) -> tuple[float, str] | None:
         """(fetched_at, body) of the stored snapshot, or None before the first put."""
-        async with self._db.session() as session:
+        async with self._db.reading() as session:
             row = (
                 await session.execute(select(SnapshotRow.fetched_at, SnapshotRow.body).where(SnapshotRow.name == name))
             ).first()
