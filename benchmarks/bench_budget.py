@@ -53,7 +53,6 @@ async def lists(stack: LocalStack) -> int:
 
 
 async def run(window: str, folder: Path) -> dict[str, float]:
-    folder.mkdir()
     state = SimState(SimConfig(incidents=RateSpec.parse("6/10s"), reporting=OFF, lookups=OFF))
     config = {"users": USERS, "email_matching": False}
     async with local_stack(
@@ -69,7 +68,6 @@ async def main() -> None:
             "batching off (baseline)": await run("0", Path(folder, "off")),
         }
         config = {"users": USERS, "email_matching": False}
-        Path(folder, "lists").mkdir()
         async with local_stack(Path(folder, "lists"), config=config, VICTOROPS_RATE_LIMIT="6/10s") as stack:
             gets = await lists(stack)
     print("5 users x 4 Acknowledge clicks within 1 s; budget 6/10s on both sides:")

@@ -91,6 +91,7 @@ async def local_stack(
 ) -> AsyncIterator[LocalStack]:
     """The bot with its own servers; pass `state` and `slack` to run a second replica on the same fakes, and
     VOBOT_DATABASE_URL to share a database. `config` is the YAML file's keys."""
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     state = state or SimState(sim or SimConfig(incidents=OFF, reporting=OFF, lookups=OFF))
     slack = slack or SlackWorkspace()
     with ServerThread(build_app(state=state)) as vo_server, ServerThread(build_slack_api(slack)) as slack_server:
