@@ -84,7 +84,12 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
     completions = Completions()
     dispatcher = Dispatcher(
         queue=queue,
-        lease=Lease(db, "dispatcher", f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"),
+        lease=Lease(
+            db,
+            "dispatcher",
+            f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            ttl=settings.lease_seconds,
+        ),
         sender=ActionSender(vo, incidents, default_targets(config)),
         gate=gates[Family.INCIDENTS],
         auditor=audit,
