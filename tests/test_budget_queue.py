@@ -111,3 +111,13 @@ async def test_a_rate_limit_from_another_tool_is_waited_out(tmp_path: Path) -> N
             second: 1,
             third: 1,
         }
+
+
+async def test_a_failure_that_will_not_heal_is_reported_to_the_asker(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, users={"U0ALICE": "ghost"}) as bot:  # linked to nobody VictorOps knows
+        number = bot.open_numbers("UNACKED")[0]
+        await bot.driver.command("U0ALICE", CHANNEL, f"ack {number}")
+        reply = await bot.reply("U0ALICE")
+        assert "VictorOps has no user `ghost`" in reply.text
+        assert bot.incident(number)["currentPhase"] == "UNACKED"
+        assert [a.status for a in await bot.services.queue.recent()] == ["failed"]
