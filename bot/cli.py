@@ -36,6 +36,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def digest_send(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.wiring import send_digest
+
+    problems = [p for p in settings.problems_for_bot() if not p.startswith(("SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"))]
+    try:
+        config = load_app_config(settings.config_path)
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    worked, message = asyncio.run(send_digest(settings, config, args.name))
+    print(message, file=sys.stdout if worked else sys.stderr)
+    return 0 if worked else 1
+
+
 def victorops_sim(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -88,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "run", help="the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP mode on $PORT"
     ).set_defaults(func=run)
+
+    digest = commands.add_parser("digest", help="digests of open incidents").add_subparsers(
+        dest="digest_command", required=True, metavar="COMMAND"
+    )
+    send = digest.add_parser("send", help="post the named digest now (no running bot needed)")
+    send.add_argument("name")
+    send.set_defaults(func=digest_send)
 
     sim = commands.add_parser("victorops-sim", help="run the VictorOps simulator alone")
     sim.add_argument("--port", type=int, default=8079, help="port to listen on (default 8079)")

@@ -7,12 +7,12 @@ the CLI can print them and exit 2 without a traceback.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from bot.core.schedule import next_slot
 from bot.victorops.client import Budgets
 from bot.victorops.limits import RateSpec
 from bot.victorops.models import Phase, parse_phase
@@ -204,7 +205,7 @@ class DigestConfig(StrictModel):
     @classmethod
     def _cron(cls, value: str) -> str:
         try:
-            CronTrigger.from_crontab(value)
+            next_slot(value, "UTC", datetime.now(UTC))
         except ValueError as exc:
             raise ValueError(f"{value!r} is not a five-field cron expression: {exc}") from None
         return value

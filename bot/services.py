@@ -10,12 +10,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AppConfig, Settings
 from bot.core.actions import Actor, IncidentActions
+from bot.core.digests import Digests
 from bot.core.directory import Directory
 from bot.core.dispatch import Dispatcher
 from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
 from bot.store.db import Database
+from bot.store.digests import DigestStore
 from bot.store.queue import ActionQueue
 from bot.victorops.client import VictorOpsClient
 
@@ -34,6 +36,8 @@ class Services:
     identity: Identity
     queue: ActionQueue
     dispatcher: Dispatcher
+    digest_store: DigestStore
+    digests: Digests
     now: Callable[[], datetime]
 
     async def actor(self, slack_user_id: str, slack_name: str) -> Actor | None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import uvicorn
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -20,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AppConfig, Settings
 from bot.core.actions import Completions, IncidentActions
+from bot.core.digests import Digests
 from bot.core.directory import Directory
 from bot.core.dispatch import Dispatcher
 from bot.core.history import History
@@ -28,16 +30,20 @@ from bot.core.incidents import IncidentView
 from bot.core.sender import ActionSender
 from bot.services import Services
 from bot.slack.app import build_bolt_app
+from bot.slack.digests import DigestPoster
+from bot.slack.errors import explain
 from bot.slack.notify import Notifier
 from bot.slack.profiles import SlackProfiles
 from bot.store.audit import AuditStore
 from bot.store.budget import SharedWindow
 from bot.store.db import Database
+from bot.store.digests import Digest, DigestStore, SlotClaims
 from bot.store.lease import Lease
 from bot.store.links import LinkStore
 from bot.store.queue import ActionQueue
 from bot.store.snapshots import Snapshots
 from bot.victorops.client import Family, VictorOpsClient
+from bot.victorops.errors import VictorOpsError
 from bot.victorops.limits import SharedBudget
 from bot.victorops.models import Target
 from bot.web import build_http_app
@@ -80,16 +86,14 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
     incidents = IncidentView(vo, snapshots=Snapshots(db))
     directory = Directory(vo)
     audit = AuditStore(db)
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this replica, in leases and claims
+    digest_store = DigestStore(db)
+    await digest_store.sync_config([Digest.from_config(c) for c in config.digests])
     queue = ActionQueue(db)
     completions = Completions()
     dispatcher = Dispatcher(
         queue=queue,
-        lease=Lease(
-            db,
-            "dispatcher",
-            f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
-            ttl=settings.lease_seconds,
-        ),
+        lease=Lease(db, "dispatcher", holder, ttl=settings.lease_seconds),
         sender=ActionSender(vo, incidents, default_targets(config)),
         gate=gates[Family.INCIDENTS],
         auditor=audit,
@@ -124,12 +128,15 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         ),
         queue=queue,
         dispatcher=dispatcher,
+        digest_store=digest_store,
+        digests=Digests(digest_store, SlotClaims(db, holder), incidents, now=now),
         directory=directory,
         history=History(vo, vo.budgets[Family.REPORTING].wait_time),
         identity=identity,
         now=now,
     )
     dispatcher.on_done = Notifier(services)
+    services.digests.post = DigestPoster(services)
     return services
 
 
@@ -151,13 +158,31 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
     stop = asyncio.Event()
     dispatching = asyncio.create_task(services.dispatcher.run(stop))
+    await services.digests.start()
     try:
         await server.serve()
     finally:
+        await services.digests.stop()
         stop.set()  # the dispatcher finishes the call in flight; what is queued stays queued
         await dispatching
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         if socket:
             await socket.close_async()  # type: ignore[no-untyped-call]
+        await services.aclose()
+
+
+async def send_digest(settings: Settings, config: AppConfig, name: str) -> tuple[bool, str]:
+    """`vobot digest send NAME`: post one digest now, from the command line; (worked, what happened)."""
+    services = await build_services(settings, config)
+    try:
+        digest = await services.digest_store.get(name)
+        if digest is None:
+            known = ", ".join(d.name for d in await services.digest_store.all()) or "none"
+            return False, f"No digest named {name!r} (known: {known})."
+        ts = await services.digests.send(digest)
+        return True, f"Posted digest {name!r} to {digest.channel}." if ts else f"Nothing open: {name!r} skipped."
+    except (VictorOpsError, SlackApiError) as exc:
+        return False, explain(exc)
+    finally:
         await services.aclose()

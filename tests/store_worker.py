@@ -2,22 +2,27 @@
 
 It connects, prints `ready`, reads the start time (epoch seconds) and the duration from stdin, works until
 then, and prints JSON: for `budget`, the times it was granted a call (spec 5/2s); for `lease`, the
-[from, until] intervals in which it held the lease.
+[from, until] intervals in which it held the lease; for `claims` (which ignores the duration), the digest
+slots it won of CLAIMED_SLOTS.
 """
 
 import asyncio
 import json
+import random
 import sys
 import time
+from datetime import date, timedelta
 
 from bot.store.budget import SharedWindow
 from bot.store.db import Database
+from bot.store.digests import SlotClaims
 from bot.store.lease import Lease
 from bot.victorops.limits import RateSpec
 
 LEASE_TTL = 0.5
 RENEW_EVERY = 0.1
 HOLD_FOR = 0.5  # then release, so that the other replica gets turns
+CLAIMED_SLOTS = [f"{date(2026, 1, 1) + timedelta(days=n)}T09:00" for n in range(100)]  # "morning", 100 days
 
 
 class RecordingClock:
@@ -64,6 +69,18 @@ async def lease(db: Database, clock: RecordingClock, until: float, holder: str) 
     return held
 
 
+async def claims(db: Database, holder: str) -> list[str]:
+    """Claim every slot, one after another on the connection already open; the ones won.
+
+    In an order of its own: in the same order, the replica a little ahead would win every slot, since the
+    other's insert waits for its commit and then fails.
+    """
+    slot_claims = SlotClaims(db, holder)
+    return [
+        slot for slot in random.sample(CLAIMED_SLOTS, len(CLAIMED_SLOTS)) if await slot_claims.claim("morning", slot)
+    ]
+
+
 async def main(kind: str, url: str, name: str) -> None:
     db = Database(url)
     try:
@@ -74,6 +91,8 @@ async def main(kind: str, url: str, name: str) -> None:
         clock = RecordingClock()
         if kind == "budget":
             result: object = await budget(db, clock, start + duration)
+        elif kind == "claims":
+            result = await claims(db, name)
         else:
             result = await lease(db, clock, start + duration, name)
         print(json.dumps(result), flush=True)

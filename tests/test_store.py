@@ -62,7 +62,7 @@ async def test_concurrent_migrations_do_not_collide(database_url: str) -> None:
     """Replicas starting together. Unserialised, they collide or wait forever (hence the timeout)."""
     dbs = [Database(database_url) for _ in range(3)]
     try:
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(40):
             await asyncio.gather(*(db.migrate() for db in dbs))
         assert [await db.current_revision() for db in dbs] == [HEAD] * 3
     finally:

@@ -56,6 +56,7 @@ class ListSpec(BaseModel):
     r: tuple[str, ...] = ()  # routing keys
     t: tuple[str, ...] = ()  # teams
     u: str | None = None  # for "mine": whose incidents (a VictorOps username)
+    d: str | None = None  # the digest this listing is
 
 
 class CardRef(BaseModel):

@@ -21,7 +21,7 @@ ACCEPTED_SCHEMES = (
 # The first replica to start takes this lock and migrates; the others wait, then find nothing to do.
 _MIGRATION_LOCK_ID = 0x766F626F74  # "vobot"
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_BUSY_TIMEOUT_MS = 30000  # a busy machine can hold a write (a migration) for seconds
 
 PING_TIMEOUT_S = 5.0  # readiness must answer, even when a Postgres host drops packets
 

@@ -130,3 +130,33 @@ class SnapshotRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     fetched_at: Mapped[float]  # epoch seconds
     body: Mapped[str] = mapped_column(Text)
+
+
+class DigestRow(Base):
+    """A scheduled digest: from the YAML file (source "config", rewritten at every start) or made in Slack."""
+
+    __tablename__ = "digests"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    schedule: Mapped[str] = mapped_column(String(120))  # five-field cron
+    timezone: Mapped[str] = mapped_column(String(64))  # IANA name
+    when_empty: Mapped[str] = mapped_column(String(8))  # post | skip
+    routes: Mapped[list[str]] = mapped_column(JSON)
+    teams: Mapped[list[str]] = mapped_column(JSON)
+    phases: Mapped[list[str]] = mapped_column(JSON)  # UNACKED and/or ACKED; empty means both
+    source: Mapped[str] = mapped_column(String(8))  # config | slack
+    created_by: Mapped[str | None] = mapped_column(String(32))  # the Slack user, for source "slack"
+    created_at: Mapped[datetime]
+
+
+class DigestSlotRow(Base):
+    """A digest's slot, claimed by one replica: the primary key lets only the first claim in, so it posts once."""
+
+    __tablename__ = "digest_slots"
+
+    digest: Mapped[str] = mapped_column(String(40), primary_key=True)
+    slot: Mapped[str] = mapped_column(String(16), primary_key=True)  # local wall-clock time, YYYY-MM-DDTHH:MM
+    claimed_by: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime]
+    posted_ts: Mapped[str | None] = mapped_column(String(32))  # the Slack message, once posted

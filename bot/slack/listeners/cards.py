@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -44,14 +45,27 @@ async def render_listing(
     shown = listing_filter(spec).select(await services.incidents.all())
     if keep and all(i.incident_number != keep.incident_number for i in shown):
         shown.append(keep)
+    return listing_message(spec, shown, services.now(), services.settings.command, notes)
+
+
+def listing_message(
+    spec: ListSpec, incidents: list[Incident], now: datetime, command: str, notes: dict[str, str] | None = None
+) -> tuple[str, list[Block]]:
+    """A listing or a digest: cards oldest first, triggered before acknowledged, as many as Slack allows."""
     filters = " ".join([*(f"route:{r}" for r in spec.r), *(f"team:{t}" for t in spec.t)])
-    command = services.settings.command
+    scope = {"triggered": " triggered", "acked": " acked"}.get(spec.s, "")
+    if spec.d:
+        title = f"Digest “{spec.d}”: open incidents"
+        more_hint = f"See them all with `{command} list{scope}{' ' + filters if filters else ''}`."
+    else:
+        title = TITLES.get(spec.s, TITLES["open"]) + (f" ({filters})" if filters else "")
+        more_hint = f"Narrow it with `{command} list triggered`, `route:<key>` or `team:<slug>`."
     return incident_list(
-        shown,
-        services.now(),
-        title=TITLES.get(spec.s, TITLES["open"]) + (f" ({filters})" if filters else ""),
+        incidents,
+        now,
+        title=title,
         empty=":white_check_mark: Nothing open here. All clear.",
-        more_hint=f"Narrow it with `{command} list triggered`, `route:<key>` or `team:<slug>`.",
+        more_hint=more_hint,
         listing=spec,
         notes=notes,
     )

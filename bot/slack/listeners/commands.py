@@ -19,6 +19,7 @@ from bot.slack.blocks import ListSpec, check_message, outcomes_message, sentence
 from bot.slack.errors import explain
 from bot.slack.linking import Finish, link_prompt
 from bot.slack.listeners.cards import open_reroute_modal, render_listing
+from bot.slack.listeners.digest_commands import DigestCommands
 from bot.slack.modals import ModalMeta, ViewId, create_view, loading, message_view
 from bot.slack.replies import HISTORY_PAGE_SIZE, history_message, oncall_message
 from bot.victorops.models import HistoryQuery
@@ -59,6 +60,7 @@ class Reply:
 class Commands:
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.digests = DigestCommands(services)
 
     async def on_command(
         self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
@@ -105,6 +107,14 @@ class Commands:
                 await self.link(parsed, command, reply)
             case g.Unlink():
                 await self.unlink(parsed, command, reply)
+            case g.DigestNow():
+                await self.digests.now(command, reply)
+            case g.DigestList():
+                await self.digests.list(reply)
+            case g.DigestAdd():
+                await self.digests.add(parsed, command, reply)
+            case g.DigestRemove():
+                await self.digests.remove(parsed, command, reply)
             case _:
                 await reply.privately(
                     "That command is not available in this version of vobot yet; "

@@ -1,0 +1,166 @@
+"""Scheduled digests: which incidents a digest lists, and posting each scheduled slot exactly once.
+
+Every replica schedules every digest (APScheduler, a CronTrigger in the digest's time zone). When a slot
+comes, each replica tries to claim it — a unique row (digest, local slot time) — and only the winner posts.
+A slot missed while the bot was down is posted late only within `grace`, and only the latest one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+
+from bot.core.incidents import IncidentFilter, IncidentView
+from bot.core.schedule import missed_slot, next_slot, previous_slot, slot_key
+from bot.store.digests import Digest
+from bot.victorops.models import Incident, Phase
+
+log = logging.getLogger(__name__)
+
+GRACE = timedelta(minutes=30)  # a digest later than this is news nobody needs
+KEEP_CLAIMS = timedelta(days=90)
+RELOAD = 60.0  # seconds between checks for digests added or removed on another replica
+
+
+class DigestStore(Protocol):
+    async def all(self) -> list[Digest]: ...
+    async def get(self, name: str) -> Digest | None: ...
+
+
+class Claims(Protocol):
+    async def claim(self, digest: str, slot: str) -> bool: ...
+    async def posted(self, digest: str, slot: str, ts: str) -> None: ...
+    async def last(self, digest: str) -> str | None: ...
+    async def prune(self, keep: timedelta) -> None: ...
+
+
+Post = Callable[[Digest, list[Incident]], Awaitable[str | None]]  # the posted message's ts, None if skipped
+
+
+class SlotTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler ships no types
+    """APScheduler trigger for a digest's slots, computed by `bot.core.schedule`: APScheduler's own CronTrigger
+    reads `1-5` as Tuesday to Saturday and doubles or shifts runs at daylight-saving changes."""
+
+    __slots__ = ("schedule", "timezone")
+
+    def __init__(self, schedule: str, timezone: str) -> None:
+        self.schedule = schedule
+        self.timezone = timezone
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        after = max(previous_fire_time, now - timedelta(microseconds=1)) if previous_fire_time else now
+        return next_slot(self.schedule, self.timezone, after)
+
+    def __str__(self) -> str:
+        return f"slots[{self.schedule} {self.timezone}]"
+
+
+def digest_filter(digest: Digest) -> IncidentFilter:
+    phases = frozenset(Phase(p) for p in digest.phases) or frozenset({Phase.UNACKED, Phase.ACKED})
+    return IncidentFilter(phases=phases, routes=frozenset(digest.routes), teams=frozenset(digest.teams))
+
+
+class Digests:
+    def __init__(
+        self,
+        store: DigestStore,
+        claims: Claims,
+        view: IncidentView,
+        *,
+        post: Post | None = None,
+        grace: timedelta = GRACE,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self._claims = claims
+        self._view = view
+        self.post: Post | None = post  # set once the Slack side exists
+        self._grace = grace
+        self._now = now
+        self._scheduler: AsyncIOScheduler | None = None
+
+    async def incidents_for(self, digest: Digest) -> list[Incident]:
+        return digest_filter(digest).select(await self._view.all())
+
+    async def send(self, digest: Digest) -> str | None:
+        """Post the digest now, whatever the schedule (`/vo digest now`, `vobot digest send`)."""
+        assert self.post is not None
+        return await self.post(digest, await self.incidents_for(digest))
+
+    async def run_slot(self, name: str, slot: datetime | None = None) -> bool:
+        """Post the digest's slot if this replica claims it first; True when it did."""
+        digest = await self.store.get(name)
+        if digest is None:
+            return False
+        slot = slot or previous_slot(digest.schedule, digest.timezone, self._now())
+        if slot is None:
+            return False
+        key = slot_key(slot, digest.timezone)
+        if not await self._claims.claim(digest.name, key):
+            return False  # another replica has it
+        ts = await self.send(digest)
+        if ts:
+            await self._claims.posted(digest.name, key, ts)
+        log.info("digest %s for %s %s", name, key, "posted" if ts else "skipped (nothing open)")
+        return True
+
+    async def catch_up(self) -> None:
+        """On start: post, late, the one slot of each digest missed while down, if still within grace."""
+        now = self._now()
+        await self._claims.prune(KEEP_CLAIMS)
+        for digest in await self.store.all():
+            slot = missed_slot(digest.schedule, digest.timezone, now, self._grace, await self._claims.last(digest.name))
+            if slot is not None:
+                await self.run_slot(digest.name, slot)
+
+    # ---- the scheduler ---------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._scheduler.start()
+        await self.reload()
+        self._scheduler.add_job(self.reload, "interval", seconds=RELOAD, id="digests:reload", coalesce=True)
+        await self.catch_up()
+
+    async def reload(self) -> None:
+        """Schedule the digests as stored now (they change from Slack, on any replica)."""
+        if self._scheduler is None:
+            return
+        digests = {d.name: d for d in await self.store.all()}
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith("digest:") and job.id.removeprefix("digest:") not in digests:
+                job.remove()
+        for digest in digests.values():
+            trigger = SlotTrigger(digest.schedule, digest.timezone)
+            job_id = f"digest:{digest.name}"
+            existing = self._scheduler.get_job(job_id)
+            if existing is not None and str(existing.trigger) == str(trigger):
+                continue
+            self._scheduler.add_job(
+                self.run_slot,
+                trigger,
+                args=[digest.name],
+                id=job_id,
+                replace_existing=True,
+                coalesce=True,  # several missed fires run once
+                misfire_grace_time=int(self._grace.total_seconds()),
+            )
+
+    async def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+
+
+def describe_filter(digest: Digest) -> str:
+    parts: Sequence[str] = [
+        *(f"route:{r}" for r in digest.routes),
+        *(f"team:{t}" for t in digest.teams),
+        *(f"phase:{p}" for p in digest.phases),
+    ]
+    return " ".join(parts) or "every open incident"

@@ -1,0 +1,30 @@
+"""Posting a digest to its channel, as a listing whose cards act like any other."""
+
+from __future__ import annotations
+
+from bot.services import Services
+from bot.slack.blocks import ListSpec, check_message
+from bot.slack.listeners.cards import listing_message
+from bot.store.digests import Digest
+from bot.victorops.models import Incident
+
+
+def spec_for(digest: Digest) -> ListSpec:
+    scopes: dict[tuple[str, ...], str] = {("UNACKED",): "triggered", ("ACKED",): "acked"}
+    scope = scopes.get(tuple(digest.phases), "open")
+    return ListSpec(s=scope, r=digest.routes, t=digest.teams, d=digest.name)
+
+
+class DigestPoster:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def __call__(self, digest: Digest, incidents: list[Incident]) -> str | None:
+        """Post the digest; returns the message's ts, or None when it is empty and set to skip."""
+        if not incidents and digest.when_empty == "skip":
+            return None
+        text, blocks = listing_message(spec_for(digest), incidents, self.services.now(), self.services.settings.command)
+        check_message(blocks, text)
+        # Slack's ~1 message/s per channel: the client waits out a 429 (Retry-After) rather than dropping it.
+        answer = await self.services.slack.chat_postMessage(channel=digest.channel, text=text, blocks=blocks)
+        return str(answer["ts"])
