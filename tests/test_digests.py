@@ -13,15 +13,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from bot.core.schedule import slot_key
-from bot.store.digests import SlotClaims
 
 from bot.core.digests import Digests
+from bot.core.schedule import slot_key
 from bot.sim.server import ServerThread
 from bot.sim.slack import SlackWorkspace
 from bot.sim.slack_api import build_slack_api
 from bot.sim.victorops import SimConfig, SimState, build_app
 from bot.slack.blocks import ActionId
+from bot.store.digests import SlotClaims
 from tests.dbfixtures import fresh_postgres_schema
 from tests.harness import CHANNEL, OFF, USERS, Bot, buttons, running_bot, texts
 
