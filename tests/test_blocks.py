@@ -21,6 +21,7 @@ from bot.slack.blocks import (
     outcomes_message,
     replace_card,
 )
+from bot.slack.listeners.cards import listing_message
 from bot.slack.modals import ModalMeta, reroute_view
 from bot.victorops.models import Incident, Named, PagedPolicy, PolicyInfo, Transition, User
 
@@ -100,6 +101,12 @@ def test_listings_fit_slack_at_any_size(count: int) -> None:
         incidents, NOW, title="Open incidents", empty="All clear.", more_hint="Try `/vo list triggered`.",
         listing=ListSpec(),
     )  # fmt: skip
+    check_message(blocks, text)
+    digest_text, digest = listing_message(ListSpec(d="morning", r=("database",)), incidents, NOW, "/vo")
+    check_message(digest, digest_text)
+    assert "Digest “morning”" in json.dumps(digest, ensure_ascii=False)
+    if count > 23:
+        assert "See them all with `/vo list route:database`" in json.dumps(digest, ensure_ascii=False)
     check_message(blocks, text)
     assert len(blocks) <= 50 and len(json.dumps(blocks)) < 40000
     shown = sum(1 for b in blocks if b.get("block_id", "").startswith("inc-") and b["type"] == "section")
