@@ -36,6 +36,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def check(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.check import run_checks
+
+    problems = settings.problems_for_bot()
+    try:
+        config = load_app_config(settings.config_path)
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    print("ok    Configuration: environment and VOBOT_CONFIG are valid")
+    results = asyncio.run(run_checks(settings, config))
+    for result in results:
+        print(result.line())
+    return 0 if all(r.ok for r in results) else 1
+
+
 def digest_send(args: argparse.Namespace, settings: Settings) -> int:
     from bot.wiring import send_digest
 
@@ -77,11 +94,10 @@ def victorops_sim(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Today the demo is the VictorOps simulator with seeded data; the Slack page and the bot join it later."""
-    print("vobot demo: for now, only the VictorOps simulator with seeded teams, users and incidents.", flush=True)
-    args.host, args.port, args.api_id, args.api_key = "127.0.0.1", settings.port, "demo", "demo"
-    args.rate_limit = args.reporting_rate_limit = args.lookup_rate_limit = None
-    return victorops_sim(args, settings)
+    from bot.demo import run_demo
+
+    asyncio.run(run_demo(settings.port))
+    return 0
 
 
 def users(args: argparse.Namespace, settings: Settings) -> int:
@@ -104,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP mode on $PORT"
     ).set_defaults(func=run)
 
+    commands.add_parser(
+        "check", help="validate the configuration and reach Slack, VictorOps and the database"
+    ).set_defaults(func=check)
+
     digest = commands.add_parser("digest", help="digests of open incidents").add_subparsers(
         dest="digest_command", required=True, metavar="COMMAND"
     )
@@ -124,9 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
         sim.add_argument(flag, type=_rate, default=None, metavar="R", help=f"like 6/minute (default ${variable})")
     sim.set_defaults(func=victorops_sim)
 
-    commands.add_parser("demo", help="everything local, on $PORT (today: the VictorOps simulator)").set_defaults(
-        func=demo
-    )
+    commands.add_parser(
+        "demo", help="everything local: a Slack workspace page on $PORT, the bot, VictorOps"
+    ).set_defaults(func=demo)
     user_map = commands.add_parser("users", help="manage the Slack -> VictorOps mapping (CSV or YAML)")
     user_map.set_defaults(func=users)
     actions = user_map.add_subparsers(dest="action", required=True, metavar="ACTION")

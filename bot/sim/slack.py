@@ -311,6 +311,9 @@ class SlackWorkspace:
         self.bot_token = bot_token
         self.signing_secret = signing_secret
         self.app_token = app_token
+        # what Slack reports in auth.test's x-oauth-scopes header: the scopes the app was installed with
+        self.scopes = ["commands", "chat:write", "chat:write.public", "users:read", "users:read.email",
+                       "channels:read", "groups:read"]  # fmt: skip
         self.base_url = base_url  # where the fake is served; set it before making response URLs
         self._clock = clock
         self._lock = threading.RLock()

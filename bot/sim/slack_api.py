@@ -198,7 +198,8 @@ def build_slack_api(workspace: SlackWorkspace) -> Starlette:
         except SlackError as error:
             body = {"ok": False, "error": error.error}
         workspace.record_call(method, params, body.get("error"))
-        return JSONResponse(body)
+        # like Slack, every answer says which scopes the token has
+        return JSONResponse(body, headers={"x-oauth-scopes": ",".join(workspace.scopes)})
 
     async def hook(request: Request) -> Response:
         try:

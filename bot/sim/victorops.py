@@ -51,6 +51,9 @@ LOOKUPS_LIMIT = RateSpec(15, 60.0)
 class SimConfig:
     api_id: str = "demo"
     api_key: str = "demo"
+    # A key created read-only "will only be able to perform GET requests"; what a write then gets is
+    # UNCONFIRMED: 403 {"message": "Forbidden"} here.
+    read_only_key: str | None = None
     incidents: RateSpec = INCIDENTS_LIMIT  # every path under /api-public/v1/incidents shares this window
     reporting: RateSpec = REPORTING_LIMIT  # /api-reporting/...
     lookups: RateSpec = LOOKUPS_LIMIT  # user, team, policies, oncall
@@ -443,12 +446,18 @@ class SimState:
     # -- gate and call log
 
     @_locked
-    def admit(self, family: Family, api_id: str | None, api_key: str | None) -> None:
+    def admit(self, family: Family, api_id: str | None, api_key: str | None, write: bool = False) -> None:
         """Auth, then budget: a refused call costs no budget, and a rate-limited call is not applied."""
         if not api_id or not api_key:
             raise ApiError(401, "Authentication parameters missing")
-        if not (hmac.compare_digest(api_id, self.config.api_id) and hmac.compare_digest(api_key, self.config.api_key)):
+        read_only = self.config.read_only_key is not None and hmac.compare_digest(api_key, self.config.read_only_key)
+        if not (
+            hmac.compare_digest(api_id, self.config.api_id)
+            and (read_only or hmac.compare_digest(api_key, self.config.api_key))
+        ):
             raise ApiError(403, "Authentication failed")
+        if read_only and write:
+            raise ApiError(403, "Forbidden")
         window = self._windows[family]
         if not window.try_acquire():
             retry = {"Retry-After": str(max(1, math.ceil(window.wait_time())))} if self.config.send_retry_after else {}
@@ -1046,7 +1055,8 @@ def _api_endpoint(state: SimState, family: Family, handler: Handler) -> Endpoint
         body = await request.body()
         limited = False
         try:
-            state.admit(family, request.headers.get("X-VO-Api-Id"), request.headers.get("X-VO-Api-Key"))
+            api_id, api_key = request.headers.get("X-VO-Api-Id"), request.headers.get("X-VO-Api-Key")
+            state.admit(family, api_id, api_key, write=request.method != "GET")
             call = ApiRequest(request.path_params, request.query_params, body)
             response: Response = JSONResponse(handler(state, call))
         except ApiError as error:

@@ -1,0 +1,121 @@
+"""`vobot check`: validate the configuration, then reach Slack, VictorOps and the database, one line a check.
+
+Costs: two Slack calls plus one per digest channel; VictorOps one lookup and one incidents call (a write
+that changes nothing, to tell a read-only key from a full one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import AppConfig, Settings
+from bot.slack.scopes import SCOPES
+from bot.store.db import Database
+from bot.victorops import errors
+from bot.victorops.client import UNLIMITED, VictorOpsClient
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str  # what was found, or what is wrong and what to do about it
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
+
+
+async def run_checks(settings: Settings, config: AppConfig) -> list[Check]:
+    return [*await check_database(settings), *await check_slack(settings, config), *await check_victorops(settings)]
+
+
+async def check_database(settings: Settings) -> list[Check]:
+    db = Database(settings.database_url)
+    try:
+        await db.ping()
+        current, head = await db.current_revision(), await db.head_revision()
+        if current == head:
+            return [Check("Database", True, f"{db.safe_url} answers; migrations are current ({head})")]
+        detail = f"{db.safe_url} is at migration {current or 'none'}, the code needs {head}: `vobot run` applies them"
+        return [Check("Database", False, detail)]
+    except Exception as exc:
+        return [Check("Database", False, f"{exc}; check VOBOT_DATABASE_URL and that the database is running")]
+    finally:
+        await db.dispose()
+
+
+async def check_slack(settings: Settings, config: AppConfig) -> list[Check]:
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
+    try:
+        auth = await client.auth_test()
+    except SlackApiError as exc:
+        code = exc.response.get("error", "unknown") if exc.response is not None else "unknown"
+        return [Check("Slack", False, f"auth.test failed ({code}): check SLACK_BOT_TOKEN (xoxb-…) and reinstall")]
+    except Exception as exc:
+        return [Check("Slack", False, f"cannot reach {settings.slack_api_url} ({type(exc).__name__})")]
+    found = [Check("Slack", True, f"authenticated as @{auth.get('user')} in {auth.get('team')}")]
+    granted = {s.strip() for s in (auth.headers.get("x-oauth-scopes") or "").split(",") if s.strip()}
+    missing = sorted(set(SCOPES) - granted)
+    found.append(
+        Check("Slack scopes", True, f"all {len(SCOPES)} granted")
+        if not missing
+        else Check(
+            "Slack scopes",
+            False,
+            f"missing {', '.join(missing)}: add them under OAuth & Permissions (or from manifest.yml), then reinstall",
+        )
+    )
+    for digest in config.digests:
+        found.append(await check_channel(client, digest.name, digest.channel, "chat:write.public" in granted))
+    return found
+
+
+async def check_channel(client: AsyncWebClient, digest: str, channel: str, public_posting: bool) -> Check:
+    name = f"Digest {digest}"
+    try:
+        info = (await client.conversations_info(channel=channel))["channel"]
+    except SlackApiError as exc:
+        code = exc.response.get("error", "unknown") if exc.response is not None else "unknown"
+        return Check(name, False, f"channel {channel} cannot be read ({code}): check the ID, or invite the bot")
+    if info.get("is_member") or (not info.get("is_private") and public_posting):
+        return Check(name, True, f"can post in #{info.get('name', channel)}")
+    return Check(name, False, f"the bot is not in #{info.get('name', channel)}: `/invite @vobot` there")
+
+
+async def check_victorops(settings: Settings) -> list[Check]:
+    budgets = (
+        f"budgets: incidents {settings.victorops_rate_limit}, reporting {settings.victorops_reporting_rate_limit}, "
+        f"lookups {settings.victorops_lookup_rate_limit}"
+    )
+    vo = VictorOpsClient(
+        base_url=settings.victorops_api_url,
+        api_id=settings.victorops_api_id or "",
+        api_key=settings.victorops_api_key or SecretStr(""),
+        budgets=UNLIMITED,
+        max_attempts=1,
+    )
+    try:
+        users = await vo.list_users()
+        found = [Check("VictorOps", True, f"the API key works ({len(users)} users); {budgets}")]
+        found.append(await check_writes(vo))
+        return found
+    except errors.VictorOpsError as exc:
+        return [Check("VictorOps", False, str(exc))]
+    finally:
+        await vo.aclose()
+
+
+async def check_writes(vo: VictorOpsClient) -> Check:
+    """Ack nothing as nobody: a full key gets "user not found" or a bad request; a read-only key is refused."""
+    try:
+        await vo.ack("vobot-check-no-such-user", [])
+    except errors.AuthError:
+        return Check("VictorOps writes", False, "the key is read-only: create one without read-only for acks")
+    except (errors.NotFound, errors.BadRequest):
+        pass
+    return Check("VictorOps writes", True, "the key may acknowledge, resolve, reroute and create")

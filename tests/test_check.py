@@ -1,0 +1,93 @@
+"""`vobot check` as a process against the fakes: every check passes, and each failure is named with a fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.sim.server import ServerThread
+from bot.sim.slack import SlackWorkspace
+from bot.sim.slack_api import build_slack_api
+from bot.sim.victorops import SimConfig, SimState, build_app
+
+DB = "sqlite:///{}/vobot.db"
+DIGEST = {"name": "morning", "channel": "C0OPS", "schedule": "0 9 * * 1-5", "timezone": "Europe/Berlin"}
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[SimState, SlackWorkspace, str, str]]:
+    state = SimState(SimConfig(read_only_key="ro-key-4242"))
+    slack = SlackWorkspace()
+    with ServerThread(build_app(state=state)) as vo, ServerThread(build_slack_api(slack)) as slack_server:
+        slack.base_url = slack_server.url
+        yield state, slack, vo.url, slack_server.url
+
+
+def run_check(tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str], *digests: dict[str, str], **env: str):  # type: ignore[no-untyped-def]
+    _, slack, vo_url, slack_url = fakes
+    config = tmp_path / "vobot.yaml"
+    config.write_text(yaml.safe_dump({"digests": list(digests)}))
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": slack.signing_secret,
+        "SLACK_API_URL": f"{slack_url}/api/",
+        "VICTOROPS_API_URL": vo_url,
+        "VICTOROPS_API_ID": "demo",
+        "VICTOROPS_API_KEY": "demo",
+        "VOBOT_DATABASE_URL": DB.format(tmp_path),
+        "VOBOT_CONFIG": str(config),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "check"], env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_everything_reachable(tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str]) -> None:
+    subprocess.run(  # a database that is migrated
+        [
+            sys.executable,
+            "-c",
+            f"import asyncio; from bot.store.db import Database; d=Database('sqlite:///{tmp_path}/vobot.db'); asyncio.run(d.migrate())",
+        ],
+        check=True,
+        timeout=60,
+    )
+    done = run_check(tmp_path, fakes, DIGEST)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[0].split(None, 1)[1] for line in lines] == [
+        "Configuration", "Database", "Slack", "Slack scopes", "Digest morning", "VictorOps", "VictorOps writes",
+    ]  # fmt: skip
+    assert all(line.startswith("ok") for line in lines)
+    assert "authenticated as @vobot" in done.stdout and "budgets: incidents 6/minute" in done.stdout
+
+
+def test_each_failure_says_what_to_do(tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str]) -> None:
+    fakes[1].scopes.remove("users:read.email")
+    private = {**DIGEST, "name": "private", "channel": "C0PRIV"}
+    done = run_check(tmp_path, fakes, private, VICTOROPS_API_KEY="ro-key-4242")
+    assert done.returncode == 1
+    out = done.stdout
+    assert "FAIL  Database:" in out and "`vobot run` applies them" in out
+    assert "FAIL  Slack scopes: missing users:read.email" in out
+    assert "FAIL  Digest private: the bot is not in #incident-war-room: `/invite @vobot` there" in out
+    assert "FAIL  VictorOps writes: the key is read-only" in out
+    assert "ro-key-4242" not in done.stdout + done.stderr and "Traceback" not in done.stderr
+
+
+def test_wrong_credentials_and_bad_config(tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str]) -> None:
+    done = run_check(tmp_path, fakes, VICTOROPS_API_KEY="sekrit-991", SLACK_BOT_TOKEN="xoxb-sekrit-992")
+    assert done.returncode == 1
+    assert "FAIL  Slack: auth.test failed (invalid_auth)" in done.stdout
+    assert "FAIL  VictorOps: VictorOps refused the API credentials" in done.stdout
+    assert "sekrit" not in done.stdout + done.stderr  # the secrets are never echoed
+    bad = run_check(tmp_path, fakes, {**DIGEST, "timezone": "Mars/Base"})
+    assert bad.returncode == 2 and "digests[0].timezone: unknown time zone" in bad.stderr
