@@ -51,15 +51,9 @@ def run_check(tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str], 
 
 
 def test_everything_reachable(tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str]) -> None:
-    subprocess.run(  # a database that is migrated
-        [
-            sys.executable,
-            "-c",
-            f"import asyncio; from bot.store.db import Database; d=Database('sqlite:///{tmp_path}/vobot.db'); asyncio.run(d.migrate())",
-        ],
-        check=True,
-        timeout=60,
-    )
+    url = f"sqlite:///{tmp_path}/vobot.db"
+    migrate = f"import asyncio; from bot.store.db import Database; asyncio.run(Database({url!r}).migrate())"
+    subprocess.run([sys.executable, "-c", migrate], check=True, timeout=60)  # a database that is up to date
     done = run_check(tmp_path, fakes, DIGEST)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
