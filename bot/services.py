@@ -16,6 +16,7 @@ from bot.core.dispatch import Dispatcher
 from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
+from bot.metrics import Metrics
 from bot.store.db import Database
 from bot.store.digests import DigestStore
 from bot.store.queue import ActionQueue
@@ -38,6 +39,7 @@ class Services:
     dispatcher: Dispatcher
     digest_store: DigestStore
     digests: Digests
+    metrics: Metrics
     now: Callable[[], datetime]
 
     async def actor(self, slack_user_id: str, slack_name: str) -> Actor | None:

@@ -11,7 +11,6 @@ import uuid
 from datetime import UTC, datetime
 
 import uvicorn
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -28,6 +27,7 @@ from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
 from bot.core.sender import ActionSender
+from bot.metrics import Metrics
 from bot.services import Services
 from bot.slack.app import build_bolt_app
 from bot.slack.digests import DigestPoster
@@ -68,6 +68,7 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
     db = Database(settings.database_url)
     await db.migrate()
     assert settings.victorops_api_id is not None and settings.victorops_api_key is not None  # checked by the CLI
+    metrics = Metrics()
     # One budget per endpoint family, kept in the database: replicas share it and a restart keeps it.
     gates = {f: SharedBudget(SharedWindow(db, f.value, settings.budgets.spec(f).padded())) for f in Family}
     vo = VictorOpsClient(
@@ -76,6 +77,7 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         api_key=settings.victorops_api_key,
         budgets=settings.budgets,
         gates=gates,
+        on_call=metrics.victorops_call,
     )
     slack = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
@@ -99,6 +101,7 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         auditor=audit,
         batch_window=settings.batch_window,
         completions=completions,
+        depth=metrics.queue_depth.set,
     )
     identity = Identity(
         static_users=config.users,
@@ -130,6 +133,7 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         dispatcher=dispatcher,
         digest_store=digest_store,
         digests=Digests(digest_store, SlotClaims(db, holder), incidents, now=now),
+        metrics=metrics,
         directory=directory,
         history=History(vo, vo.budgets[Family.REPORTING].wait_time),
         identity=identity,
@@ -144,13 +148,15 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
     """`vobot run`: Socket Mode when SLACK_APP_TOKEN is set, else HTTP mode; health on $PORT in both."""
     services = await build_services(settings, config)
     bolt = build_bolt_app(services)
-    socket: AsyncSocketModeHandler | None = None
+    socket = None
     if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler  # aiohttp's, only here
+
         assert settings.slack_app_token is not None
         socket = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
         await socket.connect_async()  # type: ignore[no-untyped-call]
         log.info("connected to Slack in Socket Mode")
-    web = build_http_app(None if socket else bolt)
+    web = build_http_app(None if socket else bolt, services)
     server = uvicorn.Server(uvicorn.Config(web, host=host, port=settings.port, log_level="warning", lifespan="off"))
     log.info("serving %s on port %d", "health" if socket else "Slack requests and health", settings.port)
     loop = asyncio.get_running_loop()

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import exc, func, inspect, select, text
 
-from bot.store.db import MIGRATIONS_DIR, Database, DatabaseUnavailable, normalize_url
+from bot.store.db import MIGRATIONS_DIR, SQLITE_BUSY_TIMEOUT_MS, Database, DatabaseUnavailable, normalize_url
 from bot.store.tables import AuditLog, Base
 
 # the newest revision file: migrations are numbered, each revising the one before
@@ -154,7 +154,7 @@ async def test_sqlite_connection_settings(tmp_path: Path) -> None:
                 (await conn.exec_driver_sql(f"PRAGMA {p}")).scalar_one()
                 for p in ("journal_mode", "busy_timeout", "foreign_keys")
             ]
-        assert pragmas == ["wal", 5000, 1]
+        assert pragmas == ["wal", SQLITE_BUSY_TIMEOUT_MS, 1]
     finally:
         await db.dispose()
 

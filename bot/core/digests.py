@@ -36,6 +36,7 @@ class Claims(Protocol):
     async def claim(self, digest: str, slot: str) -> bool: ...
     async def posted(self, digest: str, slot: str, ts: str) -> None: ...
     async def last(self, digest: str) -> str | None: ...
+    async def recent(self, digest: str, limit: int) -> list[tuple[str, str | None]]: ...
     async def prune(self, keep: timedelta) -> None: ...
 
 
@@ -108,6 +109,10 @@ class Digests:
             await self._claims.posted(digest.name, key, ts)
         log.info("digest %s for %s %s", name, key, "posted" if ts else "skipped (nothing open)")
         return True
+
+    async def last_posted(self, name: str) -> str | None:
+        """The local slot time of the digest's last posted message, if any."""
+        return next((slot for slot, ts in await self._claims.recent(name, 10) if ts), None)
 
     async def catch_up(self) -> None:
         """On start: post, late, the one slot of each digest missed while down, if still within grace."""

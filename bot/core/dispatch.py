@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8  # transient failures; past this the action is reported as failed rather than retried forever
 HOLD = 3  # windows a batch may keep waiting for more clicks
+SHUTDOWN_GRACE = 5.0  # seconds a call in flight may take to finish when the bot stops
 IDLE = 1.0  # seconds between looks at the queue when nothing woke us (another replica may have queued)
 
 
@@ -83,6 +84,7 @@ class Dispatcher:
         auditor: Auditor,
         on_done: Callable[[QueuedAction], Awaitable[None]] | None = None,
         completions: Completions | None = None,
+        depth: Callable[[int], None] = lambda _: None,
         batch_window: float = 1.0,
         handed_off_after: float = 8.0,
         clock: Clock = time.time,
@@ -95,6 +97,7 @@ class Dispatcher:
         self._audit = auditor
         self.on_done = on_done  # how to tell the person who asked; set once the Slack side exists
         self._completions = completions or Completions()
+        self._depth = depth  # reports how many actions wait (metrics)
         self.batch_window = batch_window
         self._handed_off_after = handed_off_after
         self._clock = clock
@@ -110,15 +113,15 @@ class Dispatcher:
         self._wakeup.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set: keep the lease fresh and send whatever is ready. Finishes the call in flight."""
+        """Until `stop` is set: keep the lease fresh and send whatever is ready.
+
+        On stop, a call in flight gets `SHUTDOWN_GRACE` seconds to finish; one still waiting for budget
+        then is put back in the queue, for whichever replica sends next.
+        """
         keeper = asyncio.create_task(self._keep_lease(stop))
         try:
             while not stop.is_set():
-                try:
-                    delay = await self.step()
-                except Exception:
-                    log.exception("the dispatcher failed a step; trying again shortly")
-                    delay = IDLE
+                delay = await self._step_until(stop)
                 await self._pause(delay, stop)
         finally:
             keeper.cancel()
@@ -127,6 +130,22 @@ class Dispatcher:
             if self.leader:
                 await self._lease.release()
                 self.leader = False
+
+    async def _step_until(self, stop: asyncio.Event) -> float:
+        step = asyncio.ensure_future(self.step())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({step, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not step.done():
+            await asyncio.wait({step}, timeout=SHUTDOWN_GRACE)
+            step.cancel()
+        try:
+            return await step
+        except asyncio.CancelledError:
+            return 0.0
+        except Exception:
+            log.exception("the dispatcher failed a step; trying again shortly")
+            return IDLE
 
     async def _pause(self, delay: float, stop: asyncio.Event) -> None:
         if delay <= 0:
@@ -167,6 +186,7 @@ class Dispatcher:
             return IDLE
         now = self._clock()
         pending = await self._queue.pending(now)
+        self._depth(len(pending))
         self._seen = {a.id: self._seen.get(a.id, now) for a in pending}
         batch, wait = plan(pending, now, self.batch_window, self._seen)
         if not batch:
@@ -180,6 +200,9 @@ class Dispatcher:
         try:
             await self._queue.mark_sending(ids)
             await self._send(batch)
+        except asyncio.CancelledError:  # shutting down: back to the queue, not left "sending"
+            await asyncio.shield(self._queue.retry_later(ids, self._clock(), "interrupted by shutdown"))
+            raise
         finally:
             self._in_flight.difference_update(ids)
 

@@ -53,6 +53,7 @@ class Link:
 
 
 class LinkRepository(Protocol):
+    async def all(self) -> list[Link]: ...
     async def get(self, slack_user_id: str) -> Link | None: ...
     async def holders(self, vo_username: str) -> list[Link]: ...
     async def put(self, link: Link) -> Link: ...
@@ -124,6 +125,11 @@ class Identity:
                 await self._record(slack_user_id, link.vo_username, "link", "ok", "email match")
                 return link
         return None
+
+    async def linked_usernames(self) -> set[str]:
+        """Every VictorOps username some Slack user acts as (lower case)."""
+        stored = {link.vo_username for link in await self._links.all() if link.source != UNLINKED}
+        return {name.lower() for name in [*self._static.values(), *stored]}
 
     async def vo_username(self, slack_user_id: str) -> str | None:
         link = await self.resolve(slack_user_id)

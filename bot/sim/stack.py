@@ -101,7 +101,7 @@ async def local_stack(
         stop = asyncio.Event()
         dispatching = asyncio.create_task(services.dispatcher.run(stop))
         try:
-            async with serve(build_http_app(build_bolt_app(services))) as url:
+            async with serve(build_http_app(build_bolt_app(services), services)) as url:
                 driver = SlackDriver(slack, f"{url}/slack/events", slack.signing_secret)
                 yield LocalStack(state, slack, driver, services, url)
         finally:

@@ -27,4 +27,5 @@ class DigestPoster:
         check_message(blocks, text)
         # Slack's ~1 message/s per channel: the client waits out a 429 (Retry-After) rather than dropping it.
         answer = await self.services.slack.chat_postMessage(channel=digest.channel, text=text, blocks=blocks)
+        self.services.metrics.digests_posted.labels(digest.name).inc()
         return str(answer["ts"])

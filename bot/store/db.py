@@ -1,16 +1,18 @@
 """The database: URL handling, engine and sessions, migrations, readiness."""
 
+from __future__ import annotations
+
 import asyncio
+import re
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy import Connection, event, inspect, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -55,6 +57,8 @@ def alembic_config(url: str | None = None) -> Config:
     `Database.migrate` hands env.py its connection. To run Alembic commands yourself, pass a URL, e.g.
     `command.revision(alembic_config("sqlite:///dev.db"), "add x", autogenerate=True)`.
     """
+    from alembic.config import Config  # Alembic is loaded only when a migration must run: it is heavy
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["url"] = url
@@ -98,6 +102,8 @@ class Database:
         # Migrations are serialised before Alembic runs: by this lock on Postgres, by BEGIN IMMEDIATE on
         # SQLite. That covers replicas starting together and, since Alembic keeps its context in module
         # globals, two migrations in one process too.
+        if await self.current_revision() == await self.head_revision():
+            return  # the usual start: nothing to do, and no need to load Alembic
         async with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
@@ -106,11 +112,13 @@ class Database:
     async def current_revision(self) -> str | None:
         """The revision the database is at; None before the first migration."""
         async with self.engine.connect() as conn:
-            return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+            if not await conn.run_sync(lambda c: inspect(c).has_table("alembic_version")):
+                return None
+            return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
 
     async def head_revision(self) -> str | None:
-        """The newest revision this code ships."""
-        return await asyncio.to_thread(lambda: ScriptDirectory.from_config(alembic_config()).get_current_head())
+        """The newest revision this code ships: the one no other revision names as its predecessor."""
+        return await asyncio.to_thread(head_revision)
 
     async def ping(self) -> None:
         """Run `SELECT 1`; raise DatabaseUnavailable when that fails or takes longer than PING_TIMEOUT_S."""
@@ -129,9 +137,26 @@ class Database:
 
 
 def _upgrade_to_head(connection: Connection) -> None:
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+_REVISION = re.compile(r'^(down_revision|revision)\b[^=]*=\s*"?([^"\s]+)"?', re.MULTILINE)
+
+
+def head_revision() -> str | None:
+    """Read from the revision files' own `revision` / `down_revision` lines (one line of history each)."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = dict(_REVISION.findall(path.read_text(encoding="utf-8")))
+        if "revision" in found:
+            revisions.add(found["revision"])
+            parents.add(found.get("down_revision"))
+    heads = sorted(revisions - parents)
+    return heads[0] if len(heads) == 1 else None
 
 
 def _check_sqlite_folder(database: str | None) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -102,6 +102,7 @@ class VictorOpsClient:
         clock: Clock = monotonic,
         sleep: Sleep = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
+        on_call: Callable[[str, str, str, str, float], None] | None = None,
     ) -> None:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
@@ -114,6 +115,7 @@ class VictorOpsClient:
             transport=transport,
         )
         self._sleep = sleep
+        self._on_call = on_call  # (method, path, status or error, family, seconds waited for budget): metrics
         self.max_attempts = max_attempts
         # In-process budgets unless shared ones are given (several replicas share one through the database).
         self.budgets: dict[Family, Gate] = dict(gates or {f: Budget(budgets.spec(f), clock, sleep) for f in Family})
@@ -217,12 +219,14 @@ class VictorOpsClient:
         params: Mapping[str, str] | None = None,
         json: dict[str, Any] | None = None,
     ) -> httpx.Response:
-        budget = self.budgets[Family.of(path)]
+        family = Family.of(path)
+        budget = self.budgets[family]
         idempotent = method == "GET"
         for attempt in range(1, self.max_attempts + 1):
-            await budget.acquire()
+            waited = await budget.acquire()
             try:
                 response = await self._http.request(method, path, params=params, json=json)
+                self._observe(method, path, str(response.status_code), family, waited)
             except httpx.ConnectError:
                 error: errors.VictorOpsError = errors.Unavailable("connection refused")
                 retry = True  # nothing was sent, so even a write is safe to send again
@@ -235,11 +239,17 @@ class VictorOpsClient:
                     return response
                 error = error_for(response)
                 retry = isinstance(error, errors.RateLimited) or (idempotent and isinstance(error, errors.ServerError))
+            if isinstance(error, errors.Unavailable):
+                self._observe(method, path, "unreachable", family, waited)
             log.warning("VictorOps %s %s failed (attempt %d): %s", method, path, attempt, error)
             if not retry or attempt == self.max_attempts:
                 raise error
             await self._back_off(budget, error, attempt)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _observe(self, method: str, path: str, status: str, family: Family, waited: float) -> None:
+        if self._on_call is not None:
+            self._on_call(method, path, status, family.value, waited)
 
     async def _back_off(self, budget: Gate, error: errors.VictorOpsError, attempt: int) -> None:
         if isinstance(error, errors.RateLimited):

@@ -22,6 +22,7 @@ from bot.slack.listeners.cards import open_reroute_modal, render_listing
 from bot.slack.listeners.digest_commands import DigestCommands
 from bot.slack.modals import ModalMeta, ViewId, create_view, loading, message_view
 from bot.slack.replies import HISTORY_PAGE_SIZE, history_message, oncall_message
+from bot.slack.status import status_report
 from bot.victorops.models import HistoryQuery
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,9 @@ class Commands:
                 await self.link(parsed, command, reply)
             case g.Unlink():
                 await self.unlink(parsed, command, reply)
+            case g.Status():
+                text = await status_report(self.services)
+                await reply(text, sentence(text))
             case g.DigestNow():
                 await self.digests.now(command, reply)
             case g.DigestList():

@@ -1,0 +1,451 @@
+"""Packaging: the Slack app manifest, the Dockerfile and .dockerignore, checked without Slack or a Docker engine.
+
+The manifest is validated against Slack's published JSON Schema (in the shared reference folder) and compared
+with what the code uses: the scopes of bot/slack/scopes.py and the default slash command. The Dockerfile is
+linted here in Python (hadolint too, when it is installed), its health check is run against a local server,
+and its install step is compared with the production install the README documents.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.config import Settings
+from bot.slack.grammar import COMMAND_WORDS
+from bot.slack.scopes import SCOPES
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = ROOT / "manifest.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+README = ROOT / "README.md"
+SCHEMA_NAME = "slack-manifest.schema.json"
+
+# The production install line the README documents (in a fenced block); the image must install the same way.
+README_INSTALL = "pip install ."
+
+SECRET_VARIABLES = {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "VICTOROPS_API_KEY"}
+# pip options that change how pip behaves, not what ends up installed.
+HARMLESS_PIP_OPTIONS = {
+    "--no-cache-dir",
+    "-q",
+    "--quiet",
+    "--disable-pip-version-check",
+    "--no-compile",
+    "--progress-bar=off",
+    "--root-user-action=ignore",
+}
+SLIM_PYTHON_311 = re.compile(r"^(docker\.io/)?(library/)?python:3\.11(\.\d+)?-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?$")
+
+
+# ---- the manifest -----------------------------------------------------------------------------------------
+
+
+def _schema_path() -> Path:
+    """VOBOT_SHARED_DIR (the shared folder, or its reference/ folder) when set, else ../shared next to the repo."""
+    override = os.environ.get("VOBOT_SHARED_DIR")
+    shared = Path(override) if override else ROOT.parent / "shared"
+    for candidate in (shared / "reference" / SCHEMA_NAME, shared / SCHEMA_NAME):
+        if candidate.is_file():
+            return candidate
+    return shared / "reference" / SCHEMA_NAME
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict[str, Any]:
+    data = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), "manifest.yml must be a mapping"
+    return data
+
+
+def _slash_command(manifest: dict[str, Any]) -> dict[str, Any]:
+    commands = manifest["features"]["slash_commands"]
+    assert len(commands) == 1, "vobot answers exactly one slash command"
+    command: dict[str, Any] = commands[0]
+    return command
+
+
+def test_manifest_validates_against_slacks_schema(manifest: dict[str, Any]) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    path = _schema_path()
+    if not path.is_file():
+        pytest.skip(f"Slack's manifest schema not found at {path} (set VOBOT_SHARED_DIR to the shared folder)")
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    base = jsonschema.validators.validator_for(schema)
+    base.check_schema(schema)
+    # Slack's schema spells one pattern `regex` (display_information.background_color), a keyword JSON Schema
+    # ignores; enforce it as the `pattern` it was meant to be.
+    validator_class = jsonschema.validators.extend(base, {"regex": base.VALIDATORS["pattern"]})
+    errors = sorted(validator_class(schema).iter_errors(manifest), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors)
+
+
+def test_manifest_requests_exactly_the_scopes_the_code_uses(manifest: dict[str, Any]) -> None:
+    bot_scopes = manifest["oauth_config"]["scopes"]["bot"]
+    assert len(bot_scopes) == len(set(bot_scopes)), "a scope is listed twice"
+    assert set(bot_scopes) == set(SCOPES), (
+        f"missing from manifest.yml: {sorted(set(SCOPES) - set(bot_scopes))}; "
+        f"not used by the code (bot/slack/scopes.py): {sorted(set(bot_scopes) - set(SCOPES))}"
+    )
+    assert set(manifest["oauth_config"]["scopes"]) == {"bot"}, "vobot needs no user scopes"
+
+
+def test_manifest_slash_command_is_the_default_command(manifest: dict[str, Any]) -> None:
+    command = _slash_command(manifest)
+    assert command["command"] == Settings.model_fields["command"].default == "/vo"
+    assert command["should_escape"] is True, "the grammar expects mentions as <@U…> IDs"
+    assert "url" not in command, "Socket Mode is the default: the HTTP-mode url is documented in comments only"
+    advertised = {part.split()[0] for part in command["usage_hint"].split("|") if part.strip()}
+    assert advertised <= set(COMMAND_WORDS), f"usage_hint names unknown commands: {advertised - set(COMMAND_WORDS)}"
+
+
+def test_manifest_settings_socket_mode_and_interactivity(manifest: dict[str, Any]) -> None:
+    settings = manifest["settings"]
+    assert settings["socket_mode_enabled"] is True
+    assert settings["interactivity"]["is_enabled"] is True
+    assert "request_url" not in settings["interactivity"], "Socket Mode needs no request URL"
+    assert settings["org_deploy_enabled"] is False
+    assert settings["token_rotation_enabled"] is False
+    assert "event_subscriptions" not in settings, "vobot subscribes to no events"
+    bot_user = manifest["features"]["bot_user"]
+    assert bot_user == {"display_name": "vobot", "always_online": True}
+    assert manifest["display_information"]["name"] == "vobot"
+
+
+def test_manifest_documents_the_http_mode_variant() -> None:
+    comments = "\n".join(line for line in MANIFEST.read_text(encoding="utf-8").splitlines() if line.startswith("#"))
+    assert "socket_mode_enabled: false" in comments
+    assert "url: https://<host>/slack/events" in comments
+    assert "request_url: https://<host>/slack/events" in comments
+
+
+# ---- the Dockerfile ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str
+    args: str
+    line: int
+
+
+def parse_dockerfile(text: str) -> list[Instruction]:
+    """Instructions with continuation lines joined; comments and blank lines dropped."""
+    instructions: list[Instruction] = []
+    pending: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if pending and line.startswith("#"):  # comments inside a continued instruction are dropped
+            continue
+        if not pending:
+            start = number
+        if line.endswith("\\"):
+            pending.append(line[:-1].strip())
+            continue
+        pending.append(line)
+        keyword, _, args = " ".join(part for part in pending if part).partition(" ")
+        instructions.append(Instruction(keyword.upper(), args.strip(), start))
+        pending = []
+    assert not pending, "the Dockerfile ends inside a continued line"
+    return instructions
+
+
+def stages(instructions: list[Instruction]) -> list[list[Instruction]]:
+    result: list[list[Instruction]] = []
+    for instruction in instructions:
+        if instruction.keyword == "FROM":
+            result.append([])
+        assert result, f"line {instruction.line}: {instruction.keyword} before the first FROM"
+        result[-1].append(instruction)
+    return result
+
+
+def _options(args: str) -> tuple[dict[str, str], list[str]]:
+    """`--flag=value` options, then the remaining words (shell-style)."""
+    words = shlex.split(args)
+    options = {}
+    while words and words[0].startswith("--"):
+        name, _, value = words.pop(0)[2:].partition("=")
+        options[name] = value
+    return options, words
+
+
+def _exec_form(args: str) -> list[str] | None:
+    try:
+        value = json.loads(args)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, list) and all(isinstance(v, str) for v in value) else None
+
+
+def _env_names(instruction: Instruction) -> dict[str, str]:
+    words = shlex.split(instruction.args)
+    if instruction.keyword == "ENV" and words and "=" not in words[0]:  # legacy `ENV NAME value`
+        return {words[0]: " ".join(words[1:])}
+    return {name: value for name, _, value in (word.partition("=") for word in words)}
+
+
+@pytest.fixture(scope="module")
+def dockerfile() -> list[list[Instruction]]:
+    return stages(parse_dockerfile(DOCKERFILE.read_text(encoding="utf-8")))
+
+
+def _final(dockerfile: list[list[Instruction]], keyword: str) -> list[Instruction]:
+    return [i for i in dockerfile[-1] if i.keyword == keyword]
+
+
+def test_dockerfile_is_multi_stage_on_slim_python_311(dockerfile: list[list[Instruction]]) -> None:
+    assert len(dockerfile) >= 2, "a builder stage and a runtime stage"
+    names = []
+    for stage in dockerfile:
+        _, words = _options(stage[0].args)
+        assert SLIM_PYTHON_311.match(words[0]), f"line {stage[0].line}: base {words[0]!r} is not python:3.11-slim"
+        names.append(words[2] if len(words) == 3 and words[1].upper() == "AS" else None)
+    # The runtime stage copies the builder's venv and nothing else: no sources, no build tools, no .env.
+    for copy in _final(dockerfile, "COPY"):
+        options, words = _options(copy.args)
+        assert options.get("from") in names[:-1], f"line {copy.line}: the runtime stage copies only from the builder"
+        assert words == ["/opt/venv", "/opt/venv"], f"line {copy.line}: the runtime stage copies /opt/venv only"
+    assert not _final(dockerfile, "ADD")
+
+
+def test_dockerfile_runs_as_non_root(dockerfile: list[list[Instruction]]) -> None:
+    users = _final(dockerfile, "USER")
+    assert users, "the runtime stage must set USER"
+    user, _, group = users[-1].args.partition(":")
+    assert user not in {"root", "0"} and group not in {"root", "0"}, f"line {users[-1].line}: runs as root"
+    assert user == "10001"
+
+
+def test_dockerfile_entrypoint_port_data_and_environment(dockerfile: list[list[Instruction]]) -> None:
+    (entrypoint,) = _final(dockerfile, "ENTRYPOINT")
+    (cmd,) = _final(dockerfile, "CMD")
+    assert _exec_form(entrypoint.args) == ["vobot"]
+    assert _exec_form(cmd.args) == ["run"]
+    assert [i.args for i in _final(dockerfile, "EXPOSE")] == ["3000"]
+    env: dict[str, str] = {}
+    for instruction in _final(dockerfile, "ENV"):
+        env.update(_env_names(instruction))
+    assert env.get("PYTHONDONTWRITEBYTECODE") == "1"
+    assert env.get("PYTHONUNBUFFERED") == "1"
+    assert env.get("VOBOT_DATABASE_URL") == "sqlite:////data/vobot.db"
+    volumes = [_exec_form(i.args) or i.args.split() for i in _final(dockerfile, "VOLUME")]
+    assert ["/data"] in volumes
+    assert [i.args for i in _final(dockerfile, "WORKDIR")] == ["/app"]
+
+
+def test_dockerfile_bakes_in_no_secrets(dockerfile: list[list[Instruction]]) -> None:
+    for instruction in (i for stage in dockerfile for i in stage):
+        if instruction.keyword in {"ENV", "ARG"}:
+            for name in _env_names(instruction):
+                assert name not in SECRET_VARIABLES, f"line {instruction.line}: {name} is a secret; pass it at run time"
+                assert not re.search(r"TOKEN|SECRET|PASSWORD|API_KEY", name), f"line {instruction.line}: {name}"
+        if instruction.keyword in {"COPY", "ADD"}:
+            _, words = _options(instruction.args)
+            sources = _exec_form(instruction.args) or words
+            for source in sources[:-1]:
+                assert not Path(source).name.startswith(".env"), f"line {instruction.line}: copies {source}"
+
+
+class _Health(BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self) -> None:
+        self.send_response(self.status if self.path == "/healthz" else 404)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def health_server() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _run_healthcheck(command: list[str], port: int) -> int:
+    env = {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PORT": str(port),
+        # A proxy in the container's environment must not capture the loopback health check.
+        "http_proxy": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+    }
+    return subprocess.run(command, env=env, capture_output=True, timeout=30, check=False).returncode
+
+
+def test_dockerfile_healthcheck_calls_healthz(
+    dockerfile: list[list[Instruction]], health_server: ThreadingHTTPServer
+) -> None:
+    (check,) = _final(dockerfile, "HEALTHCHECK")
+    parsed = re.fullmatch(r"((?:--\S+\s+)*)CMD\s+(.+)", check.args)
+    assert parsed, f"line {check.line}: HEALTHCHECK needs a CMD"
+    options, _ = _options(parsed[1])
+    assert {"interval", "timeout"} <= set(options)
+    command_text = parsed[2]
+    command = _exec_form(command_text) or ["sh", "-c", command_text]
+    assert command[0] in {"python", "python3", "sh"}, "the slim image has no curl or wget: use Python's urllib"
+    assert "/healthz" in command_text, f"line {check.line}: the health check should call GET /healthz"
+    assert "urllib" in command_text, f"line {check.line}: the slim image has no curl: use Python's urllib"
+    port = health_server.server_address[1]
+    assert _run_healthcheck(command, port) == 0, "the health check fails against a healthy /healthz"
+    _Health.status = 503
+    try:
+        assert _run_healthcheck(command, port) != 0, "the health check passes against an unhealthy /healthz"
+    finally:
+        _Health.status = 200
+    health_server.shutdown()
+    health_server.server_close()
+    assert _run_healthcheck(command, port) != 0, "the health check passes with nothing listening"
+
+
+# ---- the install step: the image does what the README documents ------------------------------------------
+
+
+def _pip_installs(lines: list[str]) -> list[list[str]]:
+    """The arguments of every `pip install` in these shell lines, options that change nothing dropped."""
+    installs = []
+    for line in lines:
+        for segment in re.split(r"&&|\|\||;|\|", line):
+            if "install" not in segment:
+                continue
+            try:
+                words = shlex.split(segment, comments=True)
+            except ValueError:  # unbalanced quotes in prose around the command
+                words = segment.split("#", 1)[0].split()
+            for i in range(len(words) - 1):
+                if words[i].endswith("pip") and words[i + 1] == "install":
+                    installs.append([w for w in words[i + 2 :] if w not in HARMLESS_PIP_OPTIONS])
+    return installs
+
+
+def _fenced_lines(markdown: str) -> list[str]:
+    lines, fenced = [], False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif fenced:
+            lines.append(line)
+    return lines
+
+
+def _readme_production_installs() -> list[list[str]]:
+    fenced = _fenced_lines(README.read_text(encoding="utf-8"))
+    assert any(README_INSTALL in line for line in fenced), (
+        f"README.md documents no production install: add a fenced line containing `{README_INSTALL}`"
+    )
+    installs = _pip_installs([line for line in fenced if README_INSTALL in line])
+    return [args for args in installs if "-e" not in args and "--editable" not in args]
+
+
+def test_readme_documents_the_production_install() -> None:
+    installs = _readme_production_installs()
+    assert installs, f"README.md: the line with `{README_INSTALL}` should be a pip install command"
+    assert all(args == ["."] for args in installs), f"README.md: production install {installs}, expected [.]"
+
+
+def test_image_installs_the_project_as_the_readme_does(dockerfile: list[list[Instruction]]) -> None:
+    runs = [i.args for stage in dockerfile[:-1] for i in stage if i.keyword == "RUN"]
+    image = [args for args in _pip_installs(runs) if args]
+    assert image == [["."]], f"the builder stage should run exactly one `pip install .`, found {image}"
+    assert image[0] in _readme_production_installs()
+    assert not [i for i in dockerfile[-1] if i.keyword == "RUN" and "pip install" in i.args], (
+        "the runtime stage installs nothing: it copies the builder's venv"
+    )
+
+
+# ---- .dockerignore ----------------------------------------------------------------------------------------
+
+
+def _ignore_patterns() -> list[str]:
+    lines = DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _docker_pattern(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern as a regex: `*` and `?` stop at `/`, `**` crosses directories."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i:]:
+            end = pattern.index("]", i)
+            out.append(pattern[i : end + 1])
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Docker's rule: the last matching pattern wins, and an excluded directory excludes what is inside it."""
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+    ignored = False
+    for pattern in patterns:
+        regex = _docker_pattern(pattern.removeprefix("!").strip("/"))
+        if any(regex.fullmatch(prefix) for prefix in prefixes):
+            ignored = not pattern.startswith("!")
+    return ignored
+
+
+@pytest.mark.parametrize(
+    "path", [".venv", ".git", ".git/config", "vobot.db", "data/vobot.db", ".env", ".pytest_cache", "bot/__pycache__"]
+)
+def test_dockerignore_excludes(path: str) -> None:
+    assert _ignored(path, _ignore_patterns()), f".dockerignore must exclude {path}"
+
+
+def test_dockerignore_keeps_what_the_image_copies(dockerfile: list[list[Instruction]]) -> None:
+    patterns = _ignore_patterns()
+    for instruction in (i for stage in dockerfile for i in stage if i.keyword == "COPY"):
+        options, words = _options(instruction.args)
+        if "from" in options:
+            continue
+        for source in words[:-1]:
+            assert not _ignored(source.rstrip("/"), patterns), f"line {instruction.line}: {source} is in .dockerignore"
+
+
+# ---- hadolint, when installed -----------------------------------------------------------------------------
+
+
+def test_hadolint() -> None:
+    hadolint = shutil.which("hadolint")
+    if hadolint is None:
+        pytest.skip("hadolint is not installed (the Python lint above still ran)")
+    result = subprocess.run([hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
