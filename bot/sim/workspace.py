@@ -13,7 +13,6 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 from starlette.requests import Request
@@ -118,14 +117,18 @@ class _Page:
     # --- validation: unknown ids are the user's mistake, answered as one sentence ---------------------
 
     def _user(self, user_id: str | None) -> str:
+        if user_id is None:
+            raise BadRequest("Say which user acts: the field “user” is missing.")
         try:
-            return self.stack.slack.user(user_id or "").id
+            return self.stack.slack.user(user_id).id
         except SlackError:
             raise BadRequest(f"There is no user “{user_id}” in this workspace.") from None
 
     def _channel(self, channel_id: str | None) -> str:
+        if channel_id is None:
+            raise BadRequest("Say which channel: the field “channel” is missing.")
         try:
-            return self.stack.slack.channel(channel_id or "").id
+            return self.stack.slack.channel(channel_id).id
         except SlackError:
             raise BadRequest(f"There is no channel “{channel_id}” in this workspace.") from None
 
@@ -149,9 +152,11 @@ class _Page:
         return FileResponse(STATIC / "workspace.html")
 
     async def state(self, request: Request) -> Json:
-        user = self._user(request.query_params.get("user"))
-        channel = self._channel(request.query_params.get("channel"))
+        """What `user` sees in `channel`; without them, the first demo user in the first channel (a fresh page)."""
         slack, vo = self.stack.slack, self.stack.vo
+        first_user = self.demo_users[0].slack_id if self.demo_users else None
+        user = self._user(request.query_params.get("user", first_user))
+        channel = self._channel(request.query_params.get("channel", slack.channels()[0].id))
         # Slack shows a user's ephemerals among the channel's messages, in the order they came.
         shown = slack.messages(channel) + [m for m in slack.ephemerals(user) if m.channel == channel]
         shown.sort(key=lambda m: _ts_order(m.ts))
@@ -163,12 +168,17 @@ class _Page:
             for c in reversed(vo.calls()[-CALLS_SHOWN:])
         ]
         state: Json = {
+            "user": user,
+            "channel": channel,
             "users": [asdict(u) for u in self.demo_users],
             "names": {u.id: u.name for u in slack.users()},  # for <@U…> mentions
             "channels": [{"id": c.id, "name": c.name, "private": c.is_private} for c in slack.channels()],
             "messages": [self._message_view(m) for m in shown],
-            "views": [{"id": v.id, "body": v.body, "hash": v.hash, "errors": v.errors} for v in slack.views()
-                      if v.user == user],
+            "views": [
+                {"id": v.id, "body": v.body, "hash": v.hash, "errors": v.errors}
+                for v in slack.views()
+                if v.user == user
+            ],
             "incidents": incidents,
             "calls": calls,
             "budget": vo.budget(),
