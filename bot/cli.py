@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.config import ConfigError, Settings, load_app_config, load_settings
+from bot.config import AppConfig, ConfigError, Settings, load_app_config, load_settings
 from bot.logs import setup_logging
 from bot.victorops.limits import RateSpec
 
@@ -22,30 +22,32 @@ def _rate(text: str) -> RateSpec:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.wiring import run_bot
-
+def bot_config(settings: Settings, *, serving: bool = True) -> AppConfig:
+    """The YAML file, once the environment has what the bot needs; every problem of both at once.
+    `serving` False: the command posts to Slack but receives nothing (no signing secret or app token)."""
     problems = settings.problems_for_bot()
+    if not serving:
+        problems = [p for p in problems if not p.startswith(("SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"))]
     try:
         config = load_app_config(settings.config_path)
     except ConfigError as exc:
         problems += exc.problems
     if problems:
         raise ConfigError(problems)
-    asyncio.run(run_bot(settings, config))
+    return config
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.wiring import run_bot
+
+    asyncio.run(run_bot(settings, bot_config(settings)))
     return 0
 
 
 def check(args: argparse.Namespace, settings: Settings) -> int:
     from bot.check import run_checks
 
-    problems = settings.problems_for_bot()
-    try:
-        config = load_app_config(settings.config_path)
-    except ConfigError as exc:
-        problems += exc.problems
-    if problems:
-        raise ConfigError(problems)
+    config = bot_config(settings)
     print("ok    Configuration: environment and VOBOT_CONFIG are valid")
     results = asyncio.run(run_checks(settings, config))
     for result in results:
@@ -56,14 +58,7 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
 def digest_send(args: argparse.Namespace, settings: Settings) -> int:
     from bot.wiring import send_digest
 
-    problems = [p for p in settings.problems_for_bot() if not p.startswith(("SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"))]
-    try:
-        config = load_app_config(settings.config_path)
-    except ConfigError as exc:
-        problems += exc.problems
-    if problems:
-        raise ConfigError(problems)
-    worked, message = asyncio.run(send_digest(settings, config, args.name))
+    worked, message = asyncio.run(send_digest(settings, bot_config(settings, serving=False), args.name))
     print(message, file=sys.stdout if worked else sys.stderr)
     return 0 if worked else 1
 

@@ -13,28 +13,17 @@ import httpx
 import yaml
 
 from bot.sim.slack import SlackWorkspace
+from bot.sim.stack import env_for
 from tests.harness import USERS
 from tests.test_cli import free_port
 
 
 def bot_env(slack: SlackWorkspace, slack_url: str, vo_url: str, folder: Path, **env: str) -> dict[str, str]:
+    """The environment of a `vobot run` process on the fakes, with the test users mapped in a YAML file."""
     config = folder / "vobot.yaml"
     config.write_text(yaml.safe_dump({"users": USERS, "email_matching": False}))
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": slack.signing_secret,
-        "SLACK_API_URL": f"{slack_url}/api/",
-        "VICTOROPS_API_URL": vo_url,
-        "VICTOROPS_API_ID": "demo",
-        "VICTOROPS_API_KEY": "demo",
-        "VICTOROPS_REPORTING_RATE_LIMIT": "off",
-        "VICTOROPS_LOOKUP_RATE_LIMIT": "off",
-        "VOBOT_DATABASE_URL": f"sqlite:///{folder}/vobot.db",
-        "VOBOT_CONFIG": str(config),
-        "VOBOT_LOG_LEVEL": "INFO",
-        **env,
-    }
+    path = os.environ.get("PATH", "/usr/bin:/bin")
+    return env_for(slack, slack_url, vo_url, folder, PATH=path, VOBOT_CONFIG=str(config), VOBOT_LOG_LEVEL="INFO", **env)
 
 
 class BotProcess:

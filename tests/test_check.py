@@ -14,9 +14,9 @@ import yaml
 from bot.sim.server import ServerThread
 from bot.sim.slack import SlackWorkspace
 from bot.sim.slack_api import build_slack_api
+from bot.sim.stack import env_for
 from bot.sim.victorops import SimConfig, SimState, build_app
 
-DB = "sqlite:///{}/vobot.db"
 DIGEST = {"name": "morning", "channel": "C0OPS", "schedule": "0 9 * * 1-5", "timezone": "Europe/Berlin"}
 
 
@@ -33,18 +33,10 @@ def run_check(tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str], 
     _, slack, vo_url, slack_url = fakes
     config = tmp_path / "vobot.yaml"
     config.write_text(yaml.safe_dump({"digests": list(digests)}))
-    environment = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": slack.signing_secret,
-        "SLACK_API_URL": f"{slack_url}/api/",
-        "VICTOROPS_API_URL": vo_url,
-        "VICTOROPS_API_ID": "demo",
-        "VICTOROPS_API_KEY": "demo",
-        "VOBOT_DATABASE_URL": DB.format(tmp_path),
-        "VOBOT_CONFIG": str(config),
-        **env,
-    }
+    budgets = {"VICTOROPS_RATE_LIMIT": "6/minute", "VICTOROPS_REPORTING_RATE_LIMIT": "1/minute",
+               "VICTOROPS_LOOKUP_RATE_LIMIT": "15/minute"}  # fmt: skip
+    path = os.environ.get("PATH", "/usr/bin:/bin")
+    environment = env_for(slack, slack_url, vo_url, tmp_path, PATH=path, VOBOT_CONFIG=str(config), **budgets, **env)
     return subprocess.run(
         [sys.executable, "-m", "bot", "check"], env=environment, capture_output=True, text=True, timeout=60
     )

@@ -61,9 +61,9 @@ def _nth(messages: Sequence[Message], index: int) -> Message | None:
     return messages[index] if len(messages) > index else None
 
 
-def settings_for(slack: SlackWorkspace, slack_url: str, vo_url: str, folder: Path, **env: str) -> Settings:
-    """Settings wiring the bot to the two fakes; `env` overrides any variable."""
-    values = {
+def env_for(slack: SlackWorkspace, slack_url: str, vo_url: str, folder: Path, **env: str) -> dict[str, str]:
+    """The environment that wires the bot to the two fakes (budgets off); `env` overrides any variable."""
+    return {
         "SLACK_BOT_TOKEN": slack.bot_token,
         "SLACK_SIGNING_SECRET": slack.signing_secret,
         "SLACK_API_URL": f"{slack_url}/api/",
@@ -76,7 +76,11 @@ def settings_for(slack: SlackWorkspace, slack_url: str, vo_url: str, folder: Pat
         "VOBOT_DATABASE_URL": f"sqlite:///{folder}/vobot.db",
         **env,
     }
-    return Settings.model_validate(values)  # not from the environment: these fakes are all it talks to
+
+
+def settings_for(slack: SlackWorkspace, slack_url: str, vo_url: str, folder: Path, **env: str) -> Settings:
+    # not read from this process's environment: these fakes are all it talks to
+    return Settings.model_validate(env_for(slack, slack_url, vo_url, folder, **env))
 
 
 @asynccontextmanager
