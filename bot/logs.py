@@ -30,6 +30,6 @@ def setup_logging(level: str = "INFO", fmt: Literal["text", "json"] = "text") ->
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request URL and alembic every plugin at INFO: noise unless debugging.
-    for name in ("httpx", "alembic"):
+    # httpx logs every request URL, alembic every plugin and apscheduler every job at INFO: noise unless debugging.
+    for name in ("httpx", "alembic", "apscheduler"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
