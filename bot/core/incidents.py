@@ -85,10 +85,6 @@ class IncidentView:
             body = IncidentList(incidents=list(incidents.values())).model_dump_json(by_alias=True)
             await self._snapshots.put(SNAPSHOT, self._fetched_at, body)
 
-    @property
-    def age(self) -> float | None:
-        return self._cache.age
-
     async def all(self) -> list[Incident]:
         """Every incident VictorOps lists: open ones and recently resolved ones."""
         return list((await self._cache.get()).values())

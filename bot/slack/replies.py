@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from slack_sdk.models.blocks import ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
@@ -72,7 +71,3 @@ def oncall_message(teams: Sequence[TeamOnCall], wanted: str | None) -> tuple[str
         HeaderBlock(text="On call now").to_dict(),
         SectionBlock(text=MarkdownTextObject(text=clip(text, 3000))).to_dict(),
     ]
-
-
-def when(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC"

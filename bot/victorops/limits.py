@@ -127,7 +127,6 @@ class Budget:
         self.window = SlidingWindow(spec, clock)
         self._sleep = sleep
         self._lock = asyncio.Lock()
-        self.waited = 0.0  # total seconds spent waiting for budget, for metrics
 
     @property
     def spec(self) -> RateSpec:
@@ -141,7 +140,6 @@ class Budget:
                 await self._sleep(delay)
                 waited += delay
             self.window.try_acquire()
-        self.waited += waited
         return waited
 
     async def wait_time(self) -> float:
@@ -175,7 +173,6 @@ class SharedBudget:
         self._store = store
         self._sleep = sleep
         self._lock = asyncio.Lock()
-        self.waited = 0.0
 
     @property
     def spec(self) -> RateSpec:
@@ -187,7 +184,6 @@ class SharedBudget:
             while (delay := await self._store.reserve()) > 0:
                 await self._sleep(delay)
                 waited += delay
-        self.waited += waited
         return waited
 
     async def wait_time(self) -> float:
