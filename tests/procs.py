@@ -23,7 +23,8 @@ def bot_env(slack: SlackWorkspace, slack_url: str, vo_url: str, folder: Path, **
     config = folder / "vobot.yaml"
     config.write_text(yaml.safe_dump({"users": USERS, "email_matching": False}))
     path = os.environ.get("PATH", "/usr/bin:/bin")
-    return env_for(slack, slack_url, vo_url, folder, PATH=path, VOBOT_CONFIG=str(config), VOBOT_LOG_LEVEL="INFO", **env)
+    defaults = {"PATH": path, "VOBOT_CONFIG": str(config), "VOBOT_LOG_LEVEL": "INFO"}
+    return env_for(slack, slack_url, vo_url, folder, **{**defaults, **env})
 
 
 class BotProcess:
