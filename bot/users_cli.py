@@ -146,6 +146,21 @@ def validate_against(
     return problems
 
 
+def taken_elsewhere(pairs: Iterable[tuple[str, str]], stored: Mapping[str, str]) -> list[str]:
+    """Rows that would give a VictorOps user to a second Slack user (one already linked to it and kept):
+    nobody may act as someone else, whichever way the link was made."""
+    after = {slack: vo for slack, vo in stored.items() if vo} | dict(pairs)
+    holders: dict[str, list[str]] = {}
+    for slack, vo in after.items():
+        holders.setdefault(vo.lower(), []).append(slack)
+    return [
+        f"{slack} -> {vo}: {', '.join(other for other in holders[vo.lower()] if other != slack)} is already linked "
+        f"to {vo}; unlink them first (/vo unlink @them)"
+        for slack, vo in pairs
+        if len(holders[vo.lower()]) > 1
+    ]
+
+
 def mapping_in_effect(static_users: Mapping[str, str], stored: Iterable[Link]) -> list[Link]:
     """Who is whom: the configuration file's users (they win), then the stored links of everyone else."""
     links = [Link(slack, vo, "config") for slack, vo in static_users.items()]
@@ -245,6 +260,8 @@ async def import_links(settings: Settings, path: Path, fmt: Format | None, *, dr
 
     async with _link_store(settings) as store:
         stored = {link.slack_user_id: link.vo_username for link in await store.all()}
+        if problems := taken_elsewhere(pairs, stored):
+            raise ConfigError([f"{path}: {problem}" for problem in problems])
         changes, added, unchanged = [], 0, 0
         for slack, vo in pairs:
             if slack in static or stored.get(slack) == vo:  # validate_against let only equal static ones pass

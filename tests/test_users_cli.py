@@ -290,3 +290,17 @@ def test_import_checks_usernames_against_victorops(tmp_path: Path) -> None:
         result = env.vobot("import", known)
     assert result.returncode == 0 and result.stderr == ""
     assert env.stored() == {("U0BOB", "BOB.MARTINEZ", "import"), ("U0CAROL", "cchen", "import")}
+
+
+def test_import_never_gives_one_victorops_user_to_two_slack_users(tmp_path: Path) -> None:
+    env = Env(tmp_path)
+    env.seed(Link("U0CAROL", "cchen", "self", "U0CAROL"))
+    taken = env.vobot("import", env.write("taken.csv", HEADER + "U0BOB,CCHEN\n"))
+    assert taken.returncode == 2
+    assert taken.stderr.splitlines()[-1] == (
+        "taken.csv: U0BOB -> CCHEN: U0CAROL is already linked to CCHEN; unlink them first (/vo unlink @them)"
+    )
+    assert env.stored() == {("U0CAROL", "cchen", "self")}
+    moved = env.vobot("import", env.write("moved.csv", HEADER + "U0BOB,cchen\nU0CAROL,gkim\n"))  # a swap in one file
+    assert moved.returncode == 0, moved.stderr
+    assert env.stored() == {("U0BOB", "cchen", "import"), ("U0CAROL", "gkim", "import")}
