@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from bot.core.schedule import next_slot
+from bot.store.db import check_url
 from bot.victorops.client import Budgets
 from bot.victorops.limits import RateSpec
 from bot.victorops.models import Phase, parse_phase
@@ -82,6 +83,12 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        check_url(value)
         return value
 
     @field_validator("log_level", mode="before")

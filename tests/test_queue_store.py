@@ -163,6 +163,7 @@ async def test_pending_order_depth_ahead_of_and_recent(database: Database) -> No
     clock = FakeClock()
     queue = ActionQueue(database, clock)
     ids = [(await enqueue(queue, f"k{n}", user=f"u{n}"))[0].id for n in range(5)]
+    await queue.mark_sending([ids[1]])
     await queue.retry_later([ids[1]], T0 + 10, None)
     await queue.mark_sending([ids[2]])
     await queue.complete(ids[3], {})
@@ -424,3 +425,18 @@ async def test_refresh_lock_is_a_no_op_on_sqlite(tmp_path: Path) -> None:
             pass
     finally:
         await db.dispose()
+
+
+async def test_only_pending_actions_are_claimed_and_finished_ones_stay_finished(database: Database) -> None:
+    queue = ActionQueue(database, FakeClock())
+    a, _ = await enqueue(queue, "a")
+    b, _ = await enqueue(queue, "b", user="bob")
+    first = await queue.mark_sending([a.id, b.id])
+    assert [(x.id, x.status, x.attempts) for x in first] == [(a.id, "sending", 1), (b.id, "sending", 1)]
+    assert await queue.mark_sending([a.id, b.id]) == []  # a second sender gets nothing to send
+    await queue.complete(a.id, {"outcomes": []})
+    await queue.retry_later([a.id, b.id], T0, "interrupted")  # a late recovery must not revive a finished one
+    assert [(x.id, x.status) for x in sorted(await queue.recent(), key=lambda x: x.id)] == [
+        (a.id, "done"),
+        (b.id, "pending"),
+    ]

@@ -125,6 +125,9 @@ class Completions:
             self._waiting[action_id] = asyncio.get_running_loop().create_future()
         return self._waiting[action_id]
 
+    def forget(self, action_id: int) -> None:
+        self._waiting.pop(action_id, None)
+
     def finished(self, action_id: int) -> None:
         if (future := self._waiting.pop(action_id, None)) and not future.done():
             future.set_result(None)
@@ -245,6 +248,14 @@ class IncidentActions:
             dedupe_key=dedupe_key,  # a double click joins the action already queued
         )
         finished = self._completions.watch(action.id)
+        try:
+            return await self._wait(action, numbers, finished)
+        finally:
+            self._completions.forget(action.id)  # another replica may have sent it: nobody will pop it
+
+    async def _wait(
+        self, action: QueuedAction, numbers: Sequence[str], finished: asyncio.Future[None]
+    ) -> list[Outcome]:
         self._wake()
         # When the budget is already spent, say "queued" at once rather than after a wait that cannot succeed.
         deadline = self._clock() + (0.0 if await self._eta(action) > self.wait else self.wait)
@@ -253,7 +264,7 @@ class IncidentActions:
             if current is None or current.status == "failed":
                 raise ActionError(current.error if current and current.error else "The action was lost; try again.")
             if current.status == "done":
-                found = await self._view.find(o.number for o in outcomes_of(current.result) if o.number)
+                found = await self._show([o.number for o in outcomes_of(current.result) if o.number])
                 return [Outcome(o.number, o.done, o.note, found.get(o.number)) for o in outcomes_of(current.result)]
             left = deadline - self._clock()
             if left <= 0 and await self._queue.hand_off(action.id):
@@ -261,6 +272,16 @@ class IncidentActions:
             # Woken at once when this replica sends it; another replica's send is noticed by looking again.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(finished), max(0.01, min(left, self._poll)))
+
+    async def _show(self, numbers: list[str]) -> dict[str, Incident | None]:
+        """Incidents to draw: as fresh as the view can be, else as last seen — the action is queued or done
+        either way, so a failed read must not tell the user to try again."""
+        if not numbers:
+            return {}
+        try:
+            return await self._view.find(numbers)
+        except Exception:
+            return self._view.known(numbers)
 
     async def _eta(self, action: QueuedAction) -> float:
         """Roughly when the action will be sent: after the calls queued before it, as the budget allows."""
@@ -280,7 +301,7 @@ class IncidentActions:
             f"Queued: VictorOps allows {self._budget_label} and that is in use right now, so this goes out in "
             f"{seconds(eta)}. It will show here when it lands."
         )
-        found = await self._view.find(numbers)
+        found = await self._show(list(numbers))
         return [Outcome(n, False, note, found.get(n), queued=True) for n in numbers] or [
             Outcome("", False, note, queued=True)
         ]

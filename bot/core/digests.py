@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 GRACE = timedelta(minutes=30)  # a digest later than this is news nobody needs
 KEEP_CLAIMS = timedelta(days=90)
+RETRY_AFTER = timedelta(minutes=1)  # a digest whose post failed is tried again this much later
 RELOAD = 60.0  # seconds between checks for digests added or removed on another replica
 
 
@@ -35,6 +36,7 @@ class DigestStore(Protocol):
 class Claims(Protocol):
     async def claim(self, digest: str, slot: str) -> bool: ...
     async def posted(self, digest: str, slot: str, ts: str) -> None: ...
+    async def release(self, digest: str, slot: str) -> None: ...
     async def last(self, digest: str) -> str | None: ...
     async def recent(self, digest: str, limit: int) -> list[tuple[str, str | None]]: ...
     async def prune(self, keep: timedelta) -> None: ...
@@ -104,11 +106,23 @@ class Digests:
         key = slot_key(slot, digest.timezone)
         if not await self._claims.claim(digest.name, key):
             return False  # another replica has it
-        ts = await self.send(digest)
+        try:
+            ts = await self.send(digest)
+        except Exception:
+            # Not posted: give the slot back and try again in a minute, while the digest is still news.
+            await self._claims.release(digest.name, key)
+            self._retry(name, slot)
+            raise
         if ts:
             await self._claims.posted(digest.name, key, ts)
         log.info("digest %s for %s %s", name, key, "posted" if ts else "skipped (nothing open)")
         return True
+
+    def _retry(self, name: str, slot: datetime) -> None:
+        retry_at = self._now() + RETRY_AFTER
+        if self._scheduler is not None and retry_at - slot < self._grace:
+            self._scheduler.add_job(self.run_slot, "date", run_date=retry_at, args=[name, slot])
+            log.warning("digest %s could not be posted; trying again at %s", name, retry_at.isoformat())
 
     async def last_posted(self, name: str) -> str | None:
         """The local slot time of the digest's last posted message, if any."""

@@ -34,7 +34,7 @@ IDLE = 1.0  # seconds between looks at the queue when nothing woke us (another r
 class Queue(Protocol):
     async def pending(self, now: float | None = None) -> list[QueuedAction]: ...
     async def interrupted(self) -> list[QueuedAction]: ...
-    async def mark_sending(self, ids: Sequence[int]) -> None: ...
+    async def mark_sending(self, ids: Sequence[int]) -> list[QueuedAction]: ...
     async def complete(self, action_id: int, result: dict[str, object]) -> QueuedAction: ...
     async def fail(self, action_id: int, error: str) -> QueuedAction: ...
     async def retry_later(self, ids: Sequence[int], not_before: float, error: str | None) -> None: ...
@@ -158,7 +158,12 @@ class Dispatcher:
 
     async def _keep_lease(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await self.take_lease()
+            try:
+                await self.take_lease()
+            except Exception:
+                # Cannot renew (the database is away): stop sending at once, another replica may take over.
+                log.exception("could not renew the dispatcher lease; not sending until it is renewed")
+                self.leader = False
             await self._pause_plain(self._lease.ttl / 3, stop)
 
     async def _pause_plain(self, delay: float, stop: asyncio.Event) -> None:
@@ -198,8 +203,10 @@ class Dispatcher:
         ids = [a.id for a in batch]
         self._in_flight.update(ids)
         try:
-            await self._queue.mark_sending(ids)
-            await self._send(batch)
+            # Only what this call claims is sent: a row another sender claimed, or that finished, is skipped.
+            claimed = await self._queue.mark_sending(ids)
+            if claimed:
+                await self._send(claimed)
         except asyncio.CancelledError:  # shutting down: back to the queue, not left "sending"
             await asyncio.shield(self._queue.retry_later(ids, self._clock(), "interrupted by shutdown"))
             raise
@@ -216,15 +223,20 @@ class Dispatcher:
             for action in batch:
                 await self._finish(await self._queue.fail(action.id, str(exc)), None)
             return
+        except Exception as exc:  # a bug or the database: try again later, and give up (telling the user) in the end
+            log.exception("sending %d queued action(s) failed", len(batch))
+            await self._later(batch, exc)
+            return
         for action in batch:
             sent = results.get(action.id, Sent([]))
             await self._finish(await self._queue.complete(action.id, sent.to_result()), sent)
 
-    async def _later(self, batch: list[QueuedAction], error: errors.VictorOpsError) -> None:
-        attempts = max(a.attempts for a in batch) + 1
+    async def _later(self, batch: list[QueuedAction], error: Exception) -> None:
+        attempts = max(a.attempts for a in batch)  # counted when claimed
         if attempts > MAX_ATTEMPTS:
+            reason = str(error) if isinstance(error, errors.VictorOpsError) else "vobot could not send it; try again"
             for action in batch:
-                await self._finish(await self._queue.fail(action.id, str(error)), None)
+                await self._finish(await self._queue.fail(action.id, reason), None)
             return
         if isinstance(error, errors.RateLimited) and error.retry_after is not None:
             delay = error.retry_after

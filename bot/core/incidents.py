@@ -100,6 +100,11 @@ class IncidentView:
             known = await self._cache.refresh()
         return {n: known.get(n) for n in wanted}
 
+    def known(self, numbers: Iterable[str]) -> dict[str, Incident | None]:
+        """The incidents as this view last had them, without asking anyone: for showing, never for deciding."""
+        held = self._cache.peek() or {}
+        return {n: held.get(n) for n in numbers}
+
     async def put(self, incidents: Iterable[Incident]) -> None:
         """Record incidents as VictorOps now has them (after our own write was accepted), for every replica."""
         changed = {i.incident_number: i for i in incidents}

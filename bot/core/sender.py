@@ -3,6 +3,7 @@ is written back to the shared incident view, so cards show it without another ca
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,8 @@ from bot.victorops.models import (
     RerouteRequest,
     Target,
 )
+
+log = logging.getLogger(__name__)
 
 
 def actor_of(action: QueuedAction) -> Actor:
@@ -78,7 +81,7 @@ class ActionSender:
         message = vo_message(verb, actor, note)
         send = self._vo.ack if verb == "ack" else self._vo.resolve
         results = await send(actor.vo_username, numbers, message)
-        by_number = await self._record(verb, actor, message, results, await self._view.find(numbers))
+        by_number = await self._record(verb, actor, message, results, await self._known(numbers))
         return {action.id: Sent([by_number.get(n, silent(n)) for n in action.incidents]) for action in batch}
 
     async def _mine(self, verb: Verb, action: QueuedAction) -> Sent:
@@ -86,7 +89,7 @@ class ActionSender:
         message = vo_message(verb, actor, action.payload.get("note"))
         send = self._vo.ack_by_user if verb == "ack" else self._vo.resolve_by_user
         results = await send(actor.vo_username, message)
-        known = await self._view.find(r.incident_number for r in results)
+        known = await self._known([r.incident_number for r in results])
         return Sent(list((await self._record(verb, actor, message, results, known)).values()))
 
     async def _record(
@@ -110,10 +113,26 @@ class ActionSender:
             else:
                 reason = result.message or "no reason given"
                 outcomes[number] = Outcome(number, False, f"VictorOps did not {verb} #{number}: {reason}.", incident)
-        await self._view.put(changed)
-        if any(known.get(n) is None for n in outcomes):
-            await self._view.invalidate()  # VictorOps knows incidents we had not seen yet
+        await self._remember(changed, stale=any(known.get(n) is None for n in outcomes))
         return outcomes
+
+    # What follows a write VictorOps accepted must not fail the action (it would be sent again): the view is
+    # only kept up to date as well as it can be.
+
+    async def _known(self, numbers: list[str]) -> dict[str, Incident | None]:
+        try:
+            return await self._view.find(numbers)
+        except Exception:
+            log.warning("could not read incidents %s after a write; the view catches up later", numbers)
+            return dict.fromkeys(numbers)
+
+    async def _remember(self, changed: list[Incident], *, stale: bool) -> None:
+        try:
+            await self._view.put(changed)
+            if stale:
+                await self._view.invalidate()  # VictorOps knows incidents we had not seen yet
+        except Exception:
+            log.warning("could not record %d changed incident(s); the view catches up later", len(changed))
 
     async def _reroute(self, action: QueuedAction) -> Sent:
         actor = actor_of(action)
@@ -123,7 +142,7 @@ class ActionSender:
             reroutes=[Reroute(incident_number=n, targets=targets) for n in action.incidents],
         )
         statuses = {s.incident_number: s for s in await self._vo.reroute(request)}
-        await self._view.invalidate()  # who is paged now is VictorOps' to say: the next reader fetches it
+        await self._remember([], stale=True)  # who is paged now is VictorOps' to say: the next reader fetches it
         where = ", ".join(describe(t) for t in targets)
         outcomes = []
         for n in action.incidents:
@@ -140,7 +159,7 @@ class ActionSender:
     async def _create(self, action: QueuedAction) -> Sent:
         actor = actor_of(action)
         payload = action.payload
-        if action.attempts > 0 and (number := await self._already_created(action)):
+        if action.attempts > 1 and (number := await self._already_created(action)):
             # an earlier attempt may have reached VictorOps before we lost track: never create it twice
             return Sent([Outcome(number, True, f"Created #{number} for <@{actor.slack_user_id}>.")], created=number)
         targets = [Target.model_validate(t) for t in payload.get("targets", [])]
@@ -153,7 +172,7 @@ class ActionSender:
         )
         created = await self._vo.create_incident(request)
         number = created.incident_number or ""
-        await self._view.invalidate()
+        await self._remember([], stale=True)
         return Sent([Outcome(number, True, f"Created #{number} for <@{actor.slack_user_id}>.")], created=number)
 
     async def _already_created(self, action: QueuedAction) -> str | None:

@@ -438,6 +438,11 @@ _ISO = re.compile(
 )
 
 
+def _minute(moment: datetime) -> datetime:
+    """Relative times to the minute: the same search typed again soon is the same query, answered from cache."""
+    return moment.replace(second=0, microsecond=0)
+
+
 def _time(key: str, value: str, ctx: _Ctx) -> datetime:
     """`30m`, `12h`, `7d`, `2w` before now, or an ISO date/datetime (naive means UTC); returned in UTC."""
     if match := _RELATIVE.fullmatch(value):
@@ -445,7 +450,7 @@ def _time(key: str, value: str, ctx: _Ctx) -> datetime:
         if amount == 0:
             raise _Invalid(f"`{key}:{value}` is no time ago; use a length of time like `{key}:7d`.")
         try:
-            return ctx.now - timedelta(**{_UNITS[match.group(2).lower()]: amount})
+            return _minute(ctx.now - timedelta(**{_UNITS[match.group(2).lower()]: amount}))
         except OverflowError:
             raise _Invalid(f"`{key}:{value}` reaches too far back; use a shorter time like `{key}:30d`.") from None
     if _ISO.fullmatch(value):
@@ -652,7 +657,7 @@ def _history(rest: str, ctx: _Ctx) -> Command:
         raise _Invalid("`since:` must be earlier than `before:`; swap or widen them.")
     if since is None:
         # With only `before:`, the 7-day window ends there rather than at now, so it is never empty.
-        since = min(ctx.now, before or ctx.now) - HISTORY_WINDOW
+        since = _minute(min(ctx.now, before or ctx.now) - HISTORY_WINDOW)
     return History(
         phases=_canonical_phases(phases) if phases else ALL_PHASES,
         services=_dedupe(services),

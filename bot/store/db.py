@@ -8,7 +8,8 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, event, inspect, make_url, text
+from sqlalchemy import URL, Connection, event, inspect, make_url, text
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 if TYPE_CHECKING:
@@ -65,13 +66,25 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+def check_url(url: str) -> URL:
+    """The parsed driver URL; ValueError with one clear sentence when it cannot work."""
+    normalized = normalize_url(url)
+    try:
+        parsed = make_url(normalized)
+    except ArgumentError:
+        raise ValueError("not a database URL; e.g. sqlite:///vobot.db or postgresql://user@host/db") from None
+    except ValueError:  # SQLAlchemy's int() of the port
+        raise ValueError("the port is not a number") from None
+    if parsed.get_backend_name() == "sqlite":
+        _check_sqlite_folder(parsed.database)
+    return parsed
+
+
 class Database:
     """Owns the async engine and session factory for one database URL."""
 
     def __init__(self, url: str) -> None:
-        self.url = make_url(normalize_url(url))
-        if self.url.get_backend_name() == "sqlite":
-            _check_sqlite_folder(self.url.database)
+        self.url = check_url(url)
         # pre-ping: a Postgres restart or idle timeout leaves dead connections in the pool.
         self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=True)
         if self.url.get_backend_name() == "sqlite":

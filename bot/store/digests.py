@@ -164,6 +164,13 @@ class SlotClaims:
             return False
         return True
 
+    async def release(self, digest: str, slot: str) -> None:
+        """Give a claimed slot back (its post failed), so that it can be claimed and posted again."""
+        async with self._db.session() as session:
+            await session.execute(
+                delete(DigestSlotRow).where(DigestSlotRow.digest == digest, DigestSlotRow.slot == slot)
+            )
+
     async def posted(self, digest: str, slot: str, ts: str) -> None:
         """Record the Slack message (its ts) posted for a claimed slot."""
         async with self._db.session() as session:

@@ -167,13 +167,17 @@ class ActionQueue:
             )
             return bool(getattr(result, "rowcount", 0))
 
-    async def mark_sending(self, ids: Iterable[int]) -> None:
+    async def mark_sending(self, ids: Iterable[int]) -> list[QueuedAction]:
+        """Claim pending actions for sending; returns those claimed (as they are now). An action another
+        sender claimed first, or that finished meanwhile, is not returned, so nothing is sent twice."""
         async with self._db.session() as session:
-            await session.execute(
+            claimed = await session.scalars(
                 update(QueuedActionRow)
-                .where(QueuedActionRow.id.in_(list(ids)))
+                .where(QueuedActionRow.id.in_(list(ids)), QueuedActionRow.status == "pending")
                 .values(status="sending", attempts=QueuedActionRow.attempts + 1, sent_at=self._now())
+                .returning(QueuedActionRow)
             )
+            return sorted((_action(row) for row in claimed), key=lambda action: action.id)
 
     async def complete(self, action_id: int, result: dict[str, Any]) -> QueuedAction:
         return await self._finish(action_id, "done", result=result)
@@ -182,11 +186,12 @@ class ActionQueue:
         return await self._finish(action_id, "failed", error=error)
 
     async def retry_later(self, ids: Iterable[int], not_before: float, error: str | None) -> None:
-        """Put actions back to pending, not to be sent before `not_before`; `error` says why (None clears it)."""
+        """Put actions being sent back to pending, not to be sent before `not_before`; `error` says why (None
+        clears it). A finished action stays finished."""
         async with self._db.session() as session:
             await session.execute(
                 update(QueuedActionRow)
-                .where(QueuedActionRow.id.in_(list(ids)))
+                .where(QueuedActionRow.id.in_(list(ids)), QueuedActionRow.status == "sending")
                 .values(status="pending", not_before=datetime.fromtimestamp(not_before, UTC), error=error)
             )
 
