@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.core.actions import (
     PAST,
+    ActionError,
     Actor,
     IncidentWriter,
     Outcome,
@@ -71,6 +72,11 @@ class ActionSender:
                 case "create":
                     return {first.id: await self._create(first)}
         except errors.NotFound:
+            if first.verb == "reroute":  # the missing one may be a target as well as the actor
+                raise ActionError(
+                    "VictorOps did not find a user or policy of this reroute; pick targets from the reroute list, "
+                    "and check your own link with `/vo whoami`."
+                ) from None
             raise unknown_user(actor_of(first)) from None
         raise ValueError(f"unknown queued verb {first.verb!r}")
 
