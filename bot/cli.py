@@ -117,9 +117,13 @@ def victorops_sim(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.demo import run_demo
+    from bot.demo import PortBusy, run_demo
 
-    asyncio.run(run_demo(settings.port))
+    try:
+        asyncio.run(run_demo(settings.port))
+    except PortBusy as exc:
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 

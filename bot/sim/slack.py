@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -357,6 +358,15 @@ class SlackWorkspace:
     def users(self) -> list[SlackUser]:
         with self._lock:
             return list(self._users.values())
+
+    def invite_bot(self, channel_id: str, by: str) -> Message:
+        """`/invite @vobot`: the bot becomes a member, and the channel says so, as Slack does."""
+        with self._lock:
+            channel = self.channel(channel_id)
+            self._channels[channel.id] = dataclasses.replace(channel, bot_is_member=True)
+            return copy.deepcopy(
+                self._add(channel.id, f"vobot joined #{channel.name}. Added by <@{by}>.", None, user=by)
+            )
 
     def channels(self) -> list[SlackChannel]:
         with self._lock:
