@@ -324,11 +324,16 @@ async def test_the_bot_can_be_invited_to_a_private_channel(page_stack: tuple[Loc
     stack, client = page_stack
     private = "C0PRIV"
     assert not stack.slack.channel(private).bot_is_member
+    await post(client, "/demo/command", {"user": "U0ALICE", "channel": private, "text": "/vo digest now"})
+    refused = await stack.reply("U0ALICE")
+    assert "invite it with `/invite @vobot`" in refused.text and stack.slack.messages(private) == []
     done = await post(client, "/demo/command", {"user": "U0ALICE", "channel": private, "text": "/invite @vobot"})
     assert done["status"] == 200 and stack.slack.channel(private).bot_is_member
     assert "vobot joined #incident-war-room" in stack.slack.messages(private)[-1].text
-    refused = await client.post("/demo/command", json={"user": "U0ALICE", "channel": private, "text": "/invite @bob"})
-    assert refused.status_code == 400 and "/invite @vobot" in refused.json()["error"]
+    await post(client, "/demo/command", {"user": "U0ALICE", "channel": private, "text": "/vo digest now"})
+    await stack.until(lambda: len(stack.slack.messages(private)) == 2)
+    other = await client.post("/demo/command", json={"user": "U0ALICE", "channel": private, "text": "/invite @bob"})
+    assert other.status_code == 400 and "/invite @vobot" in other.json()["error"]
 
 
 def test_make_demo_on_a_busy_port_says_which_and_how_to_pick_another() -> None:
