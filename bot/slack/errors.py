@@ -21,7 +21,7 @@ def explain(error: BaseException) -> str:
         code = error.response.get("error", "unknown_error") if error.response is not None else "unknown_error"
         log.warning("Slack refused a call: %s", code)
         if code == "not_in_channel":
-            return "vobot is not in this channel, so nothing was posted: invite it with `/invite @vobot`, then try again."
+            return "vobot is not in this channel, so nothing was posted: invite it with `/invite @vobot`, then retry."
         return f"Slack refused our reply ({code}); try again, and tell your vobot admin if it keeps happening."
     reference = uuid.uuid4().hex[:8]
     log.error("unexpected error (reference %s)", reference, exc_info=error)
