@@ -50,7 +50,7 @@ class Profiles(Protocol):
     async def profile(self, user_id: str) -> Profile | None: ...
 
     async def email_shared(self, profile: Profile) -> bool:
-        """Whether another Slack user has this person's email (then it proves nobody)."""
+        """Whether another Slack user has this person's email, or may have (then it proves nobody)."""
         ...
 
 

@@ -45,6 +45,8 @@ class SlackProfiles:
         roster = await self._roster.get()
         if profile.user_id not in roster:  # joined since the roster was read: so may others with that email
             roster = await self._roster.get(max_age=ROSTER_RETRY_AFTER)
+        if profile.user_id not in roster:
+            return True  # still not listed: vobot cannot tell who else has that email, so it proves nothing
         key = email_key(profile.email)
         return any(email == key for user_id, email in roster.items() if user_id != profile.user_id)
 
