@@ -5,6 +5,10 @@ Slack) → a stored link (made by the user, an admin, an import, or an earlier e
 email match, stored as a link, when `email_matching` is on. An explicit unlink is stored too, so an email
 match does not quietly link the person again.
 
+A VictorOps user belongs to one Slack user: the store refuses a second (`VictorOpsUserTaken`, a database
+rule, so it holds under races); the check before each link is only there for the friendly answer. An email
+proves a person only when exactly one VictorOps user and one Slack user have it.
+
 Nothing is cached here except through the directory (VictorOps users) and the profiles (Slack emails):
 the stored links are read from the database each time, so every replica sees a new link at once.
 """
