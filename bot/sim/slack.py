@@ -11,6 +11,7 @@ and accessors return deep copies.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import dataclasses
 import hashlib
@@ -338,6 +339,29 @@ class SlackWorkspace:
             if user_id not in self._users:
                 raise SlackError("user_not_found")
             return self._users[user_id]
+
+    def add_user(self, user: SlackUser) -> SlackUser:
+        """A person joins the workspace."""
+        with self._lock:
+            if user.id in self._users:
+                raise ValueError(f"the workspace already has a user {user.id}")
+            self._users[user.id] = user
+            return user
+
+    def user_page(self, cursor: str | None, limit: int) -> tuple[list[SlackUser], str]:
+        """One page of users.list, in joining order, and the cursor of the next ("" after the last); like
+        Slack's, a cursor names the user the next page starts at."""
+        with self._lock:
+            ids = list(self._users)
+            start = 0
+            if cursor:
+                try:
+                    start = ids.index(base64.b64decode(cursor, validate=True).decode().removeprefix("user:"))
+                except (ValueError, UnicodeDecodeError):
+                    raise SlackError("invalid_cursor") from None
+            end = len(ids) if limit <= 0 else start + limit
+            after = f"user:{ids[end]}".encode() if end < len(ids) else b""
+            return [self._users[i] for i in ids[start:end]], base64.b64encode(after).decode()
 
     def user_by_email(self, email: str) -> SlackUser:
         with self._lock:
