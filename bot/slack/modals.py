@@ -19,7 +19,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.slack.blocks import ListSpec, clip, escape
+from bot.core.text import escape
+from bot.slack.blocks import ListSpec, clip
 from bot.victorops.models import Incident, PolicyInfo, Target, User
 
 MAX_OPTIONS = 100  # Slack's cap per select
@@ -104,7 +105,7 @@ def reroute_view(
     users: Sequence[User],
     oncall: Mapping[str, list[str]],
 ) -> dict[str, Any]:
-    listed = "\n".join(f"*#{i.incident_number}* {escape(clip(i.title, 150))}" for i in incidents[:10])
+    listed = "\n".join(f"*#{escape(i.incident_number)}* {escape(clip(i.title, 150))}" for i in incidents[:10])
     blocks: list[Any] = [
         SectionBlock(text=MarkdownTextObject(text=f"Reroute to whom?\n{listed}")),
         *target_inputs(policy_options(policies, oncall), user_options(users)),
