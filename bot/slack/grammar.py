@@ -31,6 +31,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeAlias
 
+from bot.core.targets import SLUG as _SLUG
+from bot.core.targets import VO_USERNAME as _VO_USERNAME
 from bot.core.text import MAX_DETAILS, MAX_NOTE, MAX_SUMMARY, escape
 from bot.slack.typed import decode
 from bot.victorops.models import Phase, parse_phase
@@ -275,8 +277,6 @@ def _unknown(word: str, ctx: _Ctx) -> str:
 # A Slack mention may carry a display name with spaces (`<@U1|Jo Doe>`); keep it in one token.
 _TOKEN = re.compile(r"(?:<@[^<>\n]*>|\S)+")
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")
-_VO_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
-_SLUG = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 _FREE_VALUE = re.compile(r"[^\s<>`\"]{1,100}")  # routing keys, services, hosts: whatever VictorOps stored
 _NUMBER = re.compile(r"#?([0-9]+)")
 
