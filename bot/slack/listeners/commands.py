@@ -72,12 +72,18 @@ class Commands:
         if isinstance(parsed, g.ParseError):
             await ack(text=parsed.message)
             return
-        public = "in_channel" if parsed.public else "ephemeral"
+        # A reply in the channel counts against the person's few a minute; past them it is for them only.
+        limited = None
+        if parsed.public:
+            limited = await self.services.posts.public_reply(command["user_id"], command["channel_id"])
+        public = parsed.public and limited is None
         if isinstance(parsed, g.Help):
-            await ack(text=g.usage(name, parsed.topic), response_type=public)
+            text = g.usage(name, parsed.topic)
+            kind = "in_channel" if public else "ephemeral"
+            await ack(text=f"{limited}\n{text}" if limited else text, response_type=kind)
             return
-        await ack()
-        reply = Reply(respond, parsed.public)
+        await ack(text=limited or "")
+        reply = Reply(respond, public)
         try:
             await self.dispatch(parsed, command, reply, client)
         except NotLinked as unlinked:

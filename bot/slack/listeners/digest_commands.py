@@ -32,6 +32,8 @@ class DigestCommands:
     async def now(self, command: dict[str, Any], reply: Reply) -> None:
         """Post this channel's digests now, or every open incident when it has none."""
         channel = command["channel_id"]
+        if limited := await self.services.posts.digest_now(channel):
+            raise ActionError(limited)
         digests = await self.services.digest_store.in_channel(channel)
         for digest in digests:
             await self.services.digests.send(digest)
