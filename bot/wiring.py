@@ -26,6 +26,7 @@ from bot.core.dispatch import Dispatcher
 from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
+from bot.core.posting import PostLimits
 from bot.core.sender import ActionSender
 from bot.metrics import Metrics
 from bot.services import Services
@@ -40,6 +41,7 @@ from bot.store.db import Database
 from bot.store.digests import Digest, DigestStore, SlotClaims
 from bot.store.lease import Lease
 from bot.store.links import LinkStore
+from bot.store.post_limits import PostWindows
 from bot.store.queue import ActionQueue
 from bot.store.snapshots import Snapshots
 from bot.victorops.client import Family, VictorOpsClient
@@ -134,6 +136,7 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         digest_store=digest_store,
         digests=Digests(digest_store, SlotClaims(db, holder), incidents, now=now),
         metrics=metrics,
+        posts=PostLimits(PostWindows(db), settings.command),
         directory=directory,
         history=History(vo, vo.budgets[Family.REPORTING].wait_time),
         identity=identity,

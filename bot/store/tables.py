@@ -167,3 +167,14 @@ class DigestSlotRow(Base):
     claimed_by: Mapped[str] = mapped_column(String(128))
     claimed_at: Mapped[datetime]
     posted_ts: Mapped[str | None] = mapped_column(String(32))  # the Slack message, once posted
+
+
+class PostLimitRow(Base):
+    """One of the `count` slots of a sliding window on channel posts (`bot.store.post_limits`): a slot holds the
+    time of its last post and is taken again only once that has left the window."""
+
+    __tablename__ = "post_limits"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)  # kind:channel[:person]
+    slot: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[float]  # epoch seconds of the slot's last post

@@ -12,6 +12,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.actions import Actor, Verb
+from bot.core.text import escape
 from bot.services import Services
 from bot.slack.blocks import ActionId, Block, CardRef, outcomes_message, sentence
 from bot.slack.errors import explain
@@ -100,7 +101,7 @@ class Buttons:
         try:
             link = await self.services.identity.link_self(user["id"], pending.u)
             actor = Actor(user["id"], slack_name(user), link.vo_username)
-            done = f"Linked you to VictorOps user `{link.vo_username}`."
+            done = f"Linked you to VictorOps user `{escape(link.vo_username)}`."
             card = Surface(response_url=pending.r, channel=pending.ch, message_ts=pending.ts, listing=pending.l)
             if pending.f == "reroute":
                 await open_reroute_modal(self.services, client, body["trigger_id"], meta_for(card, list(pending.n)))
