@@ -19,6 +19,7 @@ class Windows(Protocol):
     """Sliding windows kept where replicas share them (bot.store.post_limits.PostWindows)."""
 
     async def take(self, key: str, spec: RateSpec) -> float: ...
+    async def give_back(self, key: str) -> None: ...
 
 
 class PostLimits:
@@ -35,6 +36,10 @@ class PostLimits:
             f"A digest was posted here with `{self._command} digest now` less than a minute ago; it is just above, "
             f"or try again in {seconds(wait)}."
         )
+
+    async def digest_not_posted(self, channel: str) -> None:
+        """The digest taken for `channel` failed (e.g. the bot was not invited): the next try must not wait."""
+        await self._windows.give_back(f"digest:{channel}")
 
     async def public_reply(self, slack_user_id: str, channel: str) -> str | None:
         """None when the person may post a reply in `channel` now (and counts it), else the sentence saying why not."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.db import Database
@@ -41,3 +41,12 @@ class PostWindows:
                     return 0.0
             oldest = await session.scalar(select(func.min(PostLimitRow.at)).where(PostLimitRow.key == key))
             return max(0.0, (oldest or now) + spec.period - now)
+
+    async def give_back(self, key: str) -> None:
+        """Free the slot of `key`'s newest post: it did not go out after all."""
+        async with self._db.session() as session:
+            newest = await session.scalar(
+                select(PostLimitRow.slot).where(PostLimitRow.key == key).order_by(PostLimitRow.at.desc()).limit(1)
+            )
+            if newest is not None:
+                await session.execute(delete(PostLimitRow).where(PostLimitRow.key == key, PostLimitRow.slot == newest))

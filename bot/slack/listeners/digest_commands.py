@@ -34,6 +34,15 @@ class DigestCommands:
         channel = command["channel_id"]
         if limited := await self.services.posts.digest_now(channel):
             raise ActionError(limited)
+        try:
+            digests = await self.post_now(channel)
+        except Exception:
+            await self.services.posts.digest_not_posted(channel)
+            raise
+        names = ", ".join(f"“{escape(d.name)}”" for d in digests) or "of every open incident"
+        await reply.privately(f"Posted the digest {names} here.")
+
+    async def post_now(self, channel: str) -> list[Digest]:
         digests = await self.services.digest_store.in_channel(channel)
         for digest in digests:
             await self.services.digests.send(digest)
@@ -44,8 +53,7 @@ class DigestCommands:
             )
             check_message(blocks, text)
             await self.services.slack.chat_postMessage(channel=channel, text=text, blocks=blocks)
-        names = ", ".join(f"“{escape(d.name)}”" for d in digests) or "of every open incident"
-        await reply.privately(f"Posted the digest {names} here.")
+        return digests
 
     async def list(self, reply: Reply) -> None:
         digests = await self.services.digest_store.all()
