@@ -16,6 +16,7 @@ from bot.core.dispatch import Dispatcher
 from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
+from bot.core.seen import SeenRequests
 from bot.metrics import Metrics
 from bot.store.db import Database
 from bot.store.digests import DigestStore
@@ -40,6 +41,7 @@ class Services:
     digest_store: DigestStore
     digests: Digests
     metrics: Metrics
+    seen: SeenRequests  # Slack requests already taken, so a replay changes nothing
     now: Callable[[], datetime]
 
     async def actor(self, slack_user_id: str, slack_name: str) -> Actor | None:

@@ -41,6 +41,7 @@ from bot.store.digests import Digest, DigestStore, SlotClaims
 from bot.store.lease import Lease
 from bot.store.links import LinkStore
 from bot.store.queue import ActionQueue
+from bot.store.replays import SeenRequestStore
 from bot.store.snapshots import Snapshots
 from bot.victorops.client import Family, VictorOpsClient
 from bot.victorops.errors import VictorOpsError
@@ -134,6 +135,7 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         digest_store=digest_store,
         digests=Digests(digest_store, SlotClaims(db, holder), incidents, now=now),
         metrics=metrics,
+        seen=SeenRequestStore(db),
         directory=directory,
         history=History(vo, vo.budgets[Family.REPORTING].wait_time),
         identity=identity,
@@ -157,7 +159,10 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
         await socket.connect_async()  # type: ignore[no-untyped-call]
         log.info("connected to Slack in Socket Mode")
     web = build_http_app(None if socket else bolt, services)
-    server = uvicorn.Server(uvicorn.Config(web, host=host, port=settings.port, log_level="warning", lifespan="off"))
+    # log_config None: uvicorn's own lines go through our handler and formatter (escaped, JSON when asked)
+    server = uvicorn.Server(
+        uvicorn.Config(web, host=host, port=settings.port, log_level="warning", log_config=None, lifespan="off")
+    )
     log.info("serving %s on port %d", "health" if socket else "Slack requests and health", settings.port)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

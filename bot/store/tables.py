@@ -160,3 +160,12 @@ class DigestSlotRow(Base):
     claimed_by: Mapped[str] = mapped_column(String(128))
     claimed_at: Mapped[datetime]
     posted_ts: Mapped[str | None] = mapped_column(String(32))  # the Slack message, once posted
+
+
+class SeenRequestRow(Base):
+    """A Slack request already taken (its signature, or an Events API event id): a replay's insert loses."""
+
+    __tablename__ = "seen_requests"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)  # kept until then, so replays inside the window lose
