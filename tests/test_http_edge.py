@@ -219,3 +219,24 @@ async def test_an_events_api_retry_is_handled_once(bot: Bot) -> None:
     assert [(r.status_code, r.text) for r in answers[1:4]] == [(200, "")] * 3
     assert 'vobot_slack_requests_total{kind="event_callback",outcome="replay"} 3.0' in metrics
     assert 'vobot_slack_requests_total{kind="event_callback",outcome="rejected"} 2.0' in metrics
+
+
+async def test_a_client_leaving_mid_body_costs_one_log_line(bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    _, writer = await asyncio.open_connection("127.0.0.1", urlsplit(bot.url).port)
+    writer.write(head(bot, "Content-Length: 1000").encode() + b"command=/vo")
+    await writer.drain()
+    writer.close()
+    await bot.until(lambda: "The client left before sending the whole body." in caplog.text)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_without_its_database_the_edge_takes_nothing(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def unreachable(key: str, expires_at: int) -> bool:
+        raise ConnectionRefusedError(key)  # the fault injected: the database does not answer
+
+    monkeypatch.setattr(bot.services.seen, "first_time", unreachable)
+    refused = await bot.driver.command("U0ALICE", CHANNEL, "create Without a database")
+    assert refused.status == 503 and refused.body == "vobot cannot reach its database right now; try again in a minute."
+    await asyncio.sleep(0.5)
+    assert bot.writes() == []

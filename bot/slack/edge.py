@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
 from bot.core.seen import EVENT_WINDOW, SIGNATURE_WINDOW, SKEW, SeenRequests
@@ -230,11 +230,14 @@ def replay_key(envelope: Envelope, signature: str, timestamp: int, now: float) -
 async def read_body(request: Request) -> bytes:
     """The body, counted as it streams in: a chunked body has no Content-Length to refuse it by."""
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise Refusal(413, f"Slack's requests are smaller than {MAX_BODY // 1024} KB; this one is not.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise Refusal(413, f"Slack's requests are smaller than {MAX_BODY // 1024} KB; this one is not.")
+            chunks.append(chunk)
+    except ClientDisconnect:  # nobody left to answer; a line in the log, not a traceback
+        raise Refusal(400, "The client left before sending the whole body.") from None
     return b"".join(chunks)
 
 
@@ -278,7 +281,7 @@ class Edge:
             envelope = parse(raw, request.headers.get("content-type", ""))
             kind = envelope.kind
             await self._check_team(envelope)
-            if not await self._seen.first_time(*replay_key(envelope, signature, timestamp, self._clock())):
+            if not await self._first_time(replay_key(envelope, signature, timestamp, self._clock())):
                 return kind, "replay", Response(status_code=200)  # taken once already: nothing more to do
         except Refusal as refusal:
             log.info("refused a request to /slack/events (%s): %s", refusal.status, refusal.sentence)
@@ -293,6 +296,13 @@ class Edge:
         response = to_starlette_response(await self._bolt.async_dispatch(bolt_request))
         status = response.status_code
         return kind, "ok" if status < 400 else "rejected" if status < 500 else "error", response
+
+    async def _first_time(self, key: tuple[str, int]) -> bool:
+        try:
+            return await self._seen.first_time(*key)
+        except Exception as exc:  # without the memory a replay cannot be told apart: take nothing
+            log.warning("cannot record a Slack request in the database: %s", type(exc).__name__)
+            raise Refusal(503, "vobot cannot reach its database right now; try again in a minute.") from None
 
     async def _check_team(self, envelope: Envelope) -> None:
         if envelope.team_id is None:
