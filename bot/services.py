@@ -17,6 +17,7 @@ from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
 from bot.core.posting import PostLimits
+from bot.core.seen import SeenRequests
 from bot.metrics import Metrics
 from bot.store.db import Database
 from bot.store.digests import DigestStore
@@ -42,6 +43,7 @@ class Services:
     digests: Digests
     metrics: Metrics
     posts: PostLimits
+    seen: SeenRequests  # Slack requests already taken, so a replay changes nothing
     now: Callable[[], datetime]
 
     async def actor(self, slack_user_id: str, slack_name: str) -> Actor | None:

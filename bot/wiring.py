@@ -43,6 +43,7 @@ from bot.store.lease import Lease
 from bot.store.links import LinkStore
 from bot.store.post_limits import PostWindows
 from bot.store.queue import ActionQueue
+from bot.store.replays import SeenRequestStore
 from bot.store.snapshots import Snapshots
 from bot.victorops.client import Family, VictorOpsClient
 from bot.victorops.errors import VictorOpsError
@@ -137,6 +138,7 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         digests=Digests(digest_store, SlotClaims(db, holder), incidents, now=now),
         metrics=metrics,
         posts=PostLimits(PostWindows(db), settings.command),
+        seen=SeenRequestStore(db),
         directory=directory,
         history=History(vo, vo.budgets[Family.REPORTING].wait_time),
         identity=identity,
@@ -160,7 +162,10 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
         await socket.connect_async()  # type: ignore[no-untyped-call]
         log.info("connected to Slack in Socket Mode")
     web = build_http_app(None if socket else bolt, services)
-    server = uvicorn.Server(uvicorn.Config(web, host=host, port=settings.port, log_level="warning", lifespan="off"))
+    # log_config None: uvicorn's own lines go through our handler and formatter (escaped, JSON when asked)
+    server = uvicorn.Server(
+        uvicorn.Config(web, host=host, port=settings.port, log_level="warning", log_config=None, lifespan="off")
+    )
     log.info("serving %s on port %d", "health" if socket else "Slack requests and health", settings.port)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

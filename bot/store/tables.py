@@ -178,3 +178,12 @@ class PostLimitRow(Base):
     key: Mapped[str] = mapped_column(String(96), primary_key=True)  # kind:channel[:person]
     slot: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[float]  # epoch seconds of the slot's last post
+
+
+class SeenRequestRow(Base):
+    """A Slack request already taken (its signature, or an Events API event id): a replay's insert loses."""
+
+    __tablename__ = "seen_requests"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)  # kept until then, so replays inside the window lose
