@@ -189,7 +189,7 @@ class ActionSender:
             if (
                 incident.monitor_name == f"vouser-{action.vo_username}"
                 and incident.title == action.payload["summary"]
-                and incident.start_time >= since
+                and (incident.start_time is None or incident.start_time >= since)  # unknown: may be ours
             ):
                 return incident.incident_number
         return None
