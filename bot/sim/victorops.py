@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from bot.sim.seed import DEFAULT_ROUTE, Action, Directory, IncidentSeed, Team, User, build_seed
 from bot.victorops.limits import Clock, RateSpec, SlidingWindow
+from bot.victorops.models import DIRECT_USER_POLICY
 
 Family = Literal["incidents", "reporting", "lookups"]
 Phase = Literal["UNACKED", "ACKED", "RESOLVED"]
@@ -39,7 +40,6 @@ Json = dict[str, Any]
 
 PHASES: tuple[Phase, ...] = ("UNACKED", "ACKED", "RESOLVED")
 REPORTING_PHASES: dict[Phase, str] = {"UNACKED": "triggered", "ACKED": "acknowledged", "RESOLVED": "resolved"}
-DIRECT_POLICY = "directUserPolicySlug-"
 ALERT_URL = "https://api.victorops.com/api-public/v1/alerts/"
 ALERT_TYPES = ("CRITICAL", "WARNING", "INFO", "ACKNOWLEDGEMENT", "RECOVERY")
 MAX_REPORT_LIMIT = 100
@@ -149,7 +149,7 @@ class Incident:
 
 def on_call(policy: PagedPolicy, directory: Directory) -> tuple[str, ...]:
     if policy.team is None:
-        return (policy.slug.removeprefix(DIRECT_POLICY),)
+        return (policy.slug.removeprefix(DIRECT_USER_POLICY),)
     return directory.on_call(policy.slug)
 
 
@@ -634,7 +634,7 @@ class SimState:
         if target.type == "User":
             if self.directory.user(target.slug) is None:
                 return None
-            return PagedPolicy(f"Generated Direct User Policy for {target.slug}", DIRECT_POLICY + target.slug)
+            return PagedPolicy(f"Generated Direct User Policy for {target.slug}", DIRECT_USER_POLICY + target.slug)
         policy = self.directory.policy(target.slug)
         return PagedPolicy(policy.name, policy.slug, policy.team) if policy else None
 

@@ -171,6 +171,10 @@ class IncidentList(VOModel):
     incidents: Incidents = Field(default_factory=list)
 
 
+# The policy VictorOps generates to page a user directly is `directUserPolicySlug-<username>` (reference §1).
+DIRECT_USER_POLICY = "directUserPolicySlug-"
+
+
 class Target(VOModel):
     """Who an incident pages: a VictorOps user or an escalation policy (by slug)."""
 
