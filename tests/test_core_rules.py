@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.core.actions import Actor
+from bot.core.dispatch import gave_up
 from bot.core.history import History
 from bot.core.incidents import IncidentFilter, IncidentView
 from bot.core.readback import rerouted, settled
 from bot.core.routes import reporting_route, route_key, unknown_routes
+from bot.victorops import errors
 from bot.victorops.models import (
     HistoryPage,
     HistoryQuery,
@@ -26,7 +28,7 @@ from bot.victorops.models import (
     Target,
     Transition,
 )
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, queued
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 ALICE = Actor("U0ALICE", "alice", "alice")
@@ -177,3 +179,11 @@ def test_a_reroute_landed_when_every_target_is_paged() -> None:
     assert rerouted(paged, [Target(type="User", slug="judy"), Target(type="User", slug="cchen")])
     assert not rerouted(paged, [Target(type="EscalationPolicy", slug="pol-ops"), Target(type="User", slug="ivan")])
     assert not rerouted(None, [Target(type="User", slug="judy")])
+
+
+def test_a_create_given_up_after_lost_answers_says_it_may_exist_and_how_to_check() -> None:
+    action = queued("create", payload={"summary": "Checkout is down"}, attempts=9)
+    lost = gave_up(action, errors.Unavailable("timed out"))
+    assert "“Checkout is down”" in lost and "may have been created" in lost and "incident list" in lost
+    refused = gave_up(action, errors.RateLimited())
+    assert refused == str(errors.RateLimited())  # VictorOps surely did not create it: no such warning

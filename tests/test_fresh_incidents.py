@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -18,12 +17,11 @@ from bot.core.incidents import IncidentView
 from bot.core.sender import ActionSender
 from bot.sim.server import ServerThread
 from bot.sim.victorops import SimConfig, SimState, build_app
-from bot.store.queue import QueuedAction
 from bot.victorops import errors
 from bot.victorops.client import UNLIMITED, VictorOpsClient
 from bot.victorops.limits import RateSpec
 from tests.dbfixtures import fresh_postgres_schema
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, queued
 from tests.harness import CHANNEL, OFF, Bot, running_bot, texts
 
 INCIDENTS = "/api-public/v1/incidents"
@@ -173,9 +171,9 @@ async def test_a_reroute_applied_then_timed_out_is_not_sent_twice() -> None:
             sender = ActionSender(vo, IncidentView(vo))
             state.fail_next("POST", f"{INCIDENTS}/reroute", status=None, delay=1.5)  # applied, answered too late
             with pytest.raises(errors.Unavailable, match="timed out") as caught:
-                await sender.send([queued("reroute", number, payload)])
+                await sender.send([queued("reroute", number, payload=payload)])
             assert caught.value.may_have_landed  # so the dispatcher puts it back, to be read back
-            sent = await sender.send([queued("reroute", number, payload, attempts=2)])  # the dispatcher's retry
+            sent = await sender.send([queued("reroute", number, payload=payload, attempts=2)])  # the dispatcher's retry
     [outcome] = sent[1].outcomes
     assert outcome.done and outcome.note.startswith(f"Rerouted to policy `{policy}`")
     reroutes = [c for c in state.calls() if c.path == f"{INCIDENTS}/reroute"]
@@ -195,22 +193,13 @@ async def test_a_write_refused_unapplied_is_sent_again_without_a_read_back() -> 
             await view.all()
             await vo.list_incidents()  # the minute's budget is spent
             with pytest.raises(errors.RateLimited) as caught:
-                await sender.send([queued("ack", number, {})])
+                await sender.send([queued("ack", number)])
             assert not caught.value.may_have_landed
             clock.now += 61
-            sent = await sender.send([queued("ack", number, {}, attempts=2)])
+            sent = await sender.send([queued("ack", number, attempts=2)])
     assert sent[1].outcomes[0].done and state.incident(number)["currentPhase"] == "ACKED"  # type: ignore[index]
     reads = [c for c in state.calls() if c.method == "GET"]
     assert [c.status for c in state.calls() if c.path.endswith("/ack")] == [429, 200] and len(reads) == 2
-
-
-def queued(verb: str, number: str, payload: dict[str, object], attempts: int = 1) -> QueuedAction:
-    now = datetime.now(UTC)
-    return QueuedAction(
-        id=1, created_at=now, verb=verb, vo_username="alice", slack_user_id="U0ALICE", slack_name="alice",
-        incidents=(number,), payload=payload, reply={}, status="sending", attempts=attempts, not_before=None,
-        sent_at=now, finished_at=None, result=None, error=None, handed_off=False, dedupe_key=None,
-    )  # fmt: skip
 
 
 # -- 1. a rate-limit 403 is not a bad key

@@ -21,10 +21,10 @@ from bot.sim.victorops import SimConfig, SimState, build_app
 from bot.slack.blocks import ListSpec, card, check_message
 from bot.slack.listeners.cards import listing_message
 from bot.slack.replies import history_message
-from bot.store.queue import QueuedAction
 from bot.victorops.client import UNLIMITED, VictorOpsClient
 from bot.victorops.limits import RateSpec
 from bot.victorops.models import HistoryPage, HistoryQuery, Phase
+from tests.fakes import queued
 
 BASE = "https://vo.test"
 LIST = f"{BASE}/api-public/v1/incidents"
@@ -138,11 +138,3 @@ async def test_the_reporting_view_keeps_paged_users_after_an_ack() -> None:
     ack = reported.last_transition(Phase.ACKED)
     assert ack is not None and ack.by == paged[0] and ack.manually is None
     assert ack.alert_id and ack.alert_url == f"https://api.victorops.com/api-public/v1/alerts/{ack.alert_id}"
-
-
-def queued(verb: str, *numbers: str, attempts: int = 1, **payload: Any) -> QueuedAction:
-    return QueuedAction(
-        id=1, created_at=NOW, verb=verb, vo_username="alice", slack_user_id="U0ALICE", slack_name="alice",
-        incidents=numbers, payload=payload, reply={}, status="sending", attempts=attempts, not_before=None,
-        sent_at=NOW, finished_at=None, result=None, error=None, handed_off=False, dedupe_key=None,
-    )  # fmt: skip

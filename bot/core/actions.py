@@ -283,7 +283,7 @@ class IncidentActions:
         if not numbers:
             return {}
         try:
-            return await self._view.find(numbers)
+            return await self._view.find(numbers, recheck=False)  # for drawing: what the view has is enough
         except Exception:
             return self._view.known(numbers)
 
