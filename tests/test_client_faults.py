@@ -59,17 +59,28 @@ async def test_get_gives_up_after_max_attempts(client: VictorOpsClient) -> None:
 @respx.mock
 async def test_write_is_not_retried_after_a_server_error(client: VictorOpsClient) -> None:
     route = respx.patch(ACK).mock(return_value=httpx.Response(500))
-    with pytest.raises(errors.ServerError):
+    with pytest.raises(errors.ServerError) as caught:
         await client.ack("jdoe", ["1"])
-    assert route.call_count == 1
+    assert route.call_count == 1 and caught.value.may_have_landed  # so it is read back, not resent
 
 
 @respx.mock
 async def test_write_is_not_retried_after_a_timeout(client: VictorOpsClient) -> None:
     route = respx.patch(ACK).mock(side_effect=httpx.ReadTimeout("slow"))
-    with pytest.raises(errors.Unavailable):
+    with pytest.raises(errors.Unavailable) as caught:
         await client.ack("jdoe", ["1"])
-    assert route.call_count == 1
+    assert route.call_count == 1 and caught.value.may_have_landed
+
+
+@pytest.mark.parametrize("never_sent", [httpx.ConnectError("refused"), httpx.ConnectTimeout("no answer to SYN")])
+@respx.mock
+async def test_a_write_that_never_left_is_retried_and_known_unapplied(
+    client: VictorOpsClient, never_sent: Exception
+) -> None:
+    route = respx.patch(ACK).mock(side_effect=never_sent)
+    with pytest.raises(errors.Unavailable) as caught:
+        await client.ack("jdoe", ["1"])
+    assert route.call_count == client.max_attempts and not caught.value.may_have_landed
 
 
 @respx.mock

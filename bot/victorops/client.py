@@ -235,8 +235,9 @@ class VictorOpsClient:
             try:
                 response = await self._http.request(method, path, params=params, json=json)
                 self._observe(method, path, str(response.status_code), family, waited)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
-                error: errors.VictorOpsError = errors.Unavailable("connection refused", sent=False)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                what = "connection refused" if isinstance(exc, httpx.ConnectError) else "could not connect in time"
+                error: errors.VictorOpsError = errors.Unavailable(what, sent=False)
                 retry = True  # nothing was sent, so even a write is safe to send again
             except httpx.TimeoutException:
                 error, retry = errors.Unavailable("timed out"), idempotent
