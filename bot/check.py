@@ -1,7 +1,8 @@
 """`vobot check`: validate the configuration, then reach Slack, VictorOps and the database, one line a check.
 
 Costs: two Slack calls plus one per digest channel; VictorOps one lookup and one incidents call (a write
-that changes nothing, to tell a read-only key from a full one).
+that changes nothing, to tell a read-only key from a full one), and one more incidents call (a read) when that
+write gets a 403 that does not say why.
 """
 
 from __future__ import annotations
@@ -122,10 +123,22 @@ async def check_victorops(settings: Settings) -> list[Check]:
 
 
 async def check_writes(vo: VictorOpsClient) -> Check:
-    """Ack nothing as nobody: a full key gets "user not found" or a bad request; a read-only key is refused."""
+    """Ack nothing as nobody: a full key gets "user not found" or a bad request; a read-only key is refused.
+
+    VictorOps answers a rate limit with 403 too, so a refused write alone proves nothing: the key is called
+    read-only only when a read of the same endpoints (same budget) is answered right after."""
     try:
         await vo.ack("vobot-check-no-such-user", [])
-    except errors.AuthError:
+    except errors.Forbidden:
+        try:
+            await vo.list_incidents()
+        except errors.VictorOpsError:
+            return Check(
+                "VictorOps writes",
+                False,
+                "VictorOps refused a test write and then a read of the incidents (HTTP 403): it is probably "
+                "rate limiting this key right now; run `vobot check` again in a minute",
+            )
         return Check("VictorOps writes", False, "the key is read-only: create one without read-only for acks")
     except (errors.NotFound, errors.BadRequest):
         pass

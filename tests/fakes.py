@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.store.queue import QueuedAction
 
 
 class FakeClock:
@@ -19,3 +23,13 @@ class FakeClock:
         self.slept.append(seconds)
         self.now += max(0.0, seconds)
         await asyncio.sleep(0)
+
+
+def queued(verb: str, *numbers: str, payload: dict[str, Any] | None = None, attempts: int = 1) -> QueuedAction:
+    """A queued action as the dispatcher hands it to the sender (claimed: `attempts` counts this send)."""
+    now = datetime.now(UTC)
+    return QueuedAction(
+        id=1, created_at=now, verb=verb, vo_username="alice", slack_user_id="U0ALICE", slack_name="alice",
+        incidents=numbers, payload=payload or {}, reply={}, status="sending", attempts=attempts, not_before=None,
+        sent_at=now, finished_at=None, result=None, error=None, handed_off=False, dedupe_key=None,
+    )  # fmt: skip

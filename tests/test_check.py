@@ -7,9 +7,11 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -18,17 +20,24 @@ from bot.sim.slack import SlackWorkspace
 from bot.sim.slack_api import build_slack_api
 from bot.sim.stack import env_for
 from bot.sim.victorops import SimConfig, SimState, build_app
+from bot.victorops.limits import RateSpec
 
 DIGEST = {"name": "morning", "channel": "C0OPS", "schedule": "0 9 * * 1-5", "timezone": "Europe/Berlin"}
 
 
-@pytest.fixture
-def fakes() -> Iterator[tuple[SimState, SlackWorkspace, str, str]]:
-    state = SimState(SimConfig(read_only_key="ro-key-4242"))
+@contextmanager
+def running(config: SimConfig) -> Iterator[tuple[SimState, SlackWorkspace, str, str]]:
+    state = SimState(config)
     slack = SlackWorkspace()
     with ServerThread(build_app(state=state)) as vo, ServerThread(build_slack_api(slack)) as slack_server:
         slack.base_url = slack_server.url
         yield state, slack, vo.url, slack_server.url
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[SimState, SlackWorkspace, str, str]]:
+    with running(SimConfig(read_only_key="ro-key-4242")) as found:
+        yield found
 
 
 def run_check(tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str], *digests: dict[str, str], **env: str):  # type: ignore[no-untyped-def]
@@ -132,3 +141,21 @@ def test_an_unreachable_database_is_one_line(
 def test_version() -> None:
     done = subprocess.run([sys.executable, "-m", "bot", "--version"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and done.stdout.strip() == f"vobot {version('vobot')}"
+
+
+def test_a_rate_limit_403_is_not_called_a_read_only_key(tmp_path: Path) -> None:
+    legacy = SimConfig(incidents=RateSpec.parse("1/minute"), rate_limit_status=403, rate_limit_body="Forbidden")
+    with running(legacy) as found:
+        spent = httpx.get(
+            f"{found[2]}/api-public/v1/incidents", headers={"X-VO-Api-Id": "demo", "X-VO-Api-Key": "demo"}
+        )
+        assert spent.status_code == 200  # another tool on the same key took the minute's only incidents call
+        done = run_check(tmp_path, found)
+    assert "FAIL  VictorOps writes: VictorOps refused a test write and then a read" in done.stdout
+    assert "read-only" not in done.stdout and "run `vobot check` again in a minute" in done.stdout
+
+
+def test_a_wrong_api_url_is_named_as_such(tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str]) -> None:
+    done = run_check(tmp_path, fakes, VICTOROPS_API_URL=f"{fakes[2]}/v1")
+    assert f"FAIL  VictorOps: There is no VictorOps API at {fakes[2]}/v1/api-public/v1/user" in done.stdout
+    assert "check VICTOROPS_API_URL" in done.stdout and "VICTOROPS_API_KEY" not in done.stdout

@@ -217,3 +217,22 @@ async def test_budget_is_never_exceeded_against_a_limited_simulator() -> None:
     times = [c.at for c in calls]
     assert all(times[i + 6] - times[i] >= 60 for i in range(len(times) - 6))
     assert clock.now - START >= 180
+
+
+@pytest.mark.parametrize("body", ["Forbidden", None])
+async def test_a_rate_limit_403_with_another_body_is_waited_out(body: str | None) -> None:
+    """VictorOps documents 403 as "authentication failed or rate-limit reached"; its body cannot be relied on."""
+    clock = FakeClock(START)
+    legacy = SimConfig(clock=clock, incidents=RateSpec(2, 60), rate_limit_status=403, rate_limit_body=body)
+    state = SimState(legacy)
+    number = str(unacked(state)["incidentNumber"])
+    with ServerThread(build_app(state=state)) as running:
+        async with VictorOpsClient(
+            base_url=running.url, api_id="demo", api_key=SecretStr("demo"), budgets=UNLIMITED, sleep=clock.sleep
+        ) as vo:
+            await vo.list_incidents()
+            await vo.list_incidents()  # the key works, and the minute's budget is spent (another tool, say)
+            results = await vo.ack("alice", [number])
+    assert results[0].cmd_accepted and state.incident(number)["currentPhase"] == "ACKED"  # type: ignore[index]
+    acks = [c for c in state.calls() if c.path.endswith("/ack")]
+    assert [c.status for c in acks] == [403, 200] and clock.now - START == pytest.approx(60)

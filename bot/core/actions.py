@@ -90,6 +90,10 @@ def apply(incident: Incident, verb: Verb, actor: Actor, message: str, now: datet
     return incident.model_copy(update=update)
 
 
+def done_note(verb: Verb, actor: Actor) -> str:
+    return f"{PAST[verb].capitalize()} by <@{actor.slack_user_id}>."
+
+
 def summary(outcomes: Sequence[Outcome]) -> str:
     done = sum(1 for o in outcomes if o.done)
     return "ok" if done == len(outcomes) else "partial" if done else "refused"
@@ -283,7 +287,7 @@ class IncidentActions:
         if not numbers:
             return {}
         try:
-            return await self._view.find(numbers)
+            return await self._view.find(numbers, recheck=False)  # for drawing: what the view has is enough
         except Exception:
             return self._view.known(numbers)
 

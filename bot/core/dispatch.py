@@ -2,9 +2,10 @@
 
 Every replica runs one; the one holding the database lease sends, the others wait to take over (the lease
 expires within seconds when its holder dies). Acks (and resolves) of one VictorOps user that arrive within
-`batch_window` seconds of each other go out as one call. A rate limit, a refused connection or a server
-error puts the action back in the queue for later; a failure that will not heal (unknown user, bad
-request) ends it. Either way the person who asked hears about it through `on_done`.
+`batch_window` seconds of each other go out as one call. A rate limit, a refused connection, a server
+error or a lost answer puts the action back in the queue for later (the sender reads back what may have
+landed before sending again); a failure that will not heal (unknown user, bad request) ends it. Either way
+the person who asked hears about it through `on_done`.
 """
 
 from __future__ import annotations
@@ -72,6 +73,16 @@ def plan(
             return group, 0.0
         soonest = min(soonest, ready_at - now)
     return [], soonest
+
+
+def gave_up(action: QueuedAction, error: Exception) -> str:
+    """What the person who asked is told when their action is given up after every attempt."""
+    if action.verb == "create" and isinstance(error, errors.VictorOpsError) and error.may_have_landed:
+        return (
+            f"VictorOps never confirmed creating “{escape(action.payload['summary'])}”, so it may have been created: "
+            "look for it in the incident list or in VictorOps before creating it again."
+        )
+    return told(error) if isinstance(error, errors.VictorOpsError) else "vobot could not send it; try again"
 
 
 class Dispatcher:
@@ -179,8 +190,7 @@ class Dispatcher:
                 log.info("this replica now sends queued VictorOps actions")
                 interrupted = [a.id for a in await self._queue.interrupted() if a.id not in self._in_flight]
                 if interrupted:
-                    # Sent or not, we cannot tell: sending acks, resolves and reroutes again is harmless
-                    # (VictorOps refuses a second ack), and a create is first looked for among the incidents.
+                    # Sent or not, we cannot tell: the sender reads each back before sending what did not land.
                     await self._queue.retry_later(interrupted, self._clock(), "interrupted")
             elif was_leader and not self.leader:
                 log.warning("this replica lost the dispatcher lease; another one sends now")
@@ -217,7 +227,7 @@ class Dispatcher:
     async def _send(self, batch: list[QueuedAction]) -> None:
         try:
             results = await self._sender.send(batch)
-        except (errors.RateLimited, errors.Unavailable, errors.ServerError) as exc:
+        except (errors.RateLimited, errors.Unavailable, errors.ServerError, errors.InvalidResponse) as exc:
             await self._later(batch, exc)
             return
         except (errors.VictorOpsError, ActionError) as exc:
@@ -235,7 +245,7 @@ class Dispatcher:
     async def _later(self, batch: list[QueuedAction], error: Exception) -> None:
         attempts = max(a.attempts for a in batch)  # counted when claimed
         if attempts > MAX_ATTEMPTS:
-            reason = told(error) if isinstance(error, errors.VictorOpsError) else "vobot could not send it; try again"
+            reason = gave_up(batch[0], error)
             for action in batch:
                 await self._finish(await self._queue.fail(action.id, reason), None)
             return

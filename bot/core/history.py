@@ -11,6 +11,7 @@ from time import monotonic
 from typing import Protocol
 
 from bot.core.cache import Cached
+from bot.core.routes import reporting_route
 from bot.victorops.limits import Clock
 from bot.victorops.models import HistoryPage, HistoryQuery
 
@@ -35,6 +36,8 @@ class History:
         self._answers: dict[str, Cached[HistoryPage]] = {}
 
     def _entry(self, query: HistoryQuery) -> Cached[HistoryPage]:
+        if query.routing_key:  # `route:routingdefault` (the public spelling) finds the default route's history
+            query = query.model_copy(update={"routing_key": reporting_route(query.routing_key)})
         key = query.model_dump_json()
         if key not in self._answers:
             # forget answers nobody can reuse any more, so the dict stays small

@@ -4,6 +4,10 @@ Backed by `GET /api-public/v1/incidents` (the API has no filters and no cheaper 
 flight inside a freshness window. With a snapshot store (the database), replicas share the last answer:
 one replica refreshes it, under a lock, and the others read it. Our own writes update it in place from
 what VictorOps confirmed, so a card shows the new state without spending another call.
+
+Some questions need an answer newer than the window allows: a number the view does not know may be an
+incident paged seconds ago, and a write whose answer was lost must be read back. Those ask for an answer
+asked of VictorOps after a given moment (`current`); one call serves everyone waiting, on every replica.
 """
 
 from __future__ import annotations
@@ -16,14 +20,16 @@ from time import monotonic
 from typing import Protocol
 
 from bot.core.cache import Cached
+from bot.core.routes import route_key
 from bot.victorops.limits import Clock
 from bot.victorops.models import Incident, IncidentList, Phase
 
 SNAPSHOT = "incidents"
 SHARED_REREAD = 3.0  # seconds a replica keeps its copy of the shared snapshot before reading it again
 
-# A number we do not know may be an incident created seconds ago: look again if the view is older than this.
-UNKNOWN_NUMBER_RECHECK = 5.0
+# A number we do not know may be an incident paged seconds ago, so VictorOps is asked, unless an answer asked
+# this little before the question is at hand: a burst of unknown numbers (or a double click) costs one call.
+UNKNOWN_NUMBER_RECHECK = 1.0
 
 
 class IncidentSource(Protocol):
@@ -34,6 +40,14 @@ class SnapshotStore(Protocol):
     async def get(self, name: str) -> tuple[float, str] | None: ...
     async def put(self, name: str, fetched_at: float, body: str) -> None: ...
     def refresh_lock(self, name: str) -> AbstractAsyncContextManager[None]: ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The incidents as VictorOps listed them, and when (wall clock) it was asked: an answer is as new as that."""
+
+    asked_at: float
+    incidents: dict[str, Incident]
 
 
 class IncidentView:
@@ -48,14 +62,18 @@ class IncidentView:
     ) -> None:
         # With a shared snapshot, this replica re-reads it often (cheap) so it never lags another's refresh.
         local_age = min(max_age, SHARED_REREAD) if snapshots else max_age
-        self._cache: Cached[dict[str, Incident]] = Cached(self._fetch, local_age, clock)
+        self._cache: Cached[Answer] = Cached(self._fetch, local_age, clock)
         self.max_age = max_age
         self._source = source
         self._snapshots = snapshots
         self._wall = wall_clock
-        self._fetched_at = 0.0  # wall-clock time of the answer the view holds
+        self._asked_after = 0.0  # a fetch must bring an answer asked at or after this (wall clock)
 
-    async def _fetch(self) -> dict[str, Incident]:
+    def now(self) -> float:
+        """The wall clock the view dates its answers by (shared by every replica)."""
+        return self._wall()
+
+    async def _fetch(self) -> Answer:
         if self._snapshots is None:
             return await self._from_source()
         if (shared := await self._shared()) is not None:
@@ -63,46 +81,67 @@ class IncidentView:
         async with self._snapshots.refresh_lock(SNAPSHOT):
             if (shared := await self._shared()) is not None:  # another replica refreshed while we waited
                 return shared
-            incidents = await self._from_source()
-            await self._publish(incidents)
-            return incidents
+            answer = await self._from_source()
+            await self._publish(answer)
+            return answer
 
-    async def _from_source(self) -> dict[str, Incident]:
-        self._fetched_at = self._wall()
-        return {i.incident_number: i for i in await self._source.list_incidents()}
+    async def _from_source(self) -> Answer:
+        asked = self._wall()
+        return Answer(asked, {i.incident_number: i for i in await self._source.list_incidents()})
 
-    async def _shared(self) -> dict[str, Incident] | None:
-        """The shared snapshot when it is fresh enough; counted as old as it really is."""
+    async def _shared(self) -> Answer | None:
+        """The shared snapshot when it is fresh enough (and new enough for who waits); counted as old as it is."""
         assert self._snapshots is not None
         found = await self._snapshots.get(SNAPSHOT)
-        if found is None or self._wall() - found[0] > self.max_age:
+        if found is None or self._wall() - found[0] > self.max_age or found[0] < self._asked_after:
             return None
-        self._fetched_at = found[0]
-        return {i.incident_number: i for i in IncidentList.model_validate_json(found[1]).incidents}
+        return Answer(found[0], {i.incident_number: i for i in IncidentList.model_validate_json(found[1]).incidents})
 
-    async def _publish(self, incidents: dict[str, Incident]) -> None:
+    async def _publish(self, answer: Answer) -> None:
         if self._snapshots is not None:
-            body = IncidentList(incidents=list(incidents.values())).model_dump_json(by_alias=True)
-            await self._snapshots.put(SNAPSHOT, self._fetched_at, body)
+            body = IncidentList(incidents=list(answer.incidents.values())).model_dump_json(by_alias=True)
+            await self._snapshots.put(SNAPSHOT, answer.asked_at, body)
+
+    def _held(self) -> dict[str, Incident]:
+        answer = self._cache.peek()
+        return answer.incidents if answer else {}
 
     async def all(self) -> list[Incident]:
         """Every incident VictorOps lists: open ones and recently resolved ones."""
-        return list((await self._cache.get()).values())
+        return list((await self._cache.get()).incidents.values())
 
     async def open(self) -> list[Incident]:
         return [i for i in await self.all() if i.current_phase is not Phase.RESOLVED]
 
-    async def find(self, numbers: Iterable[str]) -> dict[str, Incident | None]:
-        """The incidents with these numbers (None for a number VictorOps does not list)."""
-        wanted = list(numbers)
-        known = await self._cache.get()
-        if any(n not in known for n in wanted) and not self._cache.fresh(UNKNOWN_NUMBER_RECHECK):
-            known = await self._cache.refresh()
+    async def find(self, numbers: Iterable[str], *, recheck: bool = True) -> dict[str, Incident | None]:
+        """The incidents with these numbers; None for one VictorOps does not list (with `recheck`, even when
+        asked now: an incident paged seconds ago is not refused)."""
+        wanted, asked = list(numbers), self._wall()
+        known = (await self._cache.get()).incidents
+        if recheck and any(n not in known for n in wanted):
+            known = await self.current(asked - UNKNOWN_NUMBER_RECHECK)
         return {n: known.get(n) for n in wanted}
+
+    async def current(self, asked_after: float | None = None) -> dict[str, Incident]:
+        """Every incident, from an answer VictorOps was asked for at or after `asked_after` (wall clock; default
+        now). Single flight: whoever needs one while it is being fetched shares it, and with a snapshot store
+        it is published, so other replicas waiting for as new an answer take it instead of asking again."""
+        since = self._wall() if asked_after is None else asked_after
+        answer = self._cache.peek()
+        for _ in range(2):  # the fetch in flight may have been asked before `since`: then once more
+            if answer is not None and answer.asked_at >= since:
+                break
+            self._asked_after = max(self._asked_after, since)
+            answer = await self._cache.refresh()
+        return answer.incidents if answer else {}
+
+    def routes(self) -> list[str]:
+        """The routing keys of the incidents this view last had, as VictorOps spells them, without asking."""
+        return sorted({i.routing_key for i in self._held().values() if i.routing_key})
 
     def known(self, numbers: Iterable[str]) -> dict[str, Incident | None]:
         """The incidents as this view last had them, without asking anyone: for showing, never for deciding."""
-        held = self._cache.peek() or {}
+        held = self._held()
         return {n: held.get(n) for n in numbers}
 
     async def put(self, incidents: Iterable[Incident]) -> None:
@@ -110,9 +149,10 @@ class IncidentView:
         changed = {i.incident_number: i for i in incidents}
         if not changed:
             return
-        current = {**(self._cache.peek() or {}), **changed}
-        self._cache.replace(current)
-        await self._publish(current)
+        last = self._cache.peek()
+        answer = Answer(last.asked_at if last else 0.0, {**self._held(), **changed})
+        self._cache.replace(answer)
+        await self._publish(answer)
 
     async def invalidate(self) -> None:
         """The next reader, on any replica, fetches from VictorOps."""
@@ -126,14 +166,14 @@ class IncidentFilter:
     """Which incidents a listing or digest shows. Empty fields do not filter."""
 
     phases: frozenset[Phase] = frozenset({Phase.UNACKED, Phase.ACKED})
-    routes: frozenset[str] = frozenset()
+    routes: frozenset[str] = frozenset()  # routing keys in either spelling (see bot.core.routes)
     teams: frozenset[str] = frozenset()  # team slugs or names, case-insensitive
     involving: str | None = None  # a VictorOps username: paged, or who acknowledged
 
     def matches(self, incident: Incident) -> bool:
         if incident.current_phase not in self.phases:
             return False
-        if self.routes and incident.routing_key not in self.routes:
+        if self.routes and route_key(incident.routing_key or "") not in {route_key(r) for r in self.routes}:
             return False
         if self.teams and not self._team_match(incident):
             return False

@@ -1,16 +1,19 @@
 """Queued actions -> VictorOps calls. Acks (or resolves) of one user go in one call; what VictorOps confirms
-is written back to the shared incident view, so cards show it without another call."""
+is written back to the shared incident view, so cards show it without another call.
+
+A write sent before whose answer was lost may have landed: it is read back first (`bot.core.readback`) and
+only what did not happen is sent again. Only a write VictorOps surely did not apply (a rate limit, a
+connection never made) is sent again without looking."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.core.actions import (
-    PAST,
     ActionError,
     Actor,
     IncidentWriter,
@@ -18,10 +21,12 @@ from bot.core.actions import (
     Verb,
     apply,
     describe,
+    done_note,
     unknown_user,
     vo_message,
 )
 from bot.core.incidents import IncidentView
+from bot.core.readback import rerouted, settled
 from bot.core.text import escape
 from bot.store.queue import QueuedAction
 from bot.victorops import errors
@@ -31,10 +36,13 @@ from bot.victorops.models import (
     Incident,
     Reroute,
     RerouteRequest,
+    RerouteStatus,
     Target,
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def actor_of(action: QueuedAction) -> Actor:
@@ -58,6 +66,23 @@ class ActionSender:
         self._vo = writer
         self._view = view
         self._default_targets = list(default_targets)
+        self._unsent: set[int] = set()  # actions whose last write VictorOps surely did not apply
+
+    def may_have_landed(self, action: QueuedAction) -> bool:
+        """Sent before, and not known to have been refused unapplied: perhaps VictorOps has it already. What
+        another replica, or this one before a restart, saw is not known here: then it may have landed."""
+        return action.attempts > 1 and action.id not in self._unsent
+
+    async def _write(self, batch: Sequence[QueuedAction], call: Awaitable[T]) -> T:
+        """Send one write, remembering whether its failure leaves the batch surely unapplied."""
+        ids = {a.id for a in batch}
+        self._unsent -= ids
+        try:
+            return await call
+        except errors.VictorOpsError as exc:
+            if not exc.may_have_landed:
+                self._unsent |= ids
+            raise
 
     async def send(self, batch: Sequence[QueuedAction]) -> dict[int, Sent]:
         """One VictorOps call for the batch (several actions only for acks or resolves of one user)."""
@@ -86,18 +111,25 @@ class ActionSender:
         numbers = list(dict.fromkeys(n for action in batch for n in action.incidents))
         note = next((a.payload.get("note") for a in batch if a.payload.get("note")), None)
         message = vo_message(verb, actor, note)
-        send = self._vo.ack if verb == "ack" else self._vo.resolve
-        results = await send(actor.vo_username, numbers, message)
-        by_number = await self._record(verb, actor, message, results, await self._known(numbers))
+        by_number: dict[str, Outcome] = {}
+        if any(self.may_have_landed(a) for a in batch):
+            seen = await self._view.current()
+            by_number = {n: o for n in numbers if (o := settled(verb, actor, seen.get(n)))}
+        if rest := [n for n in numbers if n not in by_number]:
+            send = self._vo.ack if verb == "ack" else self._vo.resolve
+            asked = self._view.now()
+            results = await self._write(batch, send(actor.vo_username, rest, message))
+            by_number |= await self._record(verb, actor, message, results, await self._known(rest), asked)
         return {action.id: Sent([by_number.get(n, silent(n)) for n in action.incidents]) for action in batch}
 
     async def _mine(self, verb: Verb, action: QueuedAction) -> Sent:
         actor = actor_of(action)
         message = vo_message(verb, actor, action.payload.get("note"))
         send = self._vo.ack_by_user if verb == "ack" else self._vo.resolve_by_user
-        results = await send(actor.vo_username, message)
+        asked = self._view.now()
+        results = await self._write([action], send(actor.vo_username, message))
         known = await self._known([r.incident_number for r in results])
-        return Sent(list((await self._record(verb, actor, message, results, known)).values()))
+        return Sent(list((await self._record(verb, actor, message, results, known, asked)).values()))
 
     async def _record(
         self,
@@ -106,17 +138,23 @@ class ActionSender:
         message: str,
         results: list[ActionResult],
         known: dict[str, Incident | None],
+        asked: float,
     ) -> dict[str, Outcome]:
         now = datetime.now(UTC).replace(microsecond=0)
         outcomes: dict[str, Outcome] = {}
         changed: list[Incident] = []
+        refused = [r for r in results if not r.cmd_accepted]
+        # A refusal may be VictorOps saying it is done already, perhaps by this user: look before saying "did not".
+        after = await self._read_back(asked) if refused else {}
         for result in results:
             number, incident = result.incident_number, known.get(result.incident_number)
             if result.cmd_accepted:
                 new = apply(incident, verb, actor, message, now) if incident else None
                 if new:
                     changed.append(new)
-                outcomes[number] = Outcome(number, True, f"{PAST[verb].capitalize()} by <@{actor.slack_user_id}>.", new)
+                outcomes[number] = Outcome(number, True, done_note(verb, actor), new)
+            elif found := settled(verb, actor, after.get(number)):
+                outcomes[number] = found
             else:
                 reason = escape(result.message or "no reason given")
                 note = f"VictorOps did not {verb} #{escape(number)}: {reason}."
@@ -129,10 +167,17 @@ class ActionSender:
 
     async def _known(self, numbers: list[str]) -> dict[str, Incident | None]:
         try:
-            return await self._view.find(numbers)
+            return await self._view.find(numbers, recheck=False)  # one VictorOps did not list is fetched later
         except Exception:
             log.warning("could not read incidents %s after a write; the view catches up later", numbers)
             return dict.fromkeys(numbers)
+
+    async def _read_back(self, asked: float) -> dict[str, Incident]:
+        try:
+            return await self._view.current(asked)
+        except Exception:
+            log.warning("could not read the incidents back after a write VictorOps refused in part")
+            return {}
 
     async def _remember(self, changed: list[Incident], *, stale: bool) -> None:
         try:
@@ -145,20 +190,25 @@ class ActionSender:
     async def _reroute(self, action: QueuedAction) -> Sent:
         actor = actor_of(action)
         targets = [Target.model_validate(t) for t in action.payload["targets"]]
-        request = RerouteRequest(
-            user_name=actor.vo_username,
-            reroutes=[Reroute(incident_number=n, targets=targets) for n in action.incidents],
-        )
-        statuses = {s.incident_number: s for s in await self._vo.reroute(request)}
-        await self._remember([], stale=True)  # who is paged now is VictorOps' to say: the next reader fetches it
         where = ", ".join(describe(t) for t in targets)
+        landed: set[str] = set()
+        if self.may_have_landed(action):  # sent twice, a reroute pages its targets twice
+            seen = await self._view.current()
+            landed = {n for n in action.incidents if rerouted(seen.get(n), targets)}
+        statuses: dict[str, RerouteStatus] = {}
+        if rest := [n for n in action.incidents if n not in landed]:
+            request = RerouteRequest(
+                user_name=actor.vo_username, reroutes=[Reroute(incident_number=n, targets=targets) for n in rest]
+            )
+            statuses = {s.incident_number: s for s in await self._write([action], self._vo.reroute(request))}
+            await self._remember([], stale=True)  # who is paged now is VictorOps' to say: the next reader fetches it
         outcomes = []
         for n in action.incidents:
             status = statuses.get(n)
-            if status is None:
-                outcomes.append(silent(n))
-            elif status.success:
+            if n in landed or (status is not None and status.success):
                 outcomes.append(Outcome(n, True, f"Rerouted to {where} by <@{actor.slack_user_id}>."))
+            elif status is None:
+                outcomes.append(silent(n))
             else:
                 reason = status.message or "; ".join(t.message for t in status.target_status if t.message)
                 note = f"VictorOps did not reroute #{escape(n)}: {escape(reason or 'no reason given')}."
@@ -168,7 +218,7 @@ class ActionSender:
     async def _create(self, action: QueuedAction) -> Sent:
         actor = actor_of(action)
         payload = action.payload
-        if action.attempts > 1 and (number := await self._already_created(action)):
+        if self.may_have_landed(action) and (number := await self._already_created(action)):
             # an earlier attempt may have reached VictorOps before we lost track: never create it twice
             return Sent([created_note(number, actor)], created=number)
         targets = [Target.model_validate(t) for t in payload.get("targets", [])]
@@ -179,20 +229,19 @@ class ActionSender:
             user_name=actor.vo_username,
             targets=chosen,
         )
-        created = await self._vo.create_incident(request)
+        created = await self._write([action], self._vo.create_incident(request))
         number = created.incident_number or ""
         await self._remember([], stale=True)
         return Sent([created_note(number, actor)], created=number)
 
     async def _already_created(self, action: QueuedAction) -> str | None:
         """An incident this action created on an earlier attempt: same creator and summary, started since."""
-        await self._view.invalidate()
         since = action.created_at - timedelta(seconds=5)
-        for incident in await self._view.all():
+        for incident in (await self._view.current()).values():
             if (
                 incident.monitor_name == f"vouser-{action.vo_username}"
                 and incident.title == action.payload["summary"]
-                and incident.start_time >= since
+                and (incident.start_time is None or incident.start_time >= since)  # unknown: may be ours
             ):
                 return incident.incident_number
         return None

@@ -9,6 +9,7 @@ reference's suggestion.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 import json
@@ -30,6 +31,7 @@ from starlette.routing import Route
 
 from bot.sim.seed import DEFAULT_ROUTE, Action, Directory, IncidentSeed, Team, User, build_seed
 from bot.victorops.limits import Clock, RateSpec, SlidingWindow
+from bot.victorops.models import DIRECT_USER_POLICY
 
 Family = Literal["incidents", "reporting", "lookups"]
 Phase = Literal["UNACKED", "ACKED", "RESOLVED"]
@@ -38,7 +40,6 @@ Json = dict[str, Any]
 
 PHASES: tuple[Phase, ...] = ("UNACKED", "ACKED", "RESOLVED")
 REPORTING_PHASES: dict[Phase, str] = {"UNACKED": "triggered", "ACKED": "acknowledged", "RESOLVED": "resolved"}
-DIRECT_POLICY = "directUserPolicySlug-"
 ALERT_URL = "https://api.victorops.com/api-public/v1/alerts/"
 ALERT_TYPES = ("CRITICAL", "WARNING", "INFO", "ACKNOWLEDGEMENT", "RECOVERY")
 MAX_REPORT_LIMIT = 100
@@ -59,6 +60,9 @@ class SimConfig:
     lookups: RateSpec = LOOKUPS_LIMIT  # user, team, policies, oncall
     # Switches for UNCONFIRMED behaviour; the defaults follow the reference's suggestions.
     rate_limit_status: Literal[429, 403] = 429  # 403: the "legacy" answer of spec 0.0.2-era scripts
+    # The message of a rate-limit answer; None: no body. No real rate-limit 403 body was ever captured, so a
+    # client must not rely on it (e.g. 403 with "Forbidden", the same as a read-only key's write).
+    rate_limit_body: str | None = "Too Many Requests"
     send_retry_after: bool = False
     # ack/resolve of an unknown or closed incident: 404/400 for the whole call instead of cmdAccepted false
     strict_ack_errors: bool = False
@@ -118,8 +122,9 @@ class Incident:
     phase: Phase = "UNACKED"
     entity_state: str = "CRITICAL"
     paged_policies: list[PagedPolicy] = field(default_factory=list)
-    paged_users: list[str] = field(default_factory=list)
+    paged_users: list[str] = field(default_factory=list)  # being notified now: emptied by an ack
     paged_teams: list[str] = field(default_factory=list)
+    notified: list[str] = field(default_factory=list)  # who was paged last: what reporting keeps showing
 
     def last(self, phase: Phase) -> Transition | None:
         return next((t for t in reversed(self.transitions) if t.phase == phase), None)
@@ -144,7 +149,7 @@ class Incident:
 
 def on_call(policy: PagedPolicy, directory: Directory) -> tuple[str, ...]:
     if policy.team is None:
-        return (policy.slug.removeprefix(DIRECT_POLICY),)
+        return (policy.slug.removeprefix(DIRECT_USER_POLICY),)
     return directory.on_call(policy.slug)
 
 
@@ -209,6 +214,14 @@ class ReportQuery:
 
 
 @dataclass(frozen=True)
+class Fault:
+    """The answer to one applied call, lost: replaced by `status` (None keeps it), after `delay` seconds."""
+
+    status: int | None = 500
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
 class CallRecord:
     """One API call as received. Request headers, and so the API key, are never kept."""
 
@@ -235,18 +248,25 @@ class CallRecord:
 
 
 class ApiError(Exception):
-    """An error answer: its status and the `{"message": ...}` body sent with it."""
+    """An error answer: its status and the `{"message": ...}` body sent with it (no body without a message)."""
 
     def __init__(
-        self, status: int, message: str, headers: Mapping[str, str] | None = None, *, rate_limited: bool = False
+        self,
+        status: int,
+        message: str | None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        rate_limited: bool = False,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message or "")
         self.status = status
         self.message = message
         self.headers = dict(headers or {})
         self.rate_limited = rate_limited
 
     def response(self) -> Response:
+        if self.message is None:
+            return Response(b"", self.status, headers=self.headers)
         return JSONResponse({"message": self.message}, self.status, headers=self.headers)
 
 
@@ -262,8 +282,8 @@ def reporting_route(routing_key: str) -> str:
     return "default" if routing_key == DEFAULT_ROUTE else routing_key
 
 
-def _transition_view(transition: Transition, name: str) -> Json:
-    view: Json = {"name": name, "at": iso(transition.at), "manually": transition.alert_id is None}
+def _transition_view(transition: Transition) -> Json:
+    view: Json = {"name": transition.phase, "at": iso(transition.at), "manually": transition.alert_id is None}
     if transition.by:
         view["by"] = transition.by
     if transition.message:
@@ -300,7 +320,7 @@ def public_view(incident: Incident, config: SimConfig) -> Json:
         "entityState": incident.entity_state,
         "entityType": "SERVICE",
         "routingKey": incident.routing_key,
-        "transitions": [_transition_view(t, t.phase) for t in shown],
+        "transitions": [_transition_view(t) for t in shown],
         "monitorName": incident.monitor_name,
         "monitorType": incident.monitor_type,
         "firstAlertUuid": incident.alert_id,
@@ -308,14 +328,27 @@ def public_view(incident: Incident, config: SimConfig) -> Json:
     }
 
 
+def _reporting_transition(transition: Transition, incident: Incident) -> Json:
+    """Reporting names the alert of every transition, a person's ack too, and has no `manually` (§8 item 14)."""
+    alert = transition.alert_id or incident.last_alert_id
+    view: Json = {"name": REPORTING_PHASES[transition.phase], "at": iso(transition.at)}
+    if transition.by:
+        view["by"] = transition.by
+    if transition.message:
+        view["message"] = transition.message
+    return view | {"alertId": alert, "alertUrl": ALERT_URL + alert}
+
+
 def reporting_view(incident: Incident) -> Json:
-    """The incident as /api-reporting/v2/incidents shows it: lower case, `default` route, with the trigger."""
+    """The incident as /api-reporting/v2/incidents shows it: lower case, `default` route, with the trigger,
+    and the users paged still listed after an ack."""
     return _shared_fields(incident) | {
         "currentPhase": REPORTING_PHASES[incident.phase],
         "entityState": incident.entity_state.lower(),
         "entityType": "service",
         "routingKey": reporting_route(incident.routing_key),
-        "transitions": [_transition_view(t, REPORTING_PHASES[t.phase]) for t in incident.transitions],
+        "pagedUsers": list(incident.notified),
+        "transitions": [_reporting_transition(t, incident) for t in incident.transitions],
     }
 
 
@@ -416,6 +449,7 @@ class SimState:
     _incidents: dict[int, Incident]
     _windows: dict[Family, SlidingWindow]
     _calls: list[CallRecord]
+    _faults: dict[tuple[str, str], Fault]
     _rng: random.Random
 
     def __init__(self, config: SimConfig | None = None) -> None:
@@ -435,6 +469,7 @@ class SimState:
         self._rng = random.Random(config.seed)  # ids of new incidents and alerts, deterministic too
         self._incidents = {}
         self._calls = []
+        self._faults = {}
         self._windows = {
             "incidents": SlidingWindow(config.incidents, config.clock),
             "reporting": SlidingWindow(config.reporting, config.clock),
@@ -461,7 +496,18 @@ class SimState:
         window = self._windows[family]
         if not window.try_acquire():
             retry = {"Retry-After": str(max(1, math.ceil(window.wait_time())))} if self.config.send_retry_after else {}
-            raise ApiError(self.config.rate_limit_status, "Too Many Requests", retry, rate_limited=True)
+            status, body = self.config.rate_limit_status, self.config.rate_limit_body
+            raise ApiError(status, body, retry, rate_limited=True)
+
+    @_locked
+    def fail_next(self, method: str, path: str, *, status: int | None = 500, delay: float = 0.0) -> None:
+        """The next `method path` call is applied as usual and then its answer is lost: a 500 instead, or
+        (with `delay` longer than the client waits) a timeout — a write VictorOps made but never confirmed."""
+        self._faults[(method.upper(), path)] = Fault(status, delay)
+
+    @_locked
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        return self._faults.pop((method, path), None)
 
     @_locked
     def log_call(self, record: CallRecord) -> None:
@@ -588,7 +634,7 @@ class SimState:
         if target.type == "User":
             if self.directory.user(target.slug) is None:
                 return None
-            return PagedPolicy(f"Generated Direct User Policy for {target.slug}", DIRECT_POLICY + target.slug)
+            return PagedPolicy(f"Generated Direct User Policy for {target.slug}", DIRECT_USER_POLICY + target.slug)
         policy = self.directory.policy(target.slug)
         return PagedPolicy(policy.name, policy.slug, policy.team) if policy else None
 
@@ -598,6 +644,7 @@ class SimState:
             policies = incident.paged_policies + policies
         incident.paged_policies = _unique(policies)
         incident.paged_users = _unique(u for p in incident.paged_policies for u in on_call(p, self.directory))
+        incident.notified = list(incident.paged_users)
         incident.paged_teams = _unique(p.team.slug for p in incident.paged_policies if p.team)
 
     def _open(
@@ -1059,6 +1106,10 @@ def _api_endpoint(state: SimState, family: Family, handler: Handler) -> Endpoint
             state.admit(family, api_id, api_key, write=request.method != "GET")
             call = ApiRequest(request.path_params, request.query_params, body)
             response: Response = JSONResponse(handler(state, call))
+            if fault := state.take_fault(request.method, request.url.path):
+                await asyncio.sleep(fault.delay)
+                if fault.status is not None:
+                    response = JSONResponse({"message": "Internal Server Error"}, fault.status)
         except ApiError as error:
             response, limited = error.response(), error.rate_limited
         _log(state, request, family, response.status_code, body, limited)

@@ -7,7 +7,7 @@ action_id 255, section text 3000 …); `check_message` adds the message-level on
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -142,7 +142,7 @@ def card_text(incident: Incident, now: datetime) -> str:
         facts.append(f"route `{escape(incident.routing_key)}`")
     if teams := teams_of(incident):
         facts.append(escape(", ".join(teams)))
-    facts.append(f"started {age(incident.start_time, now)}")
+    facts.append(f"started {age(incident.start_time, now)}" if incident.start_time else "start time unknown")
     return "\n".join([f"{emoji} *{heading}* {title}", " · ".join(facts), escape(clip(who_line(incident, now), 600))])
 
 
@@ -202,8 +202,11 @@ def replace_card(blocks: Sequence[Block], number: str, new_card: list[Block]) ->
 
 
 def open_sort_key(incident: Incident) -> tuple[int, datetime]:
-    """Triggered before acknowledged, oldest first."""
-    return (0 if incident.current_phase is Phase.UNACKED else 1, incident.start_time)
+    """Triggered before acknowledged, oldest first (an unknown start last)."""
+    return (
+        0 if incident.current_phase is Phase.UNACKED else 1,
+        incident.start_time or datetime.max.replace(tzinfo=UTC),
+    )
 
 
 def incident_list(

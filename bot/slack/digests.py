@@ -23,7 +23,10 @@ class DigestPoster:
         """Post the digest; returns the message's ts, or None when it is empty and set to skip."""
         if not incidents and digest.when_empty == "skip":
             return None
-        text, blocks = listing_message(spec_for(digest), incidents, self.services.now(), self.services.settings.command)
+        known = self.services.incidents.routes()
+        text, blocks = listing_message(
+            spec_for(digest), incidents, self.services.now(), self.services.settings.command, known_routes=known
+        )
         check_message(blocks, text)
         # Slack's ~1 message/s per channel: the client waits out a 429 (Retry-After) rather than dropping it.
         answer = await self.services.slack.chat_postMessage(channel=digest.channel, text=text, blocks=blocks)

@@ -16,7 +16,8 @@ HISTORY_PAGE_SIZE = 20
 def history_line(incident: Incident) -> str:
     emoji, label = PHASE_STYLE[incident.current_phase]
     heading = linked(incident.incident_link, f"#{escape(incident.incident_number)}")
-    facts = [label.lower(), f"started {incident.start_time:%Y-%m-%d %H:%M} UTC"]
+    started = f"started {incident.start_time:%Y-%m-%d %H:%M} UTC" if incident.start_time else "start time unknown"
+    facts = [label.lower(), started]
     if incident.routing_key:
         facts.append(f"route `{escape(incident.routing_key)}`")
     last = incident.last_transition(incident.current_phase) if incident.current_phase is not Phase.UNACKED else None

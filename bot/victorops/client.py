@@ -2,8 +2,10 @@
 
 Every call first waits for room in its endpoint family's budget (a sliding window), so we wait rather than
 walk into a 429. Reads (GET) retry server errors, timeouts and rate limits with backoff, honouring
-Retry-After. Writes retry only when VictorOps cannot have applied them: a rate-limit answer or a refused
-connection. The API key lives in the connection's headers and never in a message or a log line.
+Retry-After. Writes retry only when VictorOps cannot have applied them: a rate-limit answer or a connection
+never made. A 403 that does not say why is a rate limit while the key is known to work (an answer lately,
+or one lookup answered now), else bad credentials. The API key lives in the connection's headers and never
+in a message or a log line.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 INCIDENTS_PATH = "/api-public/v1/incidents"
+PROBE_PATH = "/api-public/v1/team"  # a small lookup that any working key may read
+KEY_TRUSTED_FOR = 600.0  # seconds an answer from VictorOps counts as evidence that the API key works
 _TEAMS = TypeAdapter(list[Team])
 _HISTORY_V1 = TypeAdapter(list[HistoryPageV1] | HistoryPageV1)
 
@@ -115,6 +119,8 @@ class VictorOpsClient:
             transport=transport,
         )
         self._sleep = sleep
+        self._clock = clock
+        self._answered_at: float | None = None  # when VictorOps last answered 2xx: evidence the key works
         self._on_call = on_call  # (method, path, status or error, family, seconds waited for budget): metrics
         self.max_attempts = max_attempts
         # In-process budgets unless shared ones are given (several replicas share one through the database).
@@ -218,17 +224,20 @@ class VictorOpsClient:
         *,
         params: Mapping[str, str] | None = None,
         json: dict[str, Any] | None = None,
+        probing: bool = False,
     ) -> httpx.Response:
         family = Family.of(path)
         budget = self.budgets[family]
         idempotent = method == "GET"
-        for attempt in range(1, self.max_attempts + 1):
+        attempts = 1 if probing else self.max_attempts
+        for attempt in range(1, attempts + 1):
             waited = await budget.acquire()
             try:
                 response = await self._http.request(method, path, params=params, json=json)
                 self._observe(method, path, str(response.status_code), family, waited)
-            except httpx.ConnectError:
-                error: errors.VictorOpsError = errors.Unavailable("connection refused")
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                what = "connection refused" if isinstance(exc, httpx.ConnectError) else "could not connect in time"
+                error: errors.VictorOpsError = errors.Unavailable(what, sent=False)
                 retry = True  # nothing was sent, so even a write is safe to send again
             except httpx.TimeoutException:
                 error, retry = errors.Unavailable("timed out"), idempotent
@@ -236,16 +245,44 @@ class VictorOpsClient:
                 error, retry = errors.Unavailable(type(exc).__name__), idempotent
             else:
                 if response.is_success:
+                    self._answered_at = self._clock()
                     return response
                 error = error_for(response)
+                if isinstance(error, errors.Forbidden):
+                    error = await self._judge_403(error, method, attempt, probing)
                 retry = isinstance(error, errors.RateLimited) or (idempotent and isinstance(error, errors.ServerError))
             if isinstance(error, errors.Unavailable):
                 self._observe(method, path, "unreachable", family, waited)
             log.warning("VictorOps %s %s failed (attempt %d): %s", method, path, attempt, error)
-            if not retry or attempt == self.max_attempts:
+            if not retry or attempt == attempts:
                 raise error
             await self._back_off(budget, error, attempt)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _judge_403(
+        self, refused: errors.Forbidden, method: str, attempt: int, probing: bool
+    ) -> errors.VictorOpsError:
+        """A 403 that does not say why. VictorOps documents 403 as "authentication failed or rate-limit reached"
+        and its own scripts wait a minute and retry, so: bad credentials only when nothing shows the key works;
+        otherwise a rate limit, waited out and retried. A write still refused on the last attempt, while the key
+        reads, is a read-only key."""
+        if probing or await self._key_refused():
+            return errors.AuthError(403, refused.detail)
+        if attempt < self.max_attempts or method == "GET":
+            return errors.RateLimited()
+        return refused
+
+    async def _key_refused(self) -> bool:
+        """True when VictorOps refuses this key for a lookup too, and has not accepted it lately."""
+        if self._answered_at is not None and self._clock() - self._answered_at < KEY_TRUSTED_FOR:
+            return False
+        try:
+            await self._request("GET", PROBE_PATH, probing=True)
+        except errors.AuthError:
+            return True
+        except errors.VictorOpsError:
+            return False  # no evidence against the key: not an auth failure
+        return False
 
     def _observe(self, method: str, path: str, status: str, family: Family, waited: float) -> None:
         if self._on_call is not None:
@@ -314,7 +351,11 @@ def error_for(response: httpx.Response) -> errors.VictorOpsError:
     status, message = response.status_code, _body_message(response)
     if status == 429 or (status == 403 and "too many" in message.lower()):
         return errors.RateLimited(_retry_after(response))
-    if status in (401, 403):
+    if status == 403 and "missing authentication token" in message.lower():
+        return errors.WrongUrl(str(response.request.url.copy_with(query=None)))
+    if status == 403:
+        return errors.Forbidden(message)  # the client decides what it means
+    if status == 401:
         return errors.AuthError(status, message)
     if status == 404:
         return errors.NotFound(message)

@@ -2,17 +2,22 @@
 
 Tolerant by design: unknown fields are ignored, both phase vocabularies are read (the public API's
 UNACKED/ACKED/RESOLVED and reporting's triggered/acknowledged/resolved), incident numbers are strings even
-when sent as numbers, and timestamps become aware datetimes. See ../shared/reference/victorops-api.md.
+when sent as numbers, and timestamps become aware datetimes. The spec calls every field optional: an incident
+without a start time is kept (its start is unknown), and one that cannot be read at all (no number, no phase)
+is left out of its list, logged once, so it never sinks the others. See ../shared/reference/victorops-api.md.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AliasChoices, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AliasChoices, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+
+log = logging.getLogger(__name__)
 
 
 class Phase(StrEnum):
@@ -51,6 +56,38 @@ def _to_str(value: Any) -> Any:
 
 PhaseField = Annotated[Phase, BeforeValidator(parse_phase)]
 IncidentNumber = Annotated[str, BeforeValidator(_to_str)]
+
+_M = TypeVar("_M", bound=BaseModel)
+_SKIPPED: set[str] = set()  # what was already logged as unreadable, so a poll every 30 s does not repeat it
+
+
+def _readable(model: type[_M]) -> BeforeValidator:
+    """A list validator that drops the items `model` cannot read instead of failing the whole list."""
+
+    def keep(items: Any) -> Any:
+        if not isinstance(items, list):
+            return items
+        kept = []
+        for item in items:
+            try:
+                kept.append(model.model_validate(item))
+            except ValidationError as exc:
+                _skip_once(model, item, exc)
+        return kept
+
+    return BeforeValidator(keep)
+
+
+def _skip_once(model: type[BaseModel], item: Any, exc: ValidationError) -> None:
+    number = item.get("incidentNumber") if isinstance(item, dict) else None
+    problems = ", ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors())
+    key = f"{model.__name__}:{number}:{problems}"
+    if key not in _SKIPPED:
+        if len(_SKIPPED) > 1000:
+            _SKIPPED.clear()
+        _SKIPPED.add(key)
+        where = f" (#{number})" if number else ""
+        log.warning("VictorOps sent an unreadable %s%s, left out: %s", model.__name__, where, problems)
 
 
 class VOModel(BaseModel):
@@ -96,8 +133,8 @@ class Transition(VOModel):
 
 class Incident(VOModel):
     incident_number: IncidentNumber
-    start_time: AwareDatetime
-    current_phase: PhaseField
+    current_phase: PhaseField  # without it nobody can say whether it is open: such an incident is left out
+    start_time: AwareDatetime | None = None  # None: VictorOps did not say; shown as unknown
     entity_state: str | None = None
     entity_type: str | None = None
     routing_key: str | None = None
@@ -110,8 +147,8 @@ class Incident(VOModel):
     service: str | None = None
     paged_users: list[str] = Field(default_factory=list)
     paged_teams: list[str] = Field(default_factory=list)
-    paged_policies: list[PagedPolicy] = Field(default_factory=list)
-    transitions: list[Transition] = Field(default_factory=list)
+    paged_policies: Annotated[list[PagedPolicy], _readable(PagedPolicy)] = Field(default_factory=list)
+    transitions: Annotated[list[Transition], _readable(Transition)] = Field(default_factory=list)
     monitor_name: str | None = None
     monitor_type: str | None = None
     first_alert_uuid: str | None = None
@@ -127,8 +164,15 @@ class Incident(VOModel):
         return next((t for t in reversed(self.transitions) if t.phase is phase), None)
 
 
+Incidents = Annotated[list[Incident], _readable(Incident)]
+
+
 class IncidentList(VOModel):
-    incidents: list[Incident] = Field(default_factory=list)
+    incidents: Incidents = Field(default_factory=list)
+
+
+# The policy VictorOps generates to page a user directly is `directUserPolicySlug-<username>` (reference §1).
+DIRECT_USER_POLICY = "directUserPolicySlug-"
 
 
 class Target(VOModel):
@@ -166,7 +210,7 @@ class ByUserRequest(VOModel):
 class ActionResult(VOModel):
     incident_number: IncidentNumber
     entity_id: str | None = None
-    cmd_accepted: bool
+    cmd_accepted: bool = True  # an answer without it is VictorOps applying the command (go-victorops' mock)
     message: str = ""
 
 
@@ -245,7 +289,7 @@ class HistoryPage(VOModel):
     offset: int = 0
     limit: int = 20
     total: int = 0
-    incidents: list[Incident] = Field(default_factory=list)
+    incidents: Incidents = Field(default_factory=list)
 
 
 class PersonV1(VOModel):
@@ -279,7 +323,7 @@ class HistoryPageV1(VOModel):
     offset: int = 0
     limit: int = 20
     total: int = 0
-    incidents: list[IncidentV1] = Field(default_factory=list)
+    incidents: Annotated[list[IncidentV1], _readable(IncidentV1)] = Field(default_factory=list)
 
 
 # ---- lookups ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.incidents import IncidentFilter
+from bot.core.routes import unknown_routes
 from bot.core.text import escape
 from bot.services import Services
 from bot.slack.blocks import Block, ListSpec, card, incident_list, replace_card
@@ -46,13 +47,19 @@ async def render_listing(
     shown = listing_filter(spec).select(await services.incidents.all())
     if keep and all(i.incident_number != keep.incident_number for i in shown):
         shown.append(keep)
-    return listing_message(spec, shown, services.now(), services.settings.command, notes)
+    return listing_message(spec, shown, services.now(), services.settings.command, notes, services.incidents.routes())
 
 
 def listing_message(
-    spec: ListSpec, incidents: list[Incident], now: datetime, command: str, notes: dict[str, str] | None = None
+    spec: ListSpec,
+    incidents: list[Incident],
+    now: datetime,
+    command: str,
+    notes: dict[str, str] | None = None,
+    known_routes: list[str] | None = None,
 ) -> tuple[str, list[Block]]:
-    """A listing or a digest: cards oldest first, triggered before acknowledged, as many as Slack allows."""
+    """A listing or a digest: cards oldest first, triggered before acknowledged, as many as Slack allows.
+    Empty because of a route VictorOps does not know (of `known_routes`), it says so rather than "all clear"."""
     filters = " ".join([*(f"route:{r}" for r in spec.r), *(f"team:{t}" for t in spec.t)])
     scope = {"triggered": " triggered", "acked": " acked"}.get(spec.s, "")
     if spec.d:
@@ -61,11 +68,15 @@ def listing_message(
     else:
         title = TITLES.get(spec.s, TITLES["open"]) + (f" ({filters})" if filters else "")
         more_hint = f"Narrow it with `{command} list triggered`, `route:<key>` or `team:<slug>`."
+    empty = ":white_check_mark: Nothing open here. All clear."
+    if known_routes is not None and (unknown := unknown_routes(spec.r, known_routes)):
+        known = ", ".join(f"`{escape(r)}`" for r in known_routes) or "none"
+        empty = f"No incidents on route {', '.join(f'`{escape(r)}`' for r in unknown)} (known routes: {known})."
     return incident_list(
         incidents,
         now,
         title=title,
-        empty=":white_check_mark: Nothing open here. All clear.",
+        empty=empty,
         more_hint=more_hint,
         listing=spec,
         notes=notes,
