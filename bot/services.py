@@ -17,6 +17,8 @@ from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
 from bot.metrics import Metrics
+from bot.slack.contexts import Contexts
+from bot.slack.responses import ResponseUrls
 from bot.store.db import Database
 from bot.store.digests import DigestStore
 from bot.store.queue import ActionQueue
@@ -41,6 +43,8 @@ class Services:
     digests: Digests
     metrics: Metrics
     now: Callable[[], datetime]
+    contexts: Contexts  # what a modal or link prompt needs later, kept server-side
+    hooks: ResponseUrls  # the one way to post to a response_url
 
     async def actor(self, slack_user_id: str, slack_name: str) -> Actor | None:
         """The Slack user as a VictorOps user, or None when they are not linked."""
