@@ -18,10 +18,13 @@ from urllib.parse import urlencode
 
 import httpx
 import uvicorn
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
+from starlette.routing import Route
 
 from bot.config import AppConfig, Settings
 from bot.sim.server import ServerThread
@@ -99,7 +102,8 @@ async def serve_app(which: str, port: int) -> None:
     ):
         slack.base_url = slack_server.url
         if which == "bare":
-            app = build_http_app(bare_app(slack_server.url))
+            handler = AsyncSlackRequestHandler(bare_app(slack_server.url))
+            app = Starlette(routes=[Route("/slack/events", handler.handle, methods=["POST"])])
         else:
             settings = Settings(  # type: ignore[call-arg]
                 _env_file=None,
@@ -111,7 +115,8 @@ async def serve_app(which: str, port: int) -> None:
                 VICTOROPS_API_KEY="demo",
                 VOBOT_DATABASE_URL=f"sqlite:///{folder}/bench.db",
             )
-            app = build_http_app(build_bolt_app(await build_services(settings, AppConfig())))
+            services = await build_services(settings, AppConfig())
+            app = build_http_app(build_bolt_app(services), services)
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
         await uvicorn.Server(config).serve()
 

@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AppConfig, Settings
 from bot.slack.scopes import SCOPES
-from bot.store.db import Database
+from bot.store.db import Database, known_revisions
 from bot.victorops import errors
 from bot.victorops.client import UNLIMITED, VictorOpsClient
 
@@ -24,9 +24,11 @@ class Check:
     name: str
     ok: bool
     detail: str  # what was found, or what is wrong and what to do about it
+    warning: bool = False  # ok, but worth knowing (e.g. a new database that `vobot run` will set up)
 
     def line(self) -> str:
-        return f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
+        mark = "FAIL" if not self.ok else "warn" if self.warning else "ok  "
+        return f"{mark}  {self.name}: {self.detail}"
 
 
 async def run_checks(settings: Settings, config: AppConfig) -> list[Check]:
@@ -40,7 +42,16 @@ async def check_database(settings: Settings) -> list[Check]:
         current, head = await db.current_revision(), await db.head_revision()
         if current == head:
             return [Check("Database", True, f"{db.safe_url} answers; migrations are current ({head})")]
-        detail = f"{db.safe_url} is at migration {current or 'none'}, the code needs {head}: `vobot run` applies them"
+        if current is None:
+            detail = f"{db.safe_url} answers and is new: `vobot migrate` (or `vobot run`) creates its tables"
+            return [Check("Database", True, detail, warning=True)]
+        if current in known_revisions():
+            detail = f"{db.safe_url} is at migration {current}, the code needs {head}: `vobot migrate` applies them"
+            return [Check("Database", True, detail, warning=True)]
+        detail = (
+            f"{db.safe_url} is at migration {current}, which this version of vobot does not know: "
+            "it was migrated by a newer vobot; run that version"
+        )
         return [Check("Database", False, detail)]
     except Exception as exc:
         return [Check("Database", False, f"{exc}; check VOBOT_DATABASE_URL and that the database is running")]

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import version
 from pathlib import Path
 
 from bot.config import AppConfig, ConfigError, Settings, load_app_config, load_settings
@@ -48,11 +49,38 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
     from bot.check import run_checks
 
     config = bot_config(settings)
+    quiet_libraries(settings)
     print("ok    Configuration: environment and VOBOT_CONFIG are valid")
     results = asyncio.run(run_checks(settings, config))
     for result in results:
         print(result.line())
     return 0 if all(r.ok for r in results) else 1
+
+
+def quiet_libraries(settings: Settings) -> None:
+    """A report prints its own lines: what a check met on the way (a refused probe) is not news, unless debugging."""
+    if settings.log_level != "DEBUG":
+        setup_logging("ERROR", settings.log_format)
+
+
+def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.store.db import Database
+
+    async def upgrade() -> str:
+        db = Database(settings.database_url)
+        try:
+            await db.ping()
+            before = await db.current_revision()
+            await db.migrate()
+            after = await db.current_revision()
+        finally:
+            await db.dispose()
+        if before == after:
+            return f"{db.safe_url} is already at migration {after}; nothing to do."
+        return f"{db.safe_url} migrated from {before or 'an empty database'} to {after}."
+
+    print(asyncio.run(upgrade()))
+    return 0
 
 
 def digest_send(args: argparse.Namespace, settings: Settings) -> int:
@@ -89,9 +117,13 @@ def victorops_sim(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.demo import run_demo
+    from bot.demo import PortBusy, run_demo
 
-    asyncio.run(run_demo(settings.port))
+    try:
+        asyncio.run(run_demo(settings.port))
+    except PortBusy as exc:
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 
@@ -109,6 +141,7 @@ def users(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vobot", description="Work VictorOps incidents from Slack.")
+    parser.add_argument("--version", action="version", version=f"vobot {version('vobot')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser(
@@ -118,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "check", help="validate the configuration and reach Slack, VictorOps and the database"
     ).set_defaults(func=check)
+
+    commands.add_parser(
+        "migrate", help="apply database migrations and exit (`vobot run` also does it at start)"
+    ).set_defaults(func=migrate)
 
     digest = commands.add_parser("digest", help="digests of open incidents").add_subparsers(
         dest="digest_command", required=True, metavar="COMMAND"
@@ -170,3 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from bot.store.db import DatabaseUnavailable  # loaded only now: SQLAlchemy is heavy
+
+        if not isinstance(exc, DatabaseUnavailable):
+            raise
+        print(f"{exc}; check VOBOT_DATABASE_URL and that the database is running.", file=sys.stderr)
+        return 1

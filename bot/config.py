@@ -228,6 +228,21 @@ class AppConfig(StrictModel):
     default_targets: list[str] = Field(default_factory=list)
     digests: list[DigestConfig] = Field(default_factory=list)
 
+    @field_validator("users")
+    @classmethod
+    def _one_slack_user_each(cls, users: dict[str, str]) -> dict[str, str]:
+        given: dict[str, list[str]] = {}  # lower-case VictorOps username -> the Slack users it is given to
+        for slack, vo in users.items():
+            given.setdefault(vo.lower(), []).append(slack)
+        shared = [
+            f"VictorOps user {users[slacks[0]]} is given to {' and '.join(slacks)}"
+            for slacks in given.values()
+            if len(slacks) > 1
+        ]
+        if shared:  # both would act as the same person in VictorOps
+            raise ValueError(f"{'; '.join(shared)}; map each VictorOps user to one Slack user (case does not count)")
+        return users
+
     @field_validator("default_targets")
     @classmethod
     def _targets(cls, values: list[str]) -> list[str]:

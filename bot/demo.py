@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import tempfile
 from pathlib import Path
 
@@ -46,8 +47,28 @@ async def keep_alerting(stack: LocalStack, rng: random.Random) -> None:
         log.info("a new demo alert arrived on route %s", alert.routing_key)
 
 
+class PortBusy(Exception):
+    """The demo's port is taken; the message says which and how to pick another."""
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """Bound before anything starts, so a busy port is said first, not after the "open" line."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortBusy(
+            f"Port {port} on {host} is in use ({exc.strerror}): stop what uses it, "
+            f"or pick another port, e.g. PORT={port + 1} make demo (or PORT={port + 1} vobot demo)."
+        ) from None
+    return sock
+
+
 async def run_demo(port: int, host: str = "127.0.0.1") -> None:
-    with tempfile.TemporaryDirectory(prefix="vobot-demo-") as folder:
+    sock = listening_socket(host, port)
+    with sock, tempfile.TemporaryDirectory(prefix="vobot-demo-") as folder:
         # VictorOps' real budgets on both sides, so the queue and its "queued, ~40 s" can be seen.
         async with local_stack(
             Path(folder),
@@ -67,7 +88,7 @@ async def run_demo(port: int, host: str = "127.0.0.1") -> None:
                 flush=True,
             )
             try:
-                await server.serve()
+                await server.serve(sockets=[sock])
             finally:
                 alerts.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

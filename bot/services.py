@@ -16,6 +16,8 @@ from bot.core.dispatch import Dispatcher
 from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
+from bot.core.posting import PostLimits
+from bot.core.seen import SeenRequests
 from bot.metrics import Metrics
 from bot.slack.contexts import Contexts
 from bot.slack.responses import ResponseUrls
@@ -42,6 +44,8 @@ class Services:
     digest_store: DigestStore
     digests: Digests
     metrics: Metrics
+    posts: PostLimits
+    seen: SeenRequests  # Slack requests already taken, so a replay changes nothing
     now: Callable[[], datetime]
     contexts: Contexts  # what a modal or link prompt needs later, kept server-side
     hooks: ResponseUrls  # the one way to post to a response_url

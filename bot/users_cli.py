@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 
 from bot.config import SLACK_USER_ID, ConfigError, Settings, load_app_config
-from bot.core.identity import Link
+from bot.core.identity import Link, VictorOpsUserTaken
 from bot.store.db import Database, DatabaseUnavailable
 from bot.store.links import LinkStore
 from bot.victorops.client import VictorOpsClient
@@ -274,7 +274,15 @@ async def import_links(settings: Settings, path: Path, fmt: Format | None, *, dr
                 added += 1
                 print(f"  + {slack}: {vo}")
         if not dry_run:
-            await store.put_many(changes)
+            try:
+                await store.put_many(changes)
+            except VictorOpsUserTaken as taken:  # a link made since `taken_elsewhere` looked
+                raise ConfigError(
+                    [
+                        f"{path}: VictorOps user {taken.vo_username} was linked to another Slack user while this "
+                        "import ran, so nothing was written; run the import again to see who"
+                    ]
+                ) from None
     summary = f"{added} added, {len(changes) - added} changed, {unchanged} unchanged"
     print(f"Dry run, nothing written: {summary}." if dry_run else f"Imported {path}: {summary}.")
     return 0

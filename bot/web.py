@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import time
-from urllib.parse import parse_qs
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.metrics import Metrics
 from bot.services import Services
+from bot.slack.auth import SlackAuth
+from bot.slack.edge import Edge
 
-READY_TIMEOUT = 5.0  # seconds a dependency may take before the probe says not ready
-SLACK_OK_FOR = 30.0  # a successful auth.test is trusted this long, so probes do not hammer Slack
+READY_TIMEOUT = 5.0  # seconds the database may take before the probe says not ready
 
 
 async def healthz(_: Request) -> Response:
@@ -26,42 +22,15 @@ async def healthz(_: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
-def request_kind(body: bytes) -> str:
-    """command, block_actions, view_submission, … — for metrics; never fails."""
-    form = parse_qs(body.decode(errors="replace"))
-    if "command" in form:
-        return "command"
-    try:
-        return str(json.loads(form["payload"][0]).get("type", "interaction"))
-    except (KeyError, ValueError, AttributeError):
-        return "other"
-
-
-def slack_events(bolt: AsyncApp, metrics: Metrics | None) -> Route:
-    handler = AsyncSlackRequestHandler(bolt)
-
-    async def endpoint(request: Request) -> Response:
-        start = time.perf_counter()
-        response = await handler.handle(request)  # returns once the listener has acked
-        if metrics is not None:
-            kind = request_kind(await request.body())
-            outcome = "ok" if response.status_code < 400 else "rejected" if response.status_code < 500 else "error"
-            metrics.requests.labels(kind, outcome).inc()
-            metrics.ack_seconds.labels(kind).observe(time.perf_counter() - start)
-        return response
-
-    return Route("/slack/events", endpoint, methods=["POST"])
-
-
 class Readiness:
-    """Ready when the database answers and Slack accepts our token."""
+    """Ready when the database answers and Slack accepts our token (auth.test's answer is shared and cached)."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, auth: SlackAuth) -> None:
         self.services = services
-        self._slack_ok_until = 0.0
+        self.auth = auth
 
     async def check(self, _: Request) -> Response:
-        found = {"database": await self._database(), "slack": await self._slack()}
+        found = {"database": await self._database(), "slack": (await self.auth.answer()).problem or "ok"}
         ready = all(value == "ok" for value in found.values())
         return JSONResponse(found, status_code=200 if ready else 503)
 
@@ -73,28 +42,21 @@ class Readiness:
             return f"unavailable: {exc}"
         return "ok"
 
-    async def _slack(self) -> str:
-        if time.monotonic() < self._slack_ok_until:
-            return "ok"
-        try:
-            async with asyncio.timeout(READY_TIMEOUT):
-                await self.services.slack.auth_test()
-        except Exception as exc:
-            return f"unavailable: {type(exc).__name__}"
-        self._slack_ok_until = time.monotonic() + SLACK_OK_FOR
-        return "ok"
 
-
-def build_http_app(bolt: AsyncApp | None, services: Services | None = None) -> Starlette:
+def build_http_app(bolt: AsyncApp | None, services: Services) -> Starlette:
     """`bolt` None: Socket Mode, where Slack's requests come over the WebSocket and only health is served."""
-    routes = [Route("/healthz", healthz, methods=["GET"])]
-    if services is not None:
-        metrics = services.metrics
+    metrics, auth = services.metrics, SlackAuth(services.slack)
 
-        async def metrics_endpoint(_: Request) -> Response:
-            return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+    async def metrics_endpoint(_: Request) -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
-        routes += [Route("/readyz", Readiness(services).check, methods=["GET"]), Route("/metrics", metrics_endpoint)]
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", Readiness(services, auth).check, methods=["GET"]),
+        Route("/metrics", metrics_endpoint),
+    ]
     if bolt is not None:
-        routes.append(slack_events(bolt, services.metrics if services else None))
+        secret = services.settings.slack_signing_secret
+        edge = Edge(bolt, secret.get_secret_value() if secret else "", auth.team_id, services.seen, metrics)
+        routes.append(Route("/slack/events", edge.endpoint, methods=["POST"]))
     return Starlette(routes=routes)

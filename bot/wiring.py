@@ -26,6 +26,7 @@ from bot.core.dispatch import Dispatcher
 from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
+from bot.core.posting import PostLimits
 from bot.core.sender import ActionSender
 from bot.metrics import Metrics
 from bot.services import Services
@@ -43,7 +44,9 @@ from bot.store.db import Database
 from bot.store.digests import Digest, DigestStore, SlotClaims
 from bot.store.lease import Lease
 from bot.store.links import LinkStore
+from bot.store.post_limits import PostWindows
 from bot.store.queue import ActionQueue
+from bot.store.replays import SeenRequestStore
 from bot.store.snapshots import Snapshots
 from bot.victorops.client import Family, VictorOpsClient
 from bot.victorops.errors import VictorOpsError
@@ -137,6 +140,8 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         digest_store=digest_store,
         digests=Digests(digest_store, SlotClaims(db, holder), incidents, now=now),
         metrics=metrics,
+        posts=PostLimits(PostWindows(db), settings.command),
+        seen=SeenRequestStore(db),
         directory=directory,
         history=History(vo, vo.budgets[Family.REPORTING].wait_time),
         identity=identity,
@@ -162,7 +167,10 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
         await socket.connect_async()  # type: ignore[no-untyped-call]
         log.info("connected to Slack in Socket Mode")
     web = build_http_app(None if socket else bolt, services)
-    server = uvicorn.Server(uvicorn.Config(web, host=host, port=settings.port, log_level="warning", lifespan="off"))
+    # log_config None: uvicorn's own lines go through our handler and formatter (escaped, JSON when asked)
+    server = uvicorn.Server(
+        uvicorn.Config(web, host=host, port=settings.port, log_level="warning", log_config=None, lifespan="off")
+    )
     log.info("serving %s on port %d", "health" if socket else "Slack requests and health", settings.port)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

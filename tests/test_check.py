@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,13 @@ def fakes() -> Iterator[tuple[SimState, SlackWorkspace, str, str]]:
 
 
 def run_check(tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str], *digests: dict[str, str], **env: str):  # type: ignore[no-untyped-def]
+    return run_vobot(tmp_path, fakes, "check", *digests, **env)
+
+
+Fakes = tuple[SimState, SlackWorkspace, str, str]
+
+
+def run_vobot(tmp_path: Path, fakes: Fakes, command: str, *digests: dict[str, str], **env: str):  # type: ignore[no-untyped-def]
     _, slack, vo_url, slack_url = fakes
     config = tmp_path / "vobot.yaml"
     config.write_text(yaml.safe_dump({"digests": list(digests)}))
@@ -38,7 +47,7 @@ def run_check(tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str], 
     path = os.environ.get("PATH", "/usr/bin:/bin")
     environment = env_for(slack, slack_url, vo_url, tmp_path, PATH=path, VOBOT_CONFIG=str(config), **budgets, **env)
     return subprocess.run(
-        [sys.executable, "-m", "bot", "check"], env=environment, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bot", command], env=environment, capture_output=True, text=True, timeout=60
     )
 
 
@@ -62,7 +71,7 @@ def test_each_failure_says_what_to_do(tmp_path: Path, fakes: tuple[SimState, Sla
     done = run_check(tmp_path, fakes, private, VICTOROPS_API_KEY="ro-key-4242")
     assert done.returncode == 1
     out = done.stdout
-    assert "FAIL  Database:" in out and "`vobot run` applies them" in out
+    assert "warn  Database:" in out and "is new: `vobot migrate` (or `vobot run`) creates its tables" in out
     assert "FAIL  Slack scopes: missing users:read.email" in out
     assert "FAIL  Digest private: the bot is not in #incident-war-room: `/invite @vobot` there" in out
     assert "FAIL  VictorOps writes: the key is read-only" in out
@@ -77,3 +86,49 @@ def test_wrong_credentials_and_bad_config(tmp_path: Path, fakes: tuple[SimState,
     assert "sekrit" not in done.stdout + done.stderr  # the secrets are never echoed
     bad = run_check(tmp_path, fakes, {**DIGEST, "timezone": "Mars/Base"})
     assert bad.returncode == 2 and "digests[0].timezone: unknown time zone" in bad.stderr
+
+
+def test_a_fresh_install_passes_with_one_warning_and_no_log_lines(
+    tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str]
+) -> None:
+    """The README says check, then run: a new database is a warning, and the report is all that is printed."""
+    done = run_check(tmp_path, fakes, VOBOT_LOG_LEVEL="INFO")
+    assert done.returncode == 0, done.stdout + done.stderr
+    marks = [line.split()[0] for line in done.stdout.splitlines()]
+    assert marks.count("warn") == 1 and "FAIL" not in marks
+    assert done.stderr == ""  # the refused write probe and library INFO lines are not news in a report
+
+
+def test_migrate_then_check_is_all_ok(tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str]) -> None:
+    first = run_vobot(tmp_path, fakes, "migrate")
+    assert first.returncode == 0 and "migrated from an empty database to" in first.stdout, first.stderr
+    again = run_vobot(tmp_path, fakes, "migrate")
+    assert again.returncode == 0 and "already at migration" in again.stdout
+    done = run_check(tmp_path, fakes)
+    assert done.returncode == 0 and all(line.startswith("ok") for line in done.stdout.splitlines()), done.stdout
+
+
+def test_a_database_from_a_newer_vobot_fails(tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str]) -> None:
+    assert run_vobot(tmp_path, fakes, "migrate").returncode == 0
+    with sqlite3.connect(tmp_path / "vobot.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    done = run_check(tmp_path, fakes)
+    assert done.returncode == 1 and "FAIL  Database:" in done.stdout and "newer vobot" in done.stdout
+
+
+@pytest.mark.parametrize("command", ["run", "migrate", "check"])
+def test_an_unreachable_database_is_one_line(
+    tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str], command: str
+) -> None:
+    url = "postgresql://nobody:pw-sekrit@127.0.0.1:9/vobot"  # port 9 (discard): nothing listens
+    done = run_vobot(tmp_path, fakes, command, VOBOT_DATABASE_URL=url)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    said = done.stderr if command != "check" else done.stdout
+    assert "VOBOT_DATABASE_URL" in said and "pw-sekrit" not in done.stdout + done.stderr
+    if command != "check":
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_version() -> None:
+    done = subprocess.run([sys.executable, "-m", "bot", "--version"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and done.stdout.strip() == f"vobot {version('vobot')}"

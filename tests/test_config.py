@@ -151,6 +151,10 @@ def test_no_file_and_empty_file_mean_defaults(tmp_path: Path) -> None:
             "digests: [{name: a, channel: C1X, schedule: '0 9 * * *'}, {name: a, channel: C1X, schedule: '0 9 * * *'}]",
             "digest names must be unique; repeated: a",
         ),
+        (
+            "users: {U0AAA: heidi, U0BBB: alice, U0CCC: Heidi}",
+            "users: VictorOps user heidi is given to U0AAA and U0CCC; map each VictorOps user to one Slack user",
+        ),
         ("- just\n- a list", "expected a mapping of keys at the top level"),
         ("admins: [U1\n  bad: yaml", "not valid YAML at line"),
     ],
@@ -183,3 +187,22 @@ def test_cli_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert [line.split(":")[0] for line in lines] == ["VICTOROPS_RATE_LIMIT", "VICTOROPS_LOOKUP_RATE_LIMIT"]
     assert "Traceback" not in done.stderr
+
+
+def test_cli_refuses_a_victorops_user_given_to_two_slack_users(tmp_path: Path) -> None:
+    path = tmp_path / "ops.yaml"
+    path.write_text("users:\n  U0AAA: heidi\n  U0BBB: HEIDI\n")
+    env = {"PATH": "/usr/bin:/bin", "VOBOT_CONFIG": str(path), "VOBOT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "users", "list"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (
+        2,
+        f"{path}: users: VictorOps user heidi is given to U0AAA and U0BBB; map each VictorOps user to one Slack user "
+        "(case does not count)\n",
+    )

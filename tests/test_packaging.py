@@ -1,7 +1,10 @@
-"""Packaging: the Slack app manifest, the Dockerfile and .dockerignore, checked without Slack or a Docker engine.
+"""Packaging: the Slack app manifests, the Dockerfile, .dockerignore, docker-compose.yml and vobot.env.example,
+checked without Slack or a Docker engine.
 
-The manifest is validated against Slack's published JSON Schema (in the shared reference folder) and compared
-with what the code uses: the scopes of bot/slack/scopes.py and the default slash command. The Dockerfile is
+Both manifests (Socket Mode and HTTP mode) are validated against Slack's published JSON Schema and compared
+with what the code uses: the scopes of bot/slack/scopes.py and the default slash command; docker-compose.yml is
+validated against the Compose Specification's schema. Both schemas are copied into tests/schemas/, so a plain
+clone runs these tests. The Dockerfile is
 linted here in Python (hadolint too, when it is installed), its health check is run against a local server,
 and its install step is compared with the production install the README documents.
 """
@@ -31,10 +34,13 @@ from bot.slack.scopes import SCOPES
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "manifest.yml"
+HTTP_MANIFEST = ROOT / "manifest.http.yml"
+COMPOSE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / "vobot.env.example"
+SCHEMAS = Path(__file__).with_name("schemas")
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 README = ROOT / "README.md"
-SCHEMA_NAME = "slack-manifest.schema.json"
 
 # The production install line the README documents (in a fenced block); the image must install the same way.
 README_INSTALL = "pip install ."
@@ -56,21 +62,36 @@ SLIM_PYTHON_311 = re.compile(r"^(docker\.io/)?(library/)?python:3\.11(\.\d+)?-sl
 # ---- the manifest -----------------------------------------------------------------------------------------
 
 
-def _schema_path() -> Path:
-    """VOBOT_SHARED_DIR (the shared folder, or its reference/ folder) when set, else ../shared next to the repo."""
-    override = os.environ.get("VOBOT_SHARED_DIR")
-    shared = Path(override) if override else ROOT.parent / "shared"
-    for candidate in (shared / "reference" / SCHEMA_NAME, shared / SCHEMA_NAME):
-        if candidate.is_file():
-            return candidate
-    return shared / "reference" / SCHEMA_NAME
+def _yaml(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), f"{path.name} must be a mapping"
+    return data
+
+
+def schema_errors(schema_name: str, document: dict[str, Any]) -> list[str]:
+    """Where `document` breaks the JSON Schema tests/schemas/`schema_name`, one line each."""
+    import jsonschema
+
+    schema = json.loads((SCHEMAS / schema_name).read_text(encoding="utf-8"))
+    # The Compose schema names draft-07 without the trailing "#" that jsonschema looks it up by.
+    draft_07 = "json-schema.org/draft-07/schema" in schema.get("$schema", "")
+    base = jsonschema.Draft7Validator if draft_07 else jsonschema.validators.validator_for(schema)
+    base.check_schema(schema)
+    # Slack's schema spells one pattern `regex` (display_information.background_color), a keyword JSON Schema
+    # ignores; enforce it as the `pattern` it was meant to be.
+    validator_class = jsonschema.validators.extend(base, {"regex": base.VALIDATORS["pattern"]})
+    errors = sorted(validator_class(schema).iter_errors(document), key=lambda e: list(e.absolute_path))
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors]
 
 
 @pytest.fixture(scope="module")
 def manifest() -> dict[str, Any]:
-    data = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
-    assert isinstance(data, dict), "manifest.yml must be a mapping"
-    return data
+    return _yaml(MANIFEST)
+
+
+@pytest.fixture(scope="module", params=[MANIFEST, HTTP_MANIFEST], ids=["socket", "http"])
+def either_manifest(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return _yaml(request.param)
 
 
 def _slash_command(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -80,22 +101,13 @@ def _slash_command(manifest: dict[str, Any]) -> dict[str, Any]:
     return command
 
 
-def test_manifest_validates_against_slacks_schema(manifest: dict[str, Any]) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
-    path = _schema_path()
-    if not path.is_file():
-        pytest.skip(f"Slack's manifest schema not found at {path} (set VOBOT_SHARED_DIR to the shared folder)")
-    schema = json.loads(path.read_text(encoding="utf-8"))
-    base = jsonschema.validators.validator_for(schema)
-    base.check_schema(schema)
-    # Slack's schema spells one pattern `regex` (display_information.background_color), a keyword JSON Schema
-    # ignores; enforce it as the `pattern` it was meant to be.
-    validator_class = jsonschema.validators.extend(base, {"regex": base.VALIDATORS["pattern"]})
-    errors = sorted(validator_class(schema).iter_errors(manifest), key=lambda e: list(e.absolute_path))
-    assert not errors, "\n".join(f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors)
+def test_manifests_validate_against_slacks_schema(either_manifest: dict[str, Any]) -> None:
+    errors = schema_errors("slack-manifest.schema.json", either_manifest)
+    assert not errors, "\n".join(errors)
 
 
-def test_manifest_requests_exactly_the_scopes_the_code_uses(manifest: dict[str, Any]) -> None:
+def test_manifests_request_exactly_the_scopes_the_code_uses(either_manifest: dict[str, Any]) -> None:
+    manifest = either_manifest
     bot_scopes = manifest["oauth_config"]["scopes"]["bot"]
     assert len(bot_scopes) == len(set(bot_scopes)), "a scope is listed twice"
     assert set(bot_scopes) == set(SCOPES), (
@@ -109,7 +121,7 @@ def test_manifest_slash_command_is_the_default_command(manifest: dict[str, Any])
     command = _slash_command(manifest)
     assert command["command"] == Settings.model_fields["command"].default == "/vo"
     assert command["should_escape"] is True, "the grammar expects mentions as <@U…> IDs"
-    assert "url" not in command, "Socket Mode is the default: the HTTP-mode url is documented in comments only"
+    assert "url" not in command, "Socket Mode is the default: manifest.http.yml is the HTTP-mode variant"
     advertised = {part.split()[0] for part in command["usage_hint"].split("|") if part.strip()}
     assert advertised <= set(COMMAND_WORDS), f"usage_hint names unknown commands: {advertised - set(COMMAND_WORDS)}"
 
@@ -127,11 +139,49 @@ def test_manifest_settings_socket_mode_and_interactivity(manifest: dict[str, Any
     assert manifest["display_information"]["name"] == "vobot"
 
 
-def test_manifest_documents_the_http_mode_variant() -> None:
-    comments = "\n".join(line for line in MANIFEST.read_text(encoding="utf-8").splitlines() if line.startswith("#"))
-    assert "socket_mode_enabled: false" in comments
-    assert "url: https://<host>/slack/events" in comments
-    assert "request_url: https://<host>/slack/events" in comments
+def test_the_http_manifest_differs_only_in_the_mode(manifest: dict[str, Any]) -> None:
+    """manifest.http.yml is manifest.yml with Slack's requests sent to a URL instead of a WebSocket."""
+    http = _yaml(HTTP_MANIFEST)
+    url = "https://vobot.example.com/slack/events"
+    assert http["settings"]["socket_mode_enabled"] is False
+    assert _slash_command(http).pop("url") == url
+    assert http["settings"]["interactivity"].pop("request_url") == url
+    http["settings"]["socket_mode_enabled"] = True
+    assert http == manifest
+    assert "vobot.example.com" in HTTP_MANIFEST.read_text(encoding="utf-8").split("_metadata:")[0], "say to replace it"
+
+
+# ---- docker compose and the environment file ----------------------------------------------------------------
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    errors = schema_errors("compose-spec.schema.json", _yaml(COMPOSE))
+    assert not errors, "\n".join(errors)
+
+
+def test_compose_runs_two_replicas_on_one_postgres() -> None:
+    services = _yaml(COMPOSE)["services"]
+    bot, postgres = services["vobot"], services["postgres"]
+    assert bot["deploy"]["replicas"] >= 2 and bot["build"] == "."
+    url = bot["environment"]["VOBOT_DATABASE_URL"]
+    assert url.startswith("postgresql://") and "@postgres:5432/" in url, "every replica on the compose Postgres"
+    assert bot["depends_on"]["postgres"]["condition"] == "service_healthy" and "healthcheck" in postgres
+    assert bot["env_file"] == "vobot.env" and "ports" not in bot, "replicas cannot share one published host port"
+    # longer than the SIGTERM drain (a call in flight finishes within 5 s)
+    assert int(bot["stop_grace_period"].removesuffix("s")) > 5
+
+
+def test_env_example_names_only_real_variables_and_no_secrets() -> None:
+    known = {field.validation_alias for field in Settings.model_fields.values()} - {None}
+    assignments = re.findall(r"^#? ?([A-Z][A-Z0-9_]*)=(.*)$", ENV_EXAMPLE.read_text(encoding="utf-8"), re.MULTILINE)
+    names = {name for name, _ in assignments}
+    assert names <= known, f"not variables vobot reads: {sorted(names - known)}"
+    assert {"SLACK_BOT_TOKEN", "VICTOROPS_API_ID", "VICTOROPS_API_KEY", "VOBOT_DATABASE_URL"} <= names
+    for name, value in assignments:
+        if name in SECRET_VARIABLES:
+            assert value == "" or "your" in value, f"{name} must be a placeholder, not a value"
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert "vobot.env" in ignored and ".env" in ignored, "the filled-in copies must never be committed"
 
 
 # ---- the Dockerfile ---------------------------------------------------------------------------------------
@@ -424,7 +474,18 @@ def _ignored(path: str, patterns: list[str]) -> bool:
 
 
 @pytest.mark.parametrize(
-    "path", [".venv", ".git", ".git/config", "vobot.db", "data/vobot.db", ".env", ".pytest_cache", "bot/__pycache__"]
+    "path",
+    [
+        ".venv",
+        ".git",
+        ".git/config",
+        "vobot.db",
+        "data/vobot.db",
+        ".env",
+        "vobot.env",
+        ".pytest_cache",
+        "bot/__pycache__",
+    ],
 )
 def test_dockerignore_excludes(path: str) -> None:
     assert _ignored(path, _ignore_patterns()), f".dockerignore must exclude {path}"

@@ -4,10 +4,13 @@ sentence within Slack's 3 s."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,10 +19,14 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bot.config import AppConfig
 from bot.core.actions import ActionError
 from bot.core.contexts import Saved
-from bot.sim.server import serve
-from bot.sim.slack import Message
+from bot.sim.server import ServerThread, serve
+from bot.sim.slack import Message, SlackWorkspace
+from bot.sim.slack_api import build_slack_api
+from bot.sim.slack_driver import SlackDriver, wait_for
+from bot.sim.victorops import SimConfig, SimState, build_app
 from bot.slack.blocks import ActionId
 from bot.slack.contexts import TOKEN, TTL, Contexts, Kind
 from bot.slack.linking import Pending
@@ -29,7 +36,9 @@ from bot.slack.responses import ResponseUrls
 from bot.store.contexts import SavedContexts
 from bot.store.db import Database
 from bot.store.queue import QueuedAction
-from tests.harness import CHANNEL, Bot, running_bot, texts
+from bot.wiring import run_bot
+from tests.harness import CHANNEL, OFF, USERS, Bot, running_bot, settings_for, texts
+from tests.test_cli import free_port
 
 ALICE, BOB, ERIN = "U0ALICE", "U0BOB", "U0ERIN"
 UNREADABLE = "vobot could not read this button, so nothing was sent to VictorOps"
@@ -263,21 +272,6 @@ async def test_a_button_value_that_is_not_a_string_is_answered(bot: Bot, value: 
     assert bot.writes() == [] and not bot.slack.views()
 
 
-@pytest.mark.parametrize("user", [None, {}, {"id": 7}, "U0ALICE"])
-async def test_a_click_without_a_user_is_answered(bot: Bot, user: object) -> None:
-    card = await listing(bot)
-    number = bot.open_numbers("UNACKED")[0]
-    payload = bot.driver.click_payload(ALICE, card, ActionId.ACK, block_id=f"inc-{number}-actions")
-    if user is None:
-        del payload["user"]
-    else:
-        payload["user"] = user
-    result = await bot.driver._interact(payload)
-    assert result.status == 200 and result.elapsed < 3
-    assert "Slack did not say who clicked" in (await bot.reply(ALICE, 1)).text
-    assert bot.writes() == []
-
-
 async def test_card_buttons_of_older_versions_still_work(bot: Bot) -> None:
     """Card buttons never carried a reply address: the value older versions wrote is read as before."""
     card = await listing(bot)
@@ -394,14 +388,6 @@ async def test_tampered_modal_metadata_is_answered_in_the_modal(bot: Bot, metada
     assert bot.writes() == [] and bot.slack.response_posts() == []
 
 
-async def test_a_submission_without_a_user_is_answered_in_the_modal(bot: Bot) -> None:
-    view_id = await open_view(bot, ALICE, "create", "summary")
-    payload = bot.driver.view_submission_payload(ALICE, view_id, {"summary": {"summary": "db down"}})
-    del payload["user"]
-    assert "Slack did not say who clicked" in modal_sentence(await bot.driver._interact(payload))
-    assert bot.writes() == []
-
-
 async def test_another_persons_modal_token_does_nothing(tmp_path: Path, database_url: str) -> None:
     async with running_bot(tmp_path, VOBOT_DATABASE_URL=database_url) as bot:
         number = bot.open_numbers("UNACKED")[0]
@@ -437,3 +423,46 @@ async def test_a_modal_opened_on_one_replica_is_submitted_to_another(tmp_path: P
         result = await second.driver._interact(payload)
         assert result.status == 200 and result.response_action is None
         assert "Created #" in texts(await first.reply(ALICE))
+
+
+# ---- Socket Mode: no HTTP edge in front of the listeners ------------------------------------------------
+
+
+@asynccontextmanager
+async def socket_bot(tmp_path: Path) -> AsyncIterator[tuple[SlackDriver, SlackWorkspace, SimState]]:
+    state = SimState(SimConfig(incidents=OFF, reporting=OFF, lookups=OFF))
+    slack = SlackWorkspace()
+    with ServerThread(build_app(state=state)) as vo, ServerThread(build_slack_api(slack)) as slack_server:
+        slack.base_url = slack_server.url
+        settings = settings_for(
+            slack, slack_server.url, vo.url, tmp_path, SLACK_APP_TOKEN=slack.app_token, PORT=str(free_port())
+        )
+        task = asyncio.create_task(run_bot(settings, AppConfig(users=USERS), host="127.0.0.1"))
+        try:
+            yield SlackDriver(slack, "unused: socket mode", "unused"), slack, state
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_without_a_user_a_click_or_submission_is_answered_in_socket_mode(tmp_path: Path) -> None:
+    async with socket_bot(tmp_path) as (driver, slack, state):
+        await driver.send_socket_envelope("slash_commands", driver.command_payload(ALICE, CHANNEL, "list"))
+        card = await wait_for(lambda: next(iter(slack.ephemerals(ALICE)), None))
+        number = next(str(i["incidentNumber"]) for i in state.incidents() if i["currentPhase"] == "UNACKED")
+        for seen, user in enumerate([None, {}, {"id": 7}, "U0ALICE"], start=1):
+            payload = driver.click_payload(ALICE, card, ActionId.ACK, block_id=f"inc-{number}-actions")
+            payload["user"] = user
+            await driver.send_socket_envelope("interactive", payload)
+            answer = await wait_for(lambda n=seen: slack.ephemerals(ALICE)[n:])
+            assert "Slack did not say who clicked, so nothing was done" in answer[0].text
+
+        await driver.send_socket_envelope("slash_commands", driver.command_payload(ALICE, CHANNEL, "create"))
+        view = await wait_for(lambda: next((v for v in slack.views() if "summary" in str(v.body)), None))
+        payload = driver.view_submission_payload(ALICE, view.id, {"summary": {"summary": "db down"}})
+        del payload["user"]
+        acked = await driver.send_socket_envelope("interactive", payload)
+        assert acked.payload and acked.payload["response_action"] == "update"
+        assert "Slack did not say who clicked" in str(acked.payload["view"]["blocks"])
+        assert [c for c in state.calls() if c.method != "GET"] == []

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.sim.seed import build_seed
 from bot.sim.server import ServerThread, serve
-from bot.sim.slack import SlackWorkspace
+from bot.sim.slack import SlackUser, SlackWorkspace
 from bot.sim.slack_api import build_slack_api
 from bot.sim.slack_driver import SlackDriver, wait_for
 from tests.fakes import FakeClock
@@ -288,6 +288,25 @@ async def test_users_info_and_lookup_by_email(workspace: SlackWorkspace) -> None
     raised = await error_of(client.users_lookupByEmail(email="nobody@example.com"))
     assert raised.response["error"] == "users_not_found"
     assert workspace.calls("users.info")[0].params == {"user": "U0ALICE"}  # the token is never logged
+
+
+async def test_users_list_pages_with_a_cursor(workspace: SlackWorkspace) -> None:
+    joined = workspace.add_user(SlackUser("U0NEW", "newbie", "New Person", "new@example.com", "UTC"))
+    client = web_client(workspace)
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = await client.users_list(limit=5, cursor=cursor)
+        seen += [member["id"] for member in page["members"]]
+        pages, cursor = pages + 1, page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [user.id for user in workspace.users()] and seen[-1] == joined.id
+    assert pages == -(-len(seen) // 5)
+    everyone = await client.users_list()  # no limit: the whole team, as Slack tries to
+    assert len(everyone["members"]) == len(seen) and everyone["response_metadata"]["next_cursor"] == ""
+    assert (await error_of(client.users_list(cursor="bm90IGEgY3Vyc29y"))).response["error"] == "invalid_cursor"
+    with pytest.raises(ValueError, match="already has a user U0NEW"):
+        workspace.add_user(joined)
 
 
 async def test_conversations_info_and_unknown_method(workspace: SlackWorkspace) -> None:

@@ -1,5 +1,6 @@
 import asyncio
 import re
+import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import exc, func, inspect, select, text
 
+from bot.core.errors import StorageBusy
+from bot.slack.errors import explain
 from bot.store.db import MIGRATIONS_DIR, SQLITE_BUSY_TIMEOUT_MS, Database, DatabaseUnavailable, normalize_url
 from bot.store.tables import AuditLog, Base
 
@@ -241,4 +244,26 @@ async def test_ping_names_the_unreachable_database_without_its_password() -> Non
             await db.ping()
         assert "s3cret" not in str(info.value)
     finally:
+        await db.dispose()
+
+
+async def test_a_lock_held_too_long_is_storage_busy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's busy timeout running out is one sentence for the user, not "something went wrong"."""
+    monkeypatch.setattr("bot.store.db.SQLITE_BUSY_TIMEOUT_MS", 100)
+    db = Database(f"sqlite:///{tmp_path}/vobot.db")
+    await db.migrate()
+    holder = sqlite3.connect(tmp_path / "vobot.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        with pytest.raises(StorageBusy) as caught:
+            async with db.session() as session:
+                session.add(audit_row())
+        assert "database is busy" in explain(caught.value)
+        holder.execute("ROLLBACK")
+        # other failures are not dressed up as busy
+        with pytest.raises(exc.OperationalError):
+            async with db.session() as session:
+                await session.execute(text("SELECT * FROM no_such_table"))
+    finally:
+        holder.close()
         await db.dispose()

@@ -6,18 +6,28 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError
+from bot.config import ConfigError, load_settings
 from bot.core.identity import Link
 from bot.sim.server import ServerThread
 from bot.sim.victorops import build_app
 from bot.store.db import Database
 from bot.store.links import LinkStore
-from bot.users_cli import Format, format_mapping, format_table, mapping_in_effect, parse_mapping, validate_against
+from bot.users_cli import (
+    Format,
+    format_mapping,
+    format_table,
+    import_links,
+    mapping_in_effect,
+    parse_mapping,
+    run,
+    validate_against,
+)
 
 NAME = "users.txt"
 HEADER = "slack_user_id,vo_username\n"
@@ -304,3 +314,28 @@ def test_import_never_gives_one_victorops_user_to_two_slack_users(tmp_path: Path
     moved = env.vobot("import", env.write("moved.csv", HEADER + "U0BOB,cchen\nU0CAROL,gkim\n"))  # a swap in one file
     assert moved.returncode == 0, moved.stderr
     assert env.stored() == {("U0BOB", "cchen", "import"), ("U0CAROL", "gkim", "import")}
+
+
+def test_import_that_loses_a_race_to_a_slack_link_is_refused_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone links in Slack after the import checked the stored links: the database refuses the row."""
+    env = Env(tmp_path)
+    file = tmp_path / env.write("users.csv", HEADER + "U0BOB,bob.martinez\nU0DAN,CCHEN\n")
+    settings = load_settings(
+        VOBOT_DATABASE_URL=env.db_url, VOBOT_CONFIG=str(tmp_path / "vobot.yaml"), VICTOROPS_API_ID=None
+    )
+    write = LinkStore.put_many
+
+    async def linked_meanwhile(self: LinkStore, links: Iterable[Link]) -> int:
+        await self.put(Link("U0CAROL", "cchen", "self", "U0CAROL"))
+        return await write(self, links)
+
+    monkeypatch.setattr(LinkStore, "put_many", linked_meanwhile)
+    with pytest.raises(ConfigError) as refused:
+        run(import_links(settings, file, None, dry_run=False))
+    assert refused.value.problems == [
+        f"{file}: VictorOps user CCHEN was linked to another Slack user while this import ran, so nothing was "
+        "written; run the import again to see who"
+    ]
+    assert env.stored() == {("U0CAROL", "cchen", "self")}

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,7 @@ from starlette.applications import Starlette
 
 from bot.sim.server import serve
 from bot.sim.stack import LocalStack, local_stack
-from bot.sim.workspace import DemoUser, build_workspace_routes
+from bot.sim.workspace import DemoUser, build_workspace_routes, typed_mentions
 from bot.slack.blocks import ActionId
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -297,3 +300,51 @@ async def work_incidents(stack: LocalStack, page: Page, url: str) -> None:
     await expect(digest).to_be_visible()
     await expect(page.get_by_text("Posted the digest “morning” here.")).to_be_visible()
     await digest.evaluate("node => node.scrollIntoView({block: 'start'})")
+
+
+async def test_a_typed_at_handle_becomes_a_mention(page_stack: tuple[LocalStack, httpx.AsyncClient]) -> None:
+    """The README's demo step `/vo link @erin erin.walsh` works: the composer makes `@erin` a mention, as Slack's."""
+    stack, client = page_stack
+    done = await post(
+        client, "/demo/command", {"user": "U0ADMIN1", "channel": CHANNEL, "text": "/vo link @erin erin.walsh"}
+    )
+    assert done["status"] == 200
+    reply = await stack.reply("U0ADMIN1")
+    assert "Linked <@U0ERIN> to VictorOps user `erin.walsh`" in reply.text
+
+
+def test_the_composer_leaves_emails_and_unknown_handles_alone() -> None:
+    typed = "create disk full on db09 to @dave : mail ops@example.com, cc @nobody and <@U0BOB>"
+    assert typed_mentions(typed, {"dave": "U0DAVE", "bob": "U0BOB"}) == (
+        "create disk full on db09 to <@U0DAVE|dave> : mail ops@example.com, cc @nobody and <@U0BOB>"
+    )
+
+
+async def test_the_bot_can_be_invited_to_a_private_channel(page_stack: tuple[LocalStack, httpx.AsyncClient]) -> None:
+    stack, client = page_stack
+    private = "C0PRIV"
+    assert not stack.slack.channel(private).bot_is_member
+    await post(client, "/demo/command", {"user": "U0ALICE", "channel": private, "text": "/vo digest now"})
+    refused = await stack.reply("U0ALICE")
+    assert "invite it with `/invite @vobot`" in refused.text and stack.slack.messages(private) == []
+    done = await post(client, "/demo/command", {"user": "U0ALICE", "channel": private, "text": "/invite @vobot"})
+    assert done["status"] == 200 and stack.slack.channel(private).bot_is_member
+    assert "vobot joined #incident-war-room" in stack.slack.messages(private)[-1].text
+    await post(client, "/demo/command", {"user": "U0ALICE", "channel": private, "text": "/vo digest now"})
+    await stack.until(lambda: len(stack.slack.messages(private)) == 2)
+    other = await client.post("/demo/command", json={"user": "U0ALICE", "channel": private, "text": "/invite @bob"})
+    assert other.status_code == 400 and "/invite @vobot" in other.json()["error"]
+
+
+def test_make_demo_on_a_busy_port_says_which_and_how_to_pick_another() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "PORT": str(port)}
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "demo"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 1 and done.stdout == "", done.stdout  # no "open http://…" line first
+    assert f"Port {port} on 127.0.0.1 is in use" in done.stderr and f"PORT={port + 1} make demo" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bot.core.audit import Auditor
 from bot.core.incidents import IncidentView
+from bot.core.text import MAX_DETAILS, MAX_NOTE, MAX_SUMMARY, escape
 from bot.victorops.limits import Clock, Gate
 from bot.victorops.models import (
     ActionResult,
@@ -176,6 +177,7 @@ class IncidentActions:
         reply: dict[str, Any] | None = None,
     ) -> list[Outcome]:
         """Ack or resolve these incidents. Unknown ones, and ones already in that state, cost no call."""
+        check_lengths(note=note)
         found = await self._view.find(numbers)
         outcomes: dict[str, Outcome] = {}
         pending: list[str] = []
@@ -198,6 +200,7 @@ class IncidentActions:
         self, verb: Verb, actor: Actor, note: str | None = None, reply: dict[str, Any] | None = None
     ) -> list[Outcome]:
         """Ack or resolve every incident VictorOps says the actor was paged for (byUser)."""
+        check_lengths(note=note)
         return await self._submit(f"{verb}_mine", actor, [], {"note": note}, reply, f"{verb}_mine:{actor.vo_username}")
 
     async def reroute(
@@ -225,6 +228,7 @@ class IncidentActions:
         reply: dict[str, Any] | None = None,
     ) -> Outcome:
         """Create an incident; the outcome's number is empty while it is still queued."""
+        check_lengths(summary=summary, details=details)
         payload = {"summary": summary, "details": details, "targets": [t.wire() for t in targets]}
         return (await self._submit("create", actor, [], payload, reply, None))[0]
 
@@ -332,26 +336,41 @@ def outcomes_of(result: dict[str, Any] | None) -> list[Outcome]:
     return [Outcome(o["n"], o["done"], o["note"]) for o in (result or {}).get("outcomes", [])]
 
 
+def check_lengths(*, summary: str | None = None, details: str | None = None, note: str | None = None) -> None:
+    """The limits of `bot.core.text`, whatever path the text came by (commands and modals say so earlier)."""
+    for what, text, limit in (
+        ("summary", summary, MAX_SUMMARY),
+        ("details", details, MAX_DETAILS),
+        ("message", note, MAX_NOTE),
+    ):
+        if text and len(text) > limit:
+            raise ActionError(f"That {what} is {len(text)} characters; VictorOps gets at most {limit}, so shorten it.")
+
+
 def already_done(incident: Incident, verb: Verb) -> str | None:
     """Why no call is needed: the incident is already acknowledged (or resolved) — or None."""
     phase = incident.current_phase
     if phase is Phase.RESOLVED or (verb == "ack" and phase is Phase.ACKED):
         transition = incident.last_transition(phase)
-        by = f" by {transition.by}" if transition and transition.by else ""
-        return f"#{incident.incident_number} was already {PAST['resolve' if phase is Phase.RESOLVED else 'ack']}{by}."
+        by = f" by {escape(transition.by)}" if transition and transition.by else ""
+        past = PAST["resolve" if phase is Phase.RESOLVED else "ack"]
+        return f"#{escape(incident.incident_number)} was already {past}{by}."
     return None
 
 
 def not_open(number: str) -> str:
-    return f"#{number} is not an open incident in VictorOps: it may be resolved already, or the number is wrong."
+    return (
+        f"#{escape(number)} is not an open incident in VictorOps: it may be resolved already, or the number is wrong."
+    )
 
 
 def describe(target: Target) -> str:
-    return f"policy `{target.slug}`" if target.type == "EscalationPolicy" else f"user `{target.slug}`"
+    slug = escape(target.slug)
+    return f"policy `{slug}`" if target.type == "EscalationPolicy" else f"user `{slug}`"
 
 
 def unknown_user(actor: Actor) -> ActionError:
     return ActionError(
-        f"VictorOps has no user `{actor.vo_username}`, which is who you are linked to; "
+        f"VictorOps has no user `{escape(actor.vo_username)}`, which is who you are linked to; "
         "ask an admin to correct your link."
     )

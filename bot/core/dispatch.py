@@ -19,6 +19,7 @@ from typing import Protocol
 from bot.core.actions import BATCHABLE, ActionError, Completions, call_key, summary
 from bot.core.audit import Auditor
 from bot.core.sender import ActionSender, Sent
+from bot.core.text import escape
 from bot.store.queue import QueuedAction
 from bot.victorops import errors
 from bot.victorops.limits import Clock, Gate, Sleep
@@ -221,7 +222,7 @@ class Dispatcher:
             return
         except (errors.VictorOpsError, ActionError) as exc:
             for action in batch:
-                await self._finish(await self._queue.fail(action.id, str(exc)), None)
+                await self._finish(await self._queue.fail(action.id, told(exc)), None)
             return
         except Exception as exc:  # a bug or the database: try again later, and give up (telling the user) in the end
             log.exception("sending %d queued action(s) failed", len(batch))
@@ -234,7 +235,7 @@ class Dispatcher:
     async def _later(self, batch: list[QueuedAction], error: Exception) -> None:
         attempts = max(a.attempts for a in batch)  # counted when claimed
         if attempts > MAX_ATTEMPTS:
-            reason = str(error) if isinstance(error, errors.VictorOpsError) else "vobot could not send it; try again"
+            reason = told(error) if isinstance(error, errors.VictorOpsError) else "vobot could not send it; try again"
             for action in batch:
                 await self._finish(await self._queue.fail(action.id, reason), None)
             return
@@ -264,3 +265,9 @@ class Dispatcher:
                 await self.on_done(action)
             except Exception:
                 log.exception("could not tell the user about queued action %d", action.id)
+
+
+def told(error: Exception) -> str:
+    """A failure as one of vobot's sentences, which the user is shown: an ActionError is one already,
+    VictorOps' text is quoted."""
+    return str(error) if isinstance(error, ActionError) else escape(str(error))

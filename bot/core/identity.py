@@ -5,12 +5,17 @@ Slack) → a stored link (made by the user, an admin, an import, or an earlier e
 email match, stored as a link, when `email_matching` is on. An explicit unlink is stored too, so an email
 match does not quietly link the person again.
 
+A VictorOps user belongs to one Slack user: the store refuses a second (`VictorOpsUserTaken`, a database
+rule, so it holds under races); the check before each link is only there for the friendly answer. An email
+proves a person only when exactly one VictorOps user and one Slack user have it.
+
 Nothing is cached here except through the directory (VictorOps users) and the profiles (Slack emails):
 the stored links are read from the database each time, so every replica sees a new link at once.
 """
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +31,15 @@ class IdentityError(ActionError):
     """A link that is not allowed; the message says why and who can help."""
 
 
+class VictorOpsUserTaken(Exception):
+    """Raised by `LinkRepository.put`: another Slack user holds this VictorOps user (the database's rule,
+    which holds under races where a check before the write cannot)."""
+
+    def __init__(self, vo_username: str) -> None:
+        super().__init__(f"VictorOps user {vo_username} is linked to another Slack user")
+        self.vo_username = vo_username
+
+
 @dataclass(frozen=True)
 class Profile:
     """What Slack says about a user."""
@@ -38,6 +52,10 @@ class Profile:
 
 class Profiles(Protocol):
     async def profile(self, user_id: str) -> Profile | None: ...
+
+    async def email_shared(self, profile: Profile) -> bool:
+        """Whether another Slack user has this person's email, or may have (then it proves nobody)."""
+        ...
 
 
 Source = Literal["config", "self", "admin", "email", "import", "none"]  # none: explicitly unlinked
@@ -56,7 +74,10 @@ class LinkRepository(Protocol):
     async def all(self) -> list[Link]: ...
     async def get(self, slack_user_id: str) -> Link | None: ...
     async def holders(self, vo_username: str) -> list[Link]: ...
-    async def put(self, link: Link) -> Link: ...
+
+    async def put(self, link: Link) -> Link:
+        """Create or replace the link; VictorOpsUserTaken when another Slack user holds its VictorOps user."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -73,8 +94,20 @@ class Suggestion:
 UNLINKED: Literal["none"] = "none"  # the source of a stored "explicitly unlinked" row
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def email_key(address: str) -> str:
+    """The form in which two addresses name the same mailbox: ASCII letters case-folded, the rest exact.
+
+    Unicode case folding would merge distinct mailboxes: `str.lower()` turns the Kelvin sign (U+212A) into
+    "k", so an address spelt with one where the real one has a "k" would pass for it.
+    """
+    return address.strip(" \t\r\n").translate(_ASCII_LOWER)
+
+
 def same_email(a: str | None, b: str | None) -> bool:
-    return bool(a and b and a.strip().lower() == b.strip().lower())
+    return bool(a and b and email_key(a) and email_key(a) == email_key(b))
 
 
 class Identity:
@@ -121,7 +154,10 @@ class Identity:
         if self.email_matching:
             match = await self._email_match(slack_user_id)
             if match is not None and not await self._taken(match.username, slack_user_id):
-                link = await self._links.put(Link(slack_user_id, match.username, "email"))
+                try:
+                    link = await self._links.put(Link(slack_user_id, match.username, "email"))
+                except VictorOpsUserTaken:
+                    return None  # someone else was linked to it meanwhile: this person gets the link prompt
                 await self._record(slack_user_id, link.vo_username, "link", "ok", "email match")
                 return link
         return None
@@ -140,7 +176,10 @@ class Identity:
         if profile is None or not profile.email:
             return None
         matches = [u for u in await self._directory.users.get() if same_email(u.email, profile.email)]
-        return matches[0] if len(matches) == 1 else None  # a shared address proves nobody
+        # a shared address proves nobody, on either side
+        if len(matches) != 1 or await self._profiles.email_shared(profile):
+            return None
+        return matches[0]
 
     async def suggest(self, slack_user_id: str) -> Suggestion | None:
         """The VictorOps user this person probably is: by email (verified), else by handle or name."""
@@ -182,7 +221,12 @@ class Identity:
                     f"Your Slack email does not match VictorOps user `{user.username}`'s, so vobot cannot tell "
                     f"it is you; ask an admin ({self.admin_mentions()}) to link you."
                 )
-        link = await self._links.put(Link(slack_user_id, user.username, "self", slack_user_id))
+            if await self._profiles.email_shared(profile):
+                raise IdentityError(
+                    f"Another Slack user has your Slack email too, so it does not prove that `{user.username}` "
+                    f"is you; ask an admin ({self.admin_mentions()}) to link you."
+                )
+        link = await self._put(Link(slack_user_id, user.username, "self", slack_user_id))
         await self._record(slack_user_id, user.username, "link", "ok", "self")
         return link
 
@@ -191,7 +235,7 @@ class Identity:
         self._not_configured(slack_user_id, f"<@{slack_user_id}> is")
         user = await self._existing(vo_username)
         await self._free(user.username, slack_user_id)
-        link = await self._links.put(Link(slack_user_id, user.username, "admin", admin))
+        link = await self._put(Link(slack_user_id, user.username, "admin", admin))
         await self._record(admin, user.username, "link", "ok", f"linked <@{slack_user_id}>")
         return link
 
@@ -227,11 +271,23 @@ class Identity:
         return user
 
     async def _free(self, vo_username: str, slack_user_id: str) -> None:
+        """The friendly check before a link; the database's rule (see `_put`) is what guarantees it."""
         if other := await self._taken(vo_username, slack_user_id):
-            raise IdentityError(
-                f"`{vo_username}` is already linked to <@{other}>; an admin ({self.admin_mentions()}) "
-                "can unlink them first if that is wrong."
-            )
+            raise self._taken_error(vo_username, other)
+
+    async def _put(self, link: Link) -> Link:
+        try:
+            return await self._links.put(link)
+        except VictorOpsUserTaken:  # lost a race to a link made since `_free` looked
+            other = await self._taken(link.vo_username, link.slack_user_id)
+            raise self._taken_error(link.vo_username, other) from None
+
+    def _taken_error(self, vo_username: str, other: str | None) -> IdentityError:
+        who = f"<@{other}>" if other else "another Slack user"
+        return IdentityError(
+            f"`{vo_username}` is already linked to {who}; an admin ({self.admin_mentions()}) "
+            "can unlink them first if that is wrong."
+        )
 
     async def _record(self, slack_user_id: str, vo_username: str | None, action: str, result: str, detail: str) -> None:
         await self._audit.record(

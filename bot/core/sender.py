@@ -22,6 +22,7 @@ from bot.core.actions import (
     vo_message,
 )
 from bot.core.incidents import IncidentView
+from bot.core.text import escape
 from bot.store.queue import QueuedAction
 from bot.victorops import errors
 from bot.victorops.models import (
@@ -117,8 +118,9 @@ class ActionSender:
                     changed.append(new)
                 outcomes[number] = Outcome(number, True, f"{PAST[verb].capitalize()} by <@{actor.slack_user_id}>.", new)
             else:
-                reason = result.message or "no reason given"
-                outcomes[number] = Outcome(number, False, f"VictorOps did not {verb} #{number}: {reason}.", incident)
+                reason = escape(result.message or "no reason given")
+                note = f"VictorOps did not {verb} #{escape(number)}: {reason}."
+                outcomes[number] = Outcome(number, False, note, incident)
         await self._remember(changed, stale=any(known.get(n) is None for n in outcomes))
         return outcomes
 
@@ -159,7 +161,8 @@ class ActionSender:
                 outcomes.append(Outcome(n, True, f"Rerouted to {where} by <@{actor.slack_user_id}>."))
             else:
                 reason = status.message or "; ".join(t.message for t in status.target_status if t.message)
-                outcomes.append(Outcome(n, False, f"VictorOps did not reroute #{n}: {reason or 'no reason given'}."))
+                note = f"VictorOps did not reroute #{escape(n)}: {escape(reason or 'no reason given')}."
+                outcomes.append(Outcome(n, False, note))
         return Sent(outcomes)
 
     async def _create(self, action: QueuedAction) -> Sent:
@@ -167,7 +170,7 @@ class ActionSender:
         payload = action.payload
         if action.attempts > 1 and (number := await self._already_created(action)):
             # an earlier attempt may have reached VictorOps before we lost track: never create it twice
-            return Sent([Outcome(number, True, f"Created #{number} for <@{actor.slack_user_id}>.")], created=number)
+            return Sent([created_note(number, actor)], created=number)
         targets = [Target.model_validate(t) for t in payload.get("targets", [])]
         chosen = targets or self._default_targets or [Target(type="User", slug=actor.vo_username)]
         request = CreateIncidentRequest(
@@ -179,7 +182,7 @@ class ActionSender:
         created = await self._vo.create_incident(request)
         number = created.incident_number or ""
         await self._remember([], stale=True)
-        return Sent([Outcome(number, True, f"Created #{number} for <@{actor.slack_user_id}>.")], created=number)
+        return Sent([created_note(number, actor)], created=number)
 
     async def _already_created(self, action: QueuedAction) -> str | None:
         """An incident this action created on an earlier attempt: same creator and summary, started since."""
@@ -195,5 +198,9 @@ class ActionSender:
         return None
 
 
+def created_note(number: str, actor: Actor) -> Outcome:
+    return Outcome(number, True, f"Created #{escape(number)} for <@{actor.slack_user_id}>.")
+
+
 def silent(number: str) -> Outcome:
-    return Outcome(number, False, f"VictorOps said nothing about #{number}; check it in VictorOps.")
+    return Outcome(number, False, f"VictorOps said nothing about #{escape(number)}; check it in VictorOps.")

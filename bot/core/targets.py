@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -11,6 +12,9 @@ from bot.core.identity import Identity
 from bot.victorops.models import Target
 
 TargetKind = Literal["slack", "user", "policy"]
+# The shapes VictorOps gives usernames and policy slugs; anything else is refused before VictorOps is asked.
+VO_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
+SLUG = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 
 
 async def resolve_targets(

@@ -11,7 +11,9 @@ and accessors return deep copies.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -338,6 +340,29 @@ class SlackWorkspace:
                 raise SlackError("user_not_found")
             return self._users[user_id]
 
+    def add_user(self, user: SlackUser) -> SlackUser:
+        """A person joins the workspace."""
+        with self._lock:
+            if user.id in self._users:
+                raise ValueError(f"the workspace already has a user {user.id}")
+            self._users[user.id] = user
+            return user
+
+    def user_page(self, cursor: str | None, limit: int) -> tuple[list[SlackUser], str]:
+        """One page of users.list, in joining order, and the cursor of the next ("" after the last); like
+        Slack's, a cursor names the user the next page starts at."""
+        with self._lock:
+            ids = list(self._users)
+            start = 0
+            if cursor:
+                try:
+                    start = ids.index(base64.b64decode(cursor, validate=True).decode().removeprefix("user:"))
+                except (ValueError, UnicodeDecodeError):
+                    raise SlackError("invalid_cursor") from None
+            end = len(ids) if limit <= 0 else start + limit
+            after = f"user:{ids[end]}".encode() if end < len(ids) else b""
+            return [self._users[i] for i in ids[start:end]], base64.b64encode(after).decode()
+
     def user_by_email(self, email: str) -> SlackUser:
         with self._lock:
             found = next((u for u in self._users.values() if u.email and u.email == email.lower()), None)
@@ -357,6 +382,15 @@ class SlackWorkspace:
     def users(self) -> list[SlackUser]:
         with self._lock:
             return list(self._users.values())
+
+    def invite_bot(self, channel_id: str, by: str) -> Message:
+        """`/invite @vobot`: the bot becomes a member, and the channel says so, as Slack does."""
+        with self._lock:
+            channel = self.channel(channel_id)
+            self._channels[channel.id] = dataclasses.replace(channel, bot_is_member=True)
+            return copy.deepcopy(
+                self._add(channel.id, f"vobot joined #{channel.name}. Added by <@{by}>.", None, user=by)
+            )
 
     def channels(self) -> list[SlackChannel]:
         with self._lock:

@@ -115,6 +115,15 @@ def _users_info(ws: SlackWorkspace, params: Json) -> Json:
     return {"user": ws.user(_arg(params, "user")).to_api()}
 
 
+def _users_list(ws: SlackWorkspace, params: Json) -> Json:
+    try:
+        limit = int(params.get("limit") or 0)  # none: the whole team at once, as Slack tries to
+    except ValueError:
+        raise SlackError("invalid_arguments") from None
+    users, next_cursor = ws.user_page(params.get("cursor"), limit)
+    return {"members": [u.to_api() for u in users], "response_metadata": {"next_cursor": next_cursor}}
+
+
 def _users_lookup_by_email(ws: SlackWorkspace, params: Json) -> Json:
     return {"user": ws.user_by_email(_arg(params, "email")).to_api()}
 
@@ -133,6 +142,7 @@ METHODS: dict[str, Handler] = {
     "views.push": _views_push,
     "views.update": _views_update,
     "users.info": _users_info,
+    "users.list": _users_list,
     "users.lookupByEmail": _users_lookup_by_email,
     "conversations.info": _conversations_info,
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,19 @@ from bot.sim.slack import (
 
 T = TypeVar("T")
 SLACK_USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
+# What a person picks from Slack's autocomplete (or Slack links for them): a mention, channel, special mention
+# or link, which Slack sends as such; every other `&`, `<`, `>` is typed text, which Slack sends escaped.
+_PICKED = re.compile(r"(<(?:[@#!][^<>\s|]+(?:\|[^<>]*)?|(?:https?|mailto):[^<>\s|]+(?:\|[^<>]*)?)>)")
+
+
+def typed_as_slack_sends(text: str) -> str:
+    """Slash-command text as Slack sends it (`should_escape: true`): `latency > 2s & rising` arrives as
+    `latency &gt; 2s &amp; rising`, while a `<@U0DAVE>` in `text` stands for a person picked from the
+    autocomplete and arrives as it is."""
+    parts = _PICKED.split(text)
+    return "".join(
+        p if i % 2 else p.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for i, p in enumerate(parts)
+    )
 
 
 async def wait_for(predicate: Callable[[], T | None], within: float = 3.0, interval: float = 0.01) -> T:
@@ -162,7 +176,8 @@ class SlackDriver:
         }
 
     def command_payload(self, user_id: str, channel_id: str, text: str, command: str = "/vo") -> dict[str, str]:
-        """The fields of a slash command, as Slack form-encodes them (or puts them in a Socket Mode envelope)."""
+        """The fields of a slash command, as Slack form-encodes them (or puts them in a Socket Mode envelope);
+        `text` is what the person typed (see `typed_as_slack_sends`)."""
         user, channel = self.workspace.user(user_id), self.workspace.channel(channel_id)
         return {
             "token": VERIFICATION_TOKEN,
@@ -173,7 +188,7 @@ class SlackDriver:
             "user_id": user.id,
             "user_name": user.name,
             "command": command,
-            "text": text,
+            "text": typed_as_slack_sends(text),
             "api_app_id": APP_ID,
             "is_enterprise_install": "false",
             "response_url": self.workspace.new_response_url("commands", channel.id, user.id),

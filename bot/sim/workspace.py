@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,12 +21,13 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.sim.slack import Json, Message, SlackError, View
+from bot.sim.slack import BOT_USER_ID, Json, Message, SlackError, View
 from bot.sim.slack_driver import DriverResult
 from bot.sim.stack import LocalStack
 
 STATIC = Path(__file__).parent / "static"
 CALLS_SHOWN = 50
+MENTION = re.compile(r"(?<![<\w])@([a-z0-9][a-z0-9._-]*)", re.IGNORECASE)  # a typed @handle, not inside <@…>
 
 
 @dataclass(frozen=True)
@@ -206,11 +208,21 @@ class _Page:
         text = (_field(body, "text", required=False) or "").strip()
         if text.startswith("/"):
             typed, _, text = text.partition(" ")
+            if typed == "/invite":
+                return self._invite(user, channel, text.strip())
             if typed != name:
-                raise BadRequest(f"{typed} is not a valid command here; this workspace has {name}.")
-        result = await self.stack.driver.command(user, channel, text.strip(), name)
+                raise BadRequest(f"{typed} is not a valid command here; this workspace has {name} and /invite.")
+        result = await self.stack.driver.command(
+            user, channel, typed_mentions(text.strip(), {u.name: u.id for u in self.stack.slack.users()}), name
+        )
         # The driver has already shown the ack's text to the user, as Slack does.
         return {"status": result.status, "message": _ack_text(result)}
+
+    def _invite(self, user: str, channel: str, who: str) -> Json:
+        if who.lstrip("@") != "vobot" and who != f"<@{BOT_USER_ID}>":
+            raise BadRequest("In this demo workspace /invite adds the bot only: type /invite @vobot.")
+        self.stack.slack.invite_bot(channel, by=user)
+        return {"status": 200, "message": ""}
 
     async def click(self, request: Request) -> Json:
         body = await _body(request)
@@ -256,6 +268,17 @@ class _Page:
         # which is what Cancel does to the top of a modal stack.
         self.stack.slack.apply_view_response(view.id, None)
         return {"closed": view.id}
+
+
+def typed_mentions(text: str, handles: Mapping[str, str]) -> str:
+    """What Slack's composer does to a typed `@handle` of a workspace member (`handles`: name -> user ID):
+    a mention, sent as `<@ID|handle>` (the manifest's should_escape)."""
+
+    def mention(match: re.Match[str]) -> str:
+        handle = match.group(1)
+        return f"<@{handles[handle]}|{handle}>" if handle in handles else match.group(0)
+
+    return MENTION.sub(mention, text)
 
 
 def _ack_text(result: DriverResult) -> str:

@@ -23,9 +23,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks import (
     Block as SdkBlock,
 )
-from slack_sdk.models.blocks.basic_components import ConfirmObject
+from slack_sdk.models.blocks.basic_components import ConfirmObject, PlainTextObject
 
 from bot.core.actions import Outcome
+from bot.core.text import escape
 from bot.victorops.models import Incident, Phase
 
 Block = dict[str, Any]
@@ -92,11 +93,6 @@ PHASE_STYLE = {
 }
 
 
-def escape(text: str) -> str:
-    """Escape the three characters mrkdwn treats as control characters."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -126,8 +122,15 @@ def teams_of(incident: Incident) -> list[str]:
     return list(dict.fromkeys(names)) or incident.paged_teams
 
 
+def linked(url: str | None, label: str) -> str:
+    """`label` (mrkdwn) linked to a VictorOps address; an address that could break out of the link is left out."""
+    if not url or not url.startswith(("https://", "http://")) or any(c in url for c in "|<> \n"):
+        return label
+    return f"<{escape(url)}|{label}>"
+
+
 def who_line(incident: Incident, now: datetime) -> str:
-    """Who is being paged, or who acknowledged / resolved and when."""
+    """Who is being paged, or who acknowledged / resolved and when: plain text, escaped by the card."""
     if incident.current_phase is Phase.UNACKED:
         paged = incident.paged_users or [p.policy.name for p in incident.paged_policies if p.policy.name]
         return f"Paging {', '.join(paged)}" if paged else "Nobody is being paged"
@@ -143,8 +146,7 @@ def who_line(incident: Incident, now: datetime) -> str:
 def card_text(incident: Incident, now: datetime) -> str:
     emoji, label = PHASE_STYLE[incident.current_phase]
     title = escape(clip(incident.title, 200))
-    number = f"#{incident.incident_number}"
-    heading = f"<{incident.incident_link}|{number}>" if incident.incident_link else number
+    heading = linked(incident.incident_link, f"#{escape(incident.incident_number)}")
     facts = [f"*{label}*"]
     if incident.routing_key:
         facts.append(f"route `{escape(incident.routing_key)}`")
@@ -169,7 +171,10 @@ def buttons(incident: Incident, listing: ListSpec | None) -> list[ButtonElement]
             value=value,
             confirm=ConfirmObject(
                 title="Resolve this incident?",
-                text=f"Resolve #{incident.incident_number} {clip(incident.title, 200)} in VictorOps?",
+                # plain_text: Slack parses no mentions in it, so the title shows as it is
+                text=PlainTextObject(
+                    text=f"Resolve #{incident.incident_number} {clip(incident.title, 200)} in VictorOps?"
+                ),
                 confirm="Resolve",
                 deny="Cancel",
             ),
@@ -226,7 +231,7 @@ def incident_list(
     triggered = sum(1 for i in ordered if i.current_phase is Phase.UNACKED)
     acked = sum(1 for i in ordered if i.current_phase is Phase.ACKED)
     counts = f"{triggered} triggered, {acked} acknowledged"
-    fallback = f"{title}: {counts}" if ordered else f"{title}: {empty}"
+    fallback = f"{escape(title)}: {counts}" if ordered else f"{escape(title)}: {empty}"  # mrkdwn; the header is not
     blocks: list[Block] = [HeaderBlock(text=clip(title, 150)).to_dict()]
     if not ordered:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=empty)).to_dict())

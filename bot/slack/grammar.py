@@ -13,6 +13,9 @@ Rules that apply to every command:
 - Incident numbers are ASCII digits with an optional leading `#`, separated by spaces and/or commas; leading
   zeros are dropped, duplicates are removed keeping order, at most 50 per command.
 - Targets are Slack mentions (`<@U123>`, `<@U123|name>`), `user:<victorops-username>` or `policy:<slug>`.
+- The text arrives as Slack sends it (`&`, `<`, `>` as entities, mentions as `<@U…>`): mentions and targets
+  are read in that form, free text (summaries, details, messages, names, filter values) is decoded once
+  (`bot.slack.typed`), and user text quoted in an error message is escaped again.
 
 Each command has a small parse function in `_COMMANDS`; shared helpers read numbers, targets, `key:value`
 filters and times.
@@ -28,13 +31,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeAlias
 
+from bot.core.targets import SLUG as _SLUG
+from bot.core.targets import VO_USERNAME as _VO_USERNAME
+from bot.core.text import MAX_DETAILS, MAX_NOTE, MAX_SUMMARY, escape
+from bot.slack.typed import decode
 from bot.victorops.models import Phase, parse_phase
 
 MAX_TEXT = 4000  # Slack keeps slash-command text short; this bounds the work on hostile input
 MAX_NUMBERS = 50
 MAX_NUMBER_DIGITS = 12  # far beyond any real incident number, short enough never to reach int() limits
-MAX_SUMMARY = 255
-MAX_MESSAGE = 300
+MAX_MESSAGE = 300  # an error message, flattened to one line
 HISTORY_WINDOW = timedelta(days=7)
 _SHOW = 40  # how much user text an error message quotes
 
@@ -271,18 +277,17 @@ def _unknown(word: str, ctx: _Ctx) -> str:
 # A Slack mention may carry a display name with spaces (`<@U1|Jo Doe>`); keep it in one token.
 _TOKEN = re.compile(r"(?:<@[^<>\n]*>|\S)+")
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")
-_VO_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
-_SLUG = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 _FREE_VALUE = re.compile(r"[^\s<>`\"]{1,100}")  # routing keys, services, hosts: whatever VictorOps stored
 _NUMBER = re.compile(r"#?([0-9]+)")
 
 
 def _show(text: str) -> str:
-    """User text for an error message: one line, no backticks, at most _SHOW characters, backticked."""
-    flat = " ".join(text.replace("`", "'").split())
+    """User text for an error message: as typed, one line, no backticks, at most _SHOW characters, backticked
+    and escaped (a `<!channel>` quoted back must not ping)."""
+    flat = " ".join(decode(text).replace("`", "'").split())
     if len(flat) > _SHOW:
         flat = flat[: _SHOW - 1] + "…"
-    return f"`{flat}`"
+    return f"`{escape(flat)}`"
 
 
 def _one_line(message: str) -> str:
@@ -398,7 +403,7 @@ def _once(key: str, seen: set[str]) -> None:
 def _free_value(key: str, value: str) -> str:
     if not _FREE_VALUE.fullmatch(value):
         raise _Invalid(f"{_show(value)} is not a valid `{key}:` value; use the name exactly as VictorOps shows it.")
-    return value
+    return decode(value)
 
 
 def _slug(key: str, value: str) -> str:
@@ -551,19 +556,30 @@ def _list(rest: str, ctx: _Ctx) -> Command:
     return ListIncidents(scope=scope or "open", routes=_dedupe(routes), teams=_dedupe(teams))
 
 
+def _message(text: str) -> str | None:
+    """An ack or resolve message: as typed, within the limit every path keeps."""
+    message = decode(text).strip() or None
+    if message and len(message) > MAX_NOTE:
+        raise _Invalid(
+            f"The message is {len(message)} characters; keep it to {MAX_NOTE} and say the rest in the channel."
+        )
+    return message
+
+
 def _ack_like(verb: str, make: type[Ack] | type[Resolve]) -> Callable[[str, _Ctx], Command]:
     def parse_it(rest: str, ctx: _Ctx) -> Command:
         # Numbers never contain a colon, so the first one anywhere starts the message.
-        head, _, message = rest.partition(":")
+        head, _, text = rest.partition(":")
+        message = _message(text)
         example = ctx.ex(f"{verb} 42", f"{verb} mine")
         items = [part for token in head.split() for part in token.split(",") if part]
         if any(item.lower() == "mine" for item in items):
             if len(items) > 1:
                 raise _Invalid(f"`{verb} mine` cannot be combined with incident numbers; use one form, like {example}.")
-            return make(mine=True, message=message.strip() or None)
+            return make(mine=True, message=message)
         if not items:
             raise _Invalid(f"`{verb}` needs incident numbers, like {example}.")
-        return make(numbers=_numbers(items, example), message=message.strip() or None)
+        return make(numbers=_numbers(items, example), message=message)
 
     return parse_it
 
@@ -592,7 +608,7 @@ def _create(rest: str, ctx: _Ctx) -> Command:
             words, details = words[:cut], rest[span.start() + 1 :]
         else:
             words, details = [*words[:cut], span.group()[:-1]], rest[span.end() :]
-        details = details.strip() or None
+        details = decode(details).strip() or None
     # Targets follow the rightmost standalone `to` after which every token looks like a target.
     start = len(words)
     while start > 0 and _looks_like_target(words[start - 1]):
@@ -601,7 +617,7 @@ def _create(rest: str, ctx: _Ctx) -> Command:
     if start < len(words) and start > 0 and words[start - 1].lower() == "to":
         targets = _targets(words[start:])
         words = words[: start - 1]
-    summary = " ".join(words) or None
+    summary = decode(" ".join(words)) or None
     if summary is None:
         if details or targets:
             raise _Invalid(f"`create` needs a summary first, like {ctx.ex('create DB down to @person : disk full')}.")
@@ -609,6 +625,11 @@ def _create(rest: str, ctx: _Ctx) -> Command:
     if len(summary) > MAX_SUMMARY:
         raise _Invalid(
             f"The summary is {len(summary)} characters; keep it to {MAX_SUMMARY} and put the rest after `:` as details."
+        )
+    if details and len(details) > MAX_DETAILS:
+        raise _Invalid(
+            f"The details after `:` are {len(details)} characters; keep them to {MAX_DETAILS} and add the rest "
+            "in VictorOps once the incident is open."
         )
     return Create(summary=summary, targets=targets, details=details)
 
@@ -671,7 +692,7 @@ def _history(rest: str, ctx: _Ctx) -> Command:
 
 
 def _oncall(rest: str, ctx: _Ctx) -> Command:
-    team = " ".join(rest.split())
+    team = " ".join(decode(rest).split())
     if team.lower().startswith("team:"):
         team = team[5:].strip()
     if len(team) > 100:

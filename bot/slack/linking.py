@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
 from bot.core.identity import Identity, Suggestion
+from bot.core.text import escape
 from bot.slack.blocks import ActionId, Block, ListSpec
 from bot.slack.contexts import Contexts, Kind
 
@@ -52,9 +53,7 @@ async def link_prompt(
         return why, [_section(f"{why}\n{how}")]
     allowed = suggestion.verified or identity.allow_unverified
     if not allowed:
-        guess = (
-            f"If you are VictorOps user *{suggestion.user.username}* ({suggestion.user.full_name}), {how[0].lower()}"
-        )
+        guess = f"If you are VictorOps user {_who(suggestion)}, {how[0].lower()}"
         return why, [_section(f"{why}\n{guess}{how[1:]}")]
     action = Pending(f=finish, u=suggestion.user.username, **pending)
     token = await contexts.save(Kind.LINK, slack_user_id, action)
@@ -76,10 +75,14 @@ async def link_prompt(
 
 
 def _because(suggestion: Suggestion) -> str:
-    who = f"*{suggestion.user.username}* ({suggestion.user.full_name})"
+    who = _who(suggestion)
     if suggestion.verified:
         return f"Your Slack email matches VictorOps user {who}."
     return f"VictorOps user {who} has your name."
+
+
+def _who(suggestion: Suggestion) -> str:
+    return f"*{escape(suggestion.user.username)}* ({escape(suggestion.user.full_name)})"
 
 
 def _section(text: str) -> Block:

@@ -19,8 +19,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.slack.blocks import ListSpec, clip, escape
-from bot.victorops.models import Incident, PolicyInfo, Target, User
+from bot.core.targets import SLUG, VO_USERNAME, TargetKind
+from bot.core.text import MAX_DETAILS, MAX_SUMMARY, escape
+from bot.slack.blocks import ListSpec, clip
+from bot.victorops.models import Incident, PolicyInfo, User
 
 MAX_OPTIONS = 100  # Slack's cap per select
 
@@ -98,7 +100,7 @@ def reroute_view(
     users: Sequence[User],
     oncall: Mapping[str, list[str]],
 ) -> dict[str, Any]:
-    listed = "\n".join(f"*#{i.incident_number}* {escape(clip(i.title, 150))}" for i in incidents[:10])
+    listed = "\n".join(f"*#{escape(i.incident_number)}* {escape(clip(i.title, 150))}" for i in incidents[:10])
     blocks: list[Any] = [
         SectionBlock(text=MarkdownTextObject(text=f"Reroute to whom?\n{listed}")),
         *target_inputs(policy_options(policies, oncall), user_options(users)),
@@ -127,13 +129,13 @@ def create_view(
         InputBlock(
             block_id="summary",
             label="Summary",
-            element=PlainTextInputElement(action_id="summary", max_length=255, placeholder="What is wrong?"),
+            element=PlainTextInputElement(action_id="summary", max_length=MAX_SUMMARY, placeholder="What is wrong?"),
         ),
         InputBlock(
             block_id="details",
             optional=True,
             label="Details",
-            element=PlainTextInputElement(action_id="details", multiline=True, max_length=3000),
+            element=PlainTextInputElement(action_id="details", multiline=True, max_length=MAX_DETAILS),
         ),
         *target_inputs(policy_options(policies, oncall), user_options(users)),
         ContextBlock(elements=[MarkdownTextObject(text=f"Nobody picked: it pages {default_targets}.")]),
@@ -150,17 +152,56 @@ def create_view(
     return view
 
 
-def picked_targets(values: Mapping[str, Mapping[str, Any]]) -> list[Target]:
-    """The policy and people chosen in a submitted view's state."""
-    targets = []
-    policy = values.get("policy", {}).get("policy", {}).get("selected_option")
-    if policy:
-        targets.append(Target(type="EscalationPolicy", slug=policy["value"]))
-    for option in values.get("users", {}).get("users", {}).get("selected_options") or []:
-        targets.append(Target(type="User", slug=option["value"]))
-    return targets
+Values = Mapping[str, Any]  # a submitted view's `state.values`: block_id -> action_id -> state
 
 
-def text_value(values: Mapping[str, Mapping[str, Any]], block_id: str) -> str:
-    value = values.get(block_id, {}).get(block_id, {}).get("value")
-    return str(value).strip() if value else ""
+def _state(values: Values, block_id: str) -> Mapping[str, Any]:
+    """One input's state; anything not shaped as Slack sends it reads as nothing picked."""
+    block = values.get(block_id)
+    state = block.get(block_id) if isinstance(block, Mapping) else None
+    return state if isinstance(state, Mapping) else {}
+
+
+def _option_value(option: object) -> str:
+    value = option.get("value") if isinstance(option, Mapping) else None
+    return value if isinstance(value, str) else ""
+
+
+def picked_targets(values: Values) -> tuple[list[tuple[TargetKind, str]], dict[str, str]]:
+    """The policy and people chosen, and an error per input (by block_id) holding a value no list offers.
+
+    Slack sends only options the modal offered, and those have VictorOps' shapes; anything else was crafted,
+    and is refused before anything is queued. Whether VictorOps still has them is `resolve_targets`' to say.
+    """
+    targets: list[tuple[TargetKind, str]] = []
+    errors: dict[str, str] = {}
+    policy = _state(values, "policy").get("selected_option")
+    if policy is not None:
+        if SLUG.fullmatch(slug := _option_value(policy)):
+            targets.append(("policy", slug))
+        else:
+            errors["policy"] = "That is not a policy from this list; pick one of the policies offered."
+    people = _state(values, "users").get("selected_options") or []
+    names = [_option_value(option) for option in people] if isinstance(people, list) else [""]
+    if all(VO_USERNAME.fullmatch(name) for name in names):
+        targets.extend(("user", name) for name in names)
+    else:
+        errors["users"] = "Someone picked here is not from this list; pick people from the ones offered."
+    return targets, errors
+
+
+def text_value(values: Values, block_id: str) -> str:
+    value = _state(values, block_id).get("value")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def create_errors(summary: str, details: str | None) -> dict[str, str]:
+    """The create modal's text, held to the command's limits (Slack enforces max_length only in its clients)."""
+    errors = {}
+    if not summary:
+        errors["summary"] = "Say in a few words what is wrong."
+    elif len(summary) > MAX_SUMMARY:
+        errors["summary"] = f"The summary is {len(summary)} characters; keep it to {MAX_SUMMARY}."
+    if details and len(details) > MAX_DETAILS:
+        errors["details"] = f"The details are {len(details)} characters; keep them to {MAX_DETAILS}."
+    return errors

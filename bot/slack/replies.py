@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from slack_sdk.models.blocks import ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.slack.blocks import PHASE_STYLE, Block, clip, escape
+from bot.core.text import escape
+from bot.slack.blocks import PHASE_STYLE, Block, clip, linked
 from bot.victorops.models import HistoryPage, Incident, Phase, TeamOnCall
 
 HISTORY_PAGE_SIZE = 20
@@ -14,8 +15,7 @@ HISTORY_PAGE_SIZE = 20
 
 def history_line(incident: Incident) -> str:
     emoji, label = PHASE_STYLE[incident.current_phase]
-    number = f"#{incident.incident_number}"
-    heading = f"<{incident.incident_link}|{number}>" if incident.incident_link else number
+    heading = linked(incident.incident_link, f"#{escape(incident.incident_number)}")
     facts = [label.lower(), f"started {incident.start_time:%Y-%m-%d %H:%M} UTC"]
     if incident.routing_key:
         facts.append(f"route `{escape(incident.routing_key)}`")

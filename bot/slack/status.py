@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.core.text import escape
 from bot.services import Services
-from bot.slack.blocks import escape
 from bot.victorops.client import Family
 from bot.victorops.errors import VictorOpsError
 
@@ -17,7 +17,7 @@ async def status_report(services: Services) -> str:
         oncall_names = sorted({name for team in oncall for name in team.usernames})
         lines.append(":large_green_circle: VictorOps answers.")
     except VictorOpsError as exc:
-        lines.append(f":red_circle: VictorOps does not answer: {exc}")
+        lines.append(f":red_circle: VictorOps does not answer: {escape(str(exc))}")
     configured = {
         Family.INCIDENTS: settings.victorops_rate_limit,
         Family.REPORTING: settings.victorops_reporting_rate_limit,
@@ -38,7 +38,7 @@ async def status_report(services: Services) -> str:
     unlinked = [name for name in oncall_names if name.lower() not in linked]
     if unlinked:
         lines.append(
-            f"On call but not linked to Slack: {', '.join(f'`{n}`' for n in unlinked)} "
+            f"On call but not linked to Slack: {', '.join(f'`{escape(n)}`' for n in unlinked)} "
             f"(`{settings.command} link @someone <victorops-username>` links them)."
         )
     elif oncall_names:

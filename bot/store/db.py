@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import URL, Connection, event, inspect, make_url, text
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from bot.core.errors import StorageBusy
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -101,20 +104,27 @@ class Database:
         """The URL with the password masked, for messages and logs."""
         return self.url.render_as_string(hide_password=True)
 
-    def session(self) -> AbstractAsyncContextManager[AsyncSession]:
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
         """`async with db.session() as s:` one transaction, committed at the end, rolled back on error."""
-        return self.sessionmaker.begin()
+        with busy_as_storage_busy():
+            async with self.sessionmaker.begin() as session:
+                yield session
 
-    def reading(self) -> AbstractAsyncContextManager[AsyncSession]:
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
         """A transaction that only reads: on SQLite it does not take the write lock, so readers never queue
         behind writers (WAL lets them read alongside)."""
-        return self._readers.begin()
+        with busy_as_storage_busy():
+            async with self._readers.begin() as session:
+                yield session
 
     async def migrate(self) -> None:
         """Apply Alembic migrations up to head; a no-op when already there."""
         # Migrations are serialised before Alembic runs: by this lock on Postgres, by BEGIN IMMEDIATE on
         # SQLite. That covers replicas starting together and, since Alembic keeps its context in module
         # globals, two migrations in one process too.
+        await self.ping()  # an unreachable database is one sentence naming it, not a driver traceback
         if await self.current_revision() == await self.head_revision():
             return  # the usual start: nothing to do, and no need to load Alembic
         async with self.engine.begin() as conn:
@@ -149,6 +159,28 @@ class Database:
         await self.engine.dispose()
 
 
+# SQLite after busy_timeout; Postgres' lock_not_available and query_canceled (lock or statement timeout).
+_BUSY_SQLSTATES = {"55P03", "57014"}
+
+
+def is_busy(error: OperationalError) -> bool:
+    original = error.orig
+    if getattr(original, "sqlstate", None) in _BUSY_SQLSTATES:
+        return True
+    return "database is locked" in str(original) or "database table is locked" in str(original)
+
+
+@contextmanager
+def busy_as_storage_busy() -> Iterator[None]:
+    """A lock held past its timeout is the core's StorageBusy (one sentence for the user), not a crash."""
+    try:
+        yield
+    except OperationalError as exc:
+        if is_busy(exc):
+            raise StorageBusy from exc
+        raise
+
+
 def _upgrade_to_head(connection: Connection) -> None:
     from alembic import command
 
@@ -160,15 +192,25 @@ def _upgrade_to_head(connection: Connection) -> None:
 _REVISION = re.compile(r'^(down_revision|revision)\b[^=]*=\s*"?([^"\s]+)"?', re.MULTILINE)
 
 
-def head_revision() -> str | None:
-    """Read from the revision files' own `revision` / `down_revision` lines (one line of history each)."""
-    revisions, parents = set(), set()
+def _revisions() -> dict[str, str | None]:
+    """Each revision this code ships and its predecessor, read from the files' own `revision` and
+    `down_revision` lines (one line of history each), without loading Alembic."""
+    found: dict[str, str | None] = {}
     for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        found = dict(_REVISION.findall(path.read_text(encoding="utf-8")))
-        if "revision" in found:
-            revisions.add(found["revision"])
-            parents.add(found.get("down_revision"))
-    heads = sorted(revisions - parents)
+        lines = dict(_REVISION.findall(path.read_text(encoding="utf-8")))
+        if "revision" in lines:
+            found[lines["revision"]] = lines.get("down_revision")
+    return found
+
+
+def known_revisions() -> set[str]:
+    return set(_revisions())
+
+
+def head_revision() -> str | None:
+    """The newest revision: the one no other revision names as its predecessor."""
+    revisions = _revisions()
+    heads = sorted(set(revisions) - set(revisions.values()))
     return heads[0] if len(heads) == 1 else None
 
 

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Index, MetaData, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, Dialect, Index, MetaData, String, Text, TypeDecorator, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Deterministic constraint names, so Alembic can refer to them (batch mode on SQLite needs them).
@@ -68,9 +68,16 @@ class UserLink(Base):
 
     slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     vo_username: Mapped[str] = mapped_column(String(255), index=True)
-    source: Mapped[str] = mapped_column(String(16))  # self | admin | email | import
+    source: Mapped[str] = mapped_column(String(16))  # self | admin | email | import | none (explicitly unlinked)
     linked_by: Mapped[str | None] = mapped_column(String(32))  # the Slack user who made the link
     at: Mapped[datetime]
+
+
+# A VictorOps user belongs to one Slack user, whatever races the writers run (case-insensitive, as VictorOps
+# usernames are); explicit unlinks (source "none", no username) are exempt.
+LIVE_LINK_INDEX = "uq_user_links_live_vo_username"
+_live = UserLink.source != "none"
+Index(LIVE_LINK_INDEX, func.lower(UserLink.vo_username), unique=True, sqlite_where=_live, postgresql_where=_live)
 
 
 class QueuedActionRow(Base):
@@ -160,6 +167,26 @@ class DigestSlotRow(Base):
     claimed_by: Mapped[str] = mapped_column(String(128))
     claimed_at: Mapped[datetime]
     posted_ts: Mapped[str | None] = mapped_column(String(32))  # the Slack message, once posted
+
+
+class PostLimitRow(Base):
+    """One of the `count` slots of a sliding window on channel posts (`bot.store.post_limits`): a slot holds the
+    time of its last post and is taken again only once that has left the window."""
+
+    __tablename__ = "post_limits"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)  # kind:channel[:person]
+    slot: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[float]  # epoch seconds of the slot's last post
+
+
+class SeenRequestRow(Base):
+    """A Slack request already taken (its signature, or an Events API event id): a replay's insert loses."""
+
+    __tablename__ = "seen_requests"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)  # kept until then, so replays inside the window lose
 
 
 class InteractionContextRow(Base):

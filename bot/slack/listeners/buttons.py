@@ -13,6 +13,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.actions import ActionError, Actor, Verb
+from bot.core.text import escape
 from bot.services import Services
 from bot.slack.blocks import ActionId, Block, CardRef, outcomes_message, sentence
 from bot.slack.contexts import Kind
@@ -118,7 +119,7 @@ class Buttons:
             pending = await self.services.contexts.load(Kind.LINK, user["id"], action.get("value"), Pending)
             link = await self.services.identity.link_self(user["id"], pending.u)
             actor = Actor(user["id"], slack_name(user), link.vo_username)
-            done = f"Linked you to VictorOps user `{link.vo_username}`."
+            done = f"Linked you to VictorOps user `{escape(link.vo_username)}`."
             card = Surface(self.services.hooks, pending.r, channel=pending.ch, message_ts=pending.ts, listing=pending.l)
             if pending.f == "reroute":
                 meta = meta_for(card, list(pending.n))

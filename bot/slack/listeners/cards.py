@@ -8,6 +8,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.incidents import IncidentFilter
+from bot.core.text import escape
 from bot.services import Services
 from bot.slack.blocks import Block, ListSpec, card, incident_list, replace_card
 from bot.slack.contexts import Kind
@@ -57,7 +58,7 @@ def listing_message(
     scope = {"triggered": " triggered", "acked": " acked"}.get(spec.s, "")
     if spec.d:
         title = f"Digest “{spec.d}”: open incidents"
-        more_hint = f"See them all with `{command} list{scope}{' ' + filters if filters else ''}`."
+        more_hint = f"See them all with `{command} list{scope}{' ' + escape(filters) if filters else ''}`."
     else:
         title = TITLES.get(spec.s, TITLES["open"]) + (f" ({filters})" if filters else "")
         more_hint = f"Narrow it with `{command} list triggered`, `route:<key>` or `team:<slug>`."

@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.actions import Actor, Verb
 from bot.core.targets import resolve_targets
+from bot.core.text import escape
 from bot.services import Services
 from bot.slack import grammar as g
 from bot.slack.blocks import ListSpec, check_message, outcomes_message, sentence
@@ -73,12 +74,18 @@ class Commands:
         if isinstance(parsed, g.ParseError):
             await ack(text=parsed.message)
             return
-        public = "in_channel" if parsed.public else "ephemeral"
+        # A reply in the channel counts against the person's few a minute; past them it is for them only.
+        limited = None
+        if parsed.public:
+            limited = await self.services.posts.public_reply(command["user_id"], command["channel_id"])
+        public = parsed.public and limited is None
         if isinstance(parsed, g.Help):
-            await ack(text=g.usage(name, parsed.topic), response_type=public)
+            text = g.usage(name, parsed.topic)
+            kind = "in_channel" if public else "ephemeral"
+            await ack(text=f"{limited}\n{text}" if limited else text, response_type=kind)
             return
-        await ack()
-        reply = Reply(self.services.hooks, command.get("response_url"), parsed.public)
+        await ack(text=limited or "")
+        reply = Reply(self.services.hooks, command.get("response_url"), public)
         try:
             await self.dispatch(parsed, command, reply, client)
         except NotLinked as unlinked:
@@ -192,7 +199,7 @@ class Commands:
         )
         meta = ModalMeta(channel=command.get("channel_id"), response_url=reply.response_url)
         directory = self.services.directory
-        defaults = ", ".join(f"`{t}`" for t in self.services.config.default_targets) or "you"
+        defaults = ", ".join(f"`{escape(t)}`" for t in self.services.config.default_targets) or "you"
         try:
             view = create_view(
                 await self.services.contexts.save(Kind.MODAL, command["user_id"], meta),
@@ -242,17 +249,17 @@ class Commands:
         }.get(link.source, link.source)
         when = f" on {link.at:%Y-%m-%d}" if link.at and link.source != "config" else ""
         admin = " You are a vobot admin." if identity.is_admin(command["user_id"]) else ""
-        text = f"You act as `{link.vo_username}` in VictorOps ({how}{when}).{admin}"
+        text = f"You act as `{escape(link.vo_username)}` in VictorOps ({how}{when}).{admin}"
         await reply(text, sentence(text))
 
     async def link(self, parsed: g.Link, command: dict[str, Any], reply: Reply) -> None:
         identity, caller = self.services.identity, command["user_id"]
         if parsed.slack_user and parsed.slack_user != caller:
             link = await identity.link_other(caller, parsed.slack_user, parsed.vo_username)
-            text = f"Linked <@{link.slack_user_id}> to VictorOps user `{link.vo_username}`."
+            text = f"Linked <@{link.slack_user_id}> to VictorOps user `{escape(link.vo_username)}`."
         else:
             link = await identity.link_self(caller, parsed.vo_username)
-            text = f"Linked you to VictorOps user `{link.vo_username}`; your actions in Slack now act as them."
+            text = f"Linked you to VictorOps user `{escape(link.vo_username)}`; your actions in Slack now act as them."
         await reply(text, sentence(text))
 
     async def unlink(self, parsed: g.Unlink, command: dict[str, Any], reply: Reply) -> None:
@@ -261,7 +268,7 @@ class Commands:
         removed = await self.services.identity.unlink(caller, target)
         who = "you" if target == caller else f"<@{target}>"
         text = (
-            f"Unlinked {who} from VictorOps user `{removed.vo_username}`; nothing will be sent to VictorOps "
+            f"Unlinked {who} from VictorOps user `{escape(removed.vo_username)}`; nothing will be sent to VictorOps "
             f"as {who} until linked again with `{self.services.settings.command} link`."
         )
         await reply(text, sentence(text))

@@ -12,6 +12,7 @@ from bot.config import DigestConfig
 from bot.core.actions import ActionError
 from bot.core.digests import describe_filter
 from bot.core.schedule import next_slot
+from bot.core.text import escape
 from bot.services import Services
 from bot.slack import grammar as g
 from bot.slack.blocks import Block, ListSpec, check_message, sentence
@@ -31,6 +32,17 @@ class DigestCommands:
     async def now(self, command: dict[str, Any], reply: Reply) -> None:
         """Post this channel's digests now, or every open incident when it has none."""
         channel = command["channel_id"]
+        if limited := await self.services.posts.digest_now(channel):
+            raise ActionError(limited)
+        try:
+            digests = await self.post_now(channel)
+        except Exception:
+            await self.services.posts.digest_not_posted(channel)
+            raise
+        names = ", ".join(f"“{escape(d.name)}”" for d in digests) or "of every open incident"
+        await reply.privately(f"Posted the digest {names} here.")
+
+    async def post_now(self, channel: str) -> list[Digest]:
         digests = await self.services.digest_store.in_channel(channel)
         for digest in digests:
             await self.services.digests.send(digest)
@@ -41,8 +53,7 @@ class DigestCommands:
             )
             check_message(blocks, text)
             await self.services.slack.chat_postMessage(channel=channel, text=text, blocks=blocks)
-        names = ", ".join(f"“{d.name}”" for d in digests) or "of every open incident"
-        await reply.privately(f"Posted the digest {names} here.")
+        return digests
 
     async def list(self, reply: Reply) -> None:
         digests = await self.services.digest_store.all()
@@ -59,8 +70,8 @@ class DigestCommands:
         origin = "configuration file" if digest.source == "config" else f"added by <@{digest.created_by}>"
         empty = ", skipped when empty" if digest.when_empty == "skip" else ""
         return (
-            f"*{digest.name}* → <#{digest.channel}> · `{digest.schedule}` {digest.timezone} · next {when} · "
-            f"{describe_filter(digest)}{empty} · {origin}"
+            f"*{escape(digest.name)}* → <#{digest.channel}> · `{escape(digest.schedule)}` {escape(digest.timezone)} · "
+            f"next {when} · {escape(describe_filter(digest))}{empty} · {origin}"
         )
 
     async def add(self, parsed: g.DigestAdd, command: dict[str, Any], reply: Reply) -> None:
@@ -87,7 +98,7 @@ class DigestCommands:
             problem = exc.errors()[0]
             field = ".".join(str(p) for p in problem["loc"])
             raise ActionError(
-                f"That digest cannot be added: {field}: {problem['msg'].removeprefix('Value error, ')}."
+                f"That digest cannot be added: {escape(field)}: {escape(problem['msg'].removeprefix('Value error, '))}."
             ) from None
         digest = replace(Digest.from_config(config), source="slack", created_by=command["user_id"])
         await self.services.digest_store.put(digest)

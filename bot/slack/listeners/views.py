@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core.targets import TargetKind, resolve_targets
 from bot.services import Services
 from bot.slack.blocks import Block, outcomes_message
 from bot.slack.contexts import Kind
@@ -16,9 +17,10 @@ from bot.slack.errors import explain
 from bot.slack.linking import link_prompt
 from bot.slack.listeners.buttons import clicker
 from bot.slack.listeners.cards import redraw_card
-from bot.slack.modals import ModalMeta, ViewId, message_view, picked_targets, text_value
+from bot.slack.modals import ModalMeta, ViewId, create_errors, message_view, picked_targets, text_value
 from bot.slack.responses import ResponseUrls
 from bot.slack.surface import Surface
+from bot.victorops.models import Target
 
 
 class Views:
@@ -44,12 +46,18 @@ class Views:
             return None
         return user, meta
 
+    async def targets(self, picked: list[tuple[TargetKind, str]]) -> list[Target]:
+        """The picked targets as VictorOps has them now (a name gone since the modal opened is refused)."""
+        return await resolve_targets(picked, self.services.identity, self.services.directory)
+
     async def on_reroute(
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        targets = picked_targets(view["state"]["values"])
-        if not targets:
-            await ack(response_action="errors", errors={"policy": "Pick a policy or at least one person."})
+        picked, errors = picked_targets(view["state"]["values"])
+        if not picked and not errors:
+            errors = {"policy": "Pick a policy or at least one person."}
+        if errors:
+            await ack(response_action="errors", errors=errors)
             return
         found = await self.context(ack, body, view, "Reroute incident", ViewId.REROUTE)
         if found is None:
@@ -63,6 +71,7 @@ class Views:
                 await surface.tell(*await self.prompt(user["id"]))
                 return
             from_card = bool(meta.message_ts or meta.listing)
+            targets = await self.targets(picked)
             outcomes = await self.services.actions.reroute(
                 actor, meta.numbers, targets, surface.to_reply("card" if from_card else "reply")
             )
@@ -79,9 +88,11 @@ class Views:
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
         values = view["state"]["values"]
-        summary = text_value(values, "summary")
-        if not summary:
-            await ack(response_action="errors", errors={"summary": "Say in a few words what is wrong."})
+        summary, details = text_value(values, "summary"), text_value(values, "details") or None
+        picked, errors = picked_targets(values)
+        errors |= create_errors(summary, details)
+        if errors:
+            await ack(response_action="errors", errors=errors)
             return
         found = await self.context(ack, body, view, "Create incident", ViewId.CREATE)
         if found is None:
@@ -94,9 +105,8 @@ class Views:
             if actor is None:
                 await surface.tell(*await self.prompt(user["id"]))
                 return
-            outcome = await self.services.actions.create(
-                actor, summary, text_value(values, "details") or None, picked_targets(values), surface.to_reply("reply")
-            )
+            targets = await self.targets(picked)
+            outcome = await self.services.actions.create(actor, summary, details, targets, surface.to_reply("reply"))
             text, blocks = outcomes_message([outcome], self.services.now())
             await surface.tell(text, blocks)
         except Exception as exc:

@@ -1,0 +1,41 @@
+"""Requests already taken, shared by every replica through the database: the primary key lets one insert in."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.store.db import Database
+from bot.store.tables import SeenRequestRow
+
+PURGE_EVERY = 60.0  # seconds between deletions of expired rows, per replica
+
+
+class SeenRequestStore:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+        self._db = db
+        self._clock = clock
+        self._purged_at = 0.0
+
+    async def first_time(self, key: str, expires_at: int) -> bool:
+        insert = postgresql.insert if self._db.url.get_backend_name() == "postgresql" else sqlite.insert
+        now = self._clock()
+        async with self._db.session() as session:
+            if now - self._purged_at >= PURGE_EVERY:
+                self._purged_at = now
+                await session.execute(
+                    delete(SeenRequestRow).where(SeenRequestRow.expires_at < datetime.fromtimestamp(now, UTC))
+                )
+            # ON CONFLICT: the losing insert is a quiet None, not an IntegrityError; RETURNING says who won
+            # (psycopg reports no rowcount for ON CONFLICT).
+            won = await session.scalar(
+                insert(SeenRequestRow)
+                .values(key=key, expires_at=datetime.fromtimestamp(expires_at, UTC))
+                .on_conflict_do_nothing(index_elements=["key"])
+                .returning(SeenRequestRow.key)
+            )
+        return won is not None
