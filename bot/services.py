@@ -19,6 +19,8 @@ from bot.core.incidents import IncidentView
 from bot.core.posting import PostLimits
 from bot.core.seen import SeenRequests
 from bot.metrics import Metrics
+from bot.slack.contexts import Contexts
+from bot.slack.responses import ResponseUrls
 from bot.store.db import Database
 from bot.store.digests import DigestStore
 from bot.store.queue import ActionQueue
@@ -45,6 +47,8 @@ class Services:
     posts: PostLimits
     seen: SeenRequests  # Slack requests already taken, so a replay changes nothing
     now: Callable[[], datetime]
+    contexts: Contexts  # what a modal or link prompt needs later, kept server-side
+    hooks: ResponseUrls  # the one way to post to a response_url
 
     async def actor(self, slack_user_id: str, slack_name: str) -> Actor | None:
         """The Slack user as a VictorOps user, or None when they are not linked."""

@@ -31,12 +31,15 @@ from bot.core.sender import ActionSender
 from bot.metrics import Metrics
 from bot.services import Services
 from bot.slack.app import build_bolt_app
+from bot.slack.contexts import Contexts
 from bot.slack.digests import DigestPoster
 from bot.slack.errors import explain
 from bot.slack.notify import Notifier
 from bot.slack.profiles import SlackProfiles
+from bot.slack.responses import ResponseUrls
 from bot.store.audit import AuditStore
 from bot.store.budget import SharedWindow
+from bot.store.contexts import SavedContexts
 from bot.store.db import Database
 from bot.store.digests import Digest, DigestStore, SlotClaims
 from bot.store.lease import Lease
@@ -143,6 +146,8 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         history=History(vo, vo.budgets[Family.REPORTING].wait_time),
         identity=identity,
         now=now,
+        contexts=Contexts(SavedContexts(db), now),
+        hooks=ResponseUrls(settings.slack_api_url),
     )
     dispatcher.on_done = Notifier(services)
     services.digests.post = DigestPoster(services)

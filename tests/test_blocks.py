@@ -22,7 +22,7 @@ from bot.slack.blocks import (
     replace_card,
 )
 from bot.slack.listeners.cards import listing_message
-from bot.slack.modals import ModalMeta, reroute_view
+from bot.slack.modals import reroute_view
 from bot.victorops.models import Incident, Named, PagedPolicy, PolicyInfo, Transition, User
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -158,8 +158,8 @@ def test_reroute_modal_caps_options_and_lengths() -> None:
     users = [User(username=f"user{n}", first_name="Firstname" * 5, last_name=str(n)) for n in range(150)]
     policies = [PolicyInfo(policy=Named(name=f"Policy {n}", slug=f"pol-{n}"), team=Named(name="Ops", slug="team-x"))
                 for n in range(120)]  # fmt: skip
-    view = reroute_view(ModalMeta(numbers=["7"]), [incident(7)], policies, users, {"team-x": ["alice"] * 30})
+    view = reroute_view("the-token", [incident(7)], policies, users, {"team-x": ["alice"] * 30})
     selects = {b["block_id"]: b["element"]["options"] for b in view["blocks"] if b["type"] == "input"}
     assert len(selects["policy"]) == 100 and len(selects["users"]) == 100
     assert all(len(o["text"]["text"]) <= 75 for options in selects.values() for o in options)
-    assert ModalMeta.decode(view["private_metadata"]).numbers == ["7"]
+    assert view["private_metadata"] == "the-token"  # the context itself stays server-side

@@ -18,7 +18,7 @@ from bot.slack import grammar as g
 from bot.slack.blocks import ListSpec, card, incident_list, outcomes_message, sentence
 from bot.slack.errors import explain
 from bot.slack.listeners.cards import listing_message
-from bot.slack.modals import ModalMeta, create_errors, create_view, picked_targets, reroute_view
+from bot.slack.modals import create_errors, create_view, picked_targets, reroute_view
 from bot.slack.replies import history_message, oncall_message
 from bot.slack.typed import decode
 from bot.victorops import errors
@@ -210,10 +210,8 @@ def rendered(text: str) -> list[tuple[str, Any, str | None]]:
     policies = [PolicyInfo(policy=Named(name=text, slug="pol-x"), team=Named(name=text, slug="team-x"))]
     users = [User(username="dana", first_name=text, last_name=text)]
     who = {"team-x": [text]}
-    out.append(
-        ("reroute modal", reroute_view(ModalMeta(numbers=["7"]), [hostile_incident(text)], policies, users, who), None)
-    )
-    out.append(("create modal", create_view(ModalMeta(), policies, users, who, "`you`"), None))
+    out.append(("reroute modal", reroute_view("token", [hostile_incident(text)], policies, users, who), None))
+    out.append(("create modal", create_view("token", policies, users, who, "`you`"), None))
     return out
 
 
@@ -228,7 +226,7 @@ def test_plain_text_shows_input_as_typed(hostile: str) -> None:
     confirm = card(hostile_incident(hostile, "UNACKED"), NOW)[-1]["elements"][1]["confirm"]
     assert confirm["text"] == {"type": "plain_text", "text": f"Resolve #7 {hostile} in VictorOps?"}
     policies = [PolicyInfo(policy=Named(name=hostile, slug="pol-x"))]
-    view = reroute_view(ModalMeta(), [], policies, [User(username="dana", first_name=hostile)], {})
+    view = reroute_view("token", [], policies, [User(username="dana", first_name=hostile)], {})
     shown = list(plain_texts(view))
     assert hostile in shown and f"{hostile} (dana)" in shown
     _, blocks = incident_list([], NOW, title=hostile, empty=".", more_hint=".")

@@ -99,8 +99,9 @@ async def local_stack(
     state = state or SimState(sim or SimConfig(incidents=OFF, reporting=OFF, lookups=OFF))
     slack = slack or SlackWorkspace()
     with ServerThread(build_app(state=state)) as vo_server, ServerThread(build_slack_api(slack)) as slack_server:
+        # A second replica on the same workspace talks to the Slack its response URLs come from, as replicas do.
         slack.base_url = slack.base_url or slack_server.url
-        settings = settings_for(slack, slack_server.url, vo_server.url, folder, **env)
+        settings = settings_for(slack, slack.base_url, vo_server.url, folder, **env)
         services = await build_services(settings, AppConfig.model_validate(config or {}))
         stop = asyncio.Event()
         dispatching = asyncio.create_task(services.dispatcher.run(stop))

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from slack_sdk.models.blocks import (
     ActionsBlock,
     ButtonElement,
@@ -37,6 +37,9 @@ MAX_BUTTON_VALUE = 2000
 MAX_ACTION_ID = 255
 MAX_TOTAL_TEXT = 12000  # undocumented: Slack answers msg_blocks_too_long somewhere past ~12k characters
 
+IncidentNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}$")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
 
 class ActionId(StrEnum):
     """Shared by the builders here and the listeners that handle the clicks."""
@@ -51,29 +54,36 @@ class ListSpec(BaseModel):
     """The listing a card belongs to, so a click can re-render the whole message (Slack does not send the
     blocks of an ephemeral message back with a click)."""
 
-    model_config = ConfigDict(frozen=True)
+    # Bounded and closed: a button's value comes back from the client and may have been changed.
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    s: str = "open"  # scope: open | mine | triggered | acked
-    r: tuple[str, ...] = ()  # routing keys
-    t: tuple[str, ...] = ()  # teams
-    u: str | None = None  # for "mine": whose incidents (a VictorOps username)
-    d: str | None = None  # the digest this listing is
+    s: Name = "open"  # scope: open | mine | triggered | acked
+    r: tuple[Name, ...] = Field((), max_length=100)  # routing keys
+    t: tuple[Name, ...] = Field((), max_length=100)  # teams
+    u: Name | None = None  # for "mine": whose incidents (a VictorOps username)
+    d: Name | None = None  # the digest this listing is
 
 
 class CardRef(BaseModel):
     """What a button carries: the incident, and the listing its card is in (None: a card on its own)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    n: str
+    n: IncidentNumber
     l: ListSpec | None = None  # noqa: E741 - short keys keep button values small
 
     def encode(self) -> str:
         return self.model_dump_json(exclude_defaults=True)
 
     @classmethod
-    def decode(cls, value: str) -> CardRef:
-        return cls.model_validate_json(value)
+    def decode(cls, value: object) -> CardRef | None:
+        """The button's value as this version writes it, or None for anything else (strict: no coercion)."""
+        if not isinstance(value, str) or len(value) > MAX_BUTTON_VALUE:
+            return None
+        try:
+            return cls.model_validate_json(value, strict=True)
+        except ValidationError:
+            return None
 
 
 PHASE_STYLE = {

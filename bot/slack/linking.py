@@ -11,13 +11,15 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObj
 from bot.core.identity import Identity, Suggestion
 from bot.core.text import escape
 from bot.slack.blocks import ActionId, Block, ListSpec
+from bot.slack.contexts import Contexts, Kind
 
 Finish = Literal["ack", "resolve", "reroute", "link"]
 VERBS = {"ack": "acknowledge", "resolve": "resolve", "reroute": "reroute"}
 
 
 class Pending(BaseModel):
-    """The action to finish once linked, carried in the prompt's button (short keys: values ≤ 2000 chars)."""
+    """The action to finish once linked, kept server-side (`bot.slack.contexts`): the prompt's button carries
+    only the token naming it."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -30,13 +32,6 @@ class Pending(BaseModel):
     ts: str | None = None  # its ts, when it is a channel message
     l: ListSpec | None = None  # noqa: E741 - the listing the card is in
 
-    def encode(self) -> str:
-        return self.model_dump_json(exclude_defaults=True)
-
-    @classmethod
-    def decode(cls, value: str) -> Pending:
-        return cls.model_validate_json(value)
-
     def button_text(self) -> str:
         if self.f == "link":
             return f"Link me as {self.u}"
@@ -45,7 +40,7 @@ class Pending(BaseModel):
 
 
 async def link_prompt(
-    identity: Identity, slack_user_id: str, command: str, finish: Finish, **pending: Any
+    identity: Identity, contexts: Contexts, slack_user_id: str, command: str, finish: Finish, **pending: Any
 ) -> tuple[str, list[Block]]:
     """What an unlinked person sees, with a one-click link when the rules allow one."""
     why = "You are not linked to a VictorOps user yet, so nothing was sent to VictorOps."
@@ -61,6 +56,7 @@ async def link_prompt(
         guess = f"If you are VictorOps user {_who(suggestion)}, {how[0].lower()}"
         return why, [_section(f"{why}\n{guess}{how[1:]}")]
     action = Pending(f=finish, u=suggestion.user.username, **pending)
+    token = await contexts.save(Kind.LINK, slack_user_id, action)
     blocks: list[Block] = [
         _section(f"{why}\n{_because(suggestion)}"),
         ActionsBlock(
@@ -69,7 +65,7 @@ async def link_prompt(
                 ButtonElement(
                     text=action.button_text()[:75],
                     action_id=ActionId.LINK_AND_RETRY,
-                    value=action.encode(),
+                    value=token,
                     style="primary",
                 )
             ],

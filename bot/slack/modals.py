@@ -33,20 +33,14 @@ class ViewId(StrEnum):
 
 
 class ModalMeta(BaseModel):
-    """What a submission needs to finish the job, carried in the view's private_metadata (≤ 3000 chars)."""
+    """What a submission needs to finish the job, kept server-side (`bot.slack.contexts`): the view's
+    private_metadata holds only the token naming it."""
 
     numbers: list[str] = []
     channel: str | None = None
     response_url: str | None = None  # where to answer the user (ephemeral) and update an ephemeral card
     message_ts: str | None = None  # a channel message holding the card, updated with chat.update
     listing: ListSpec | None = None  # the listing the card is in, to redraw it
-
-    def encode(self) -> str:
-        return self.model_dump_json(exclude_defaults=True)
-
-    @classmethod
-    def decode(cls, text: str) -> ModalMeta:
-        return cls.model_validate_json(text or "{}")
 
 
 def loading(title: str, callback_id: ViewId) -> dict[str, Any]:
@@ -100,7 +94,7 @@ def target_inputs(policies: list[Option], users: list[Option]) -> list[InputBloc
 
 
 def reroute_view(
-    meta: ModalMeta,
+    token: str,
     incidents: Sequence[Incident],
     policies: Sequence[PolicyInfo],
     users: Sequence[User],
@@ -118,14 +112,14 @@ def reroute_view(
         title="Reroute incident",
         submit="Reroute",
         close="Cancel",
-        private_metadata=meta.encode(),
+        private_metadata=token,
         blocks=blocks,
     ).to_dict()
     return view
 
 
 def create_view(
-    meta: ModalMeta,
+    token: str,
     policies: Sequence[PolicyInfo],
     users: Sequence[User],
     oncall: Mapping[str, list[str]],
@@ -152,7 +146,7 @@ def create_view(
         title="Create incident",
         submit="Create",
         close="Cancel",
-        private_metadata=meta.encode(),
+        private_metadata=token,
         blocks=blocks,
     ).to_dict()
     return view

@@ -25,7 +25,7 @@ class Notifier:
         self.services = services
 
     async def __call__(self, action: QueuedAction) -> None:
-        surface = Surface.from_reply(action.reply)
+        surface = Surface.from_reply(self.services.hooks, action.reply)
         if action.status == "failed":
             text = f"Your queued {WHAT.get(action.verb, 'action')} was not sent: {action.error}"
             await surface.tell(text)

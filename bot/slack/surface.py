@@ -7,14 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.blocks import Block, ListSpec, check_message
+from bot.slack.responses import ResponseUrls
 
 
 @dataclass(frozen=True)
 class Surface:
+    hooks: ResponseUrls  # every post to `response_url` goes through it
     response_url: str | None
     channel: str | None = None
     message_ts: str | None = None  # set for channel messages, which chat.update can edit
@@ -22,12 +23,14 @@ class Surface:
     listing: ListSpec | None = None
 
     @classmethod
-    def of_click(cls, body: dict[str, Any], listing: ListSpec | None) -> Surface:
+    def of_click(cls, hooks: ResponseUrls, body: dict[str, Any], listing: ListSpec | None = None) -> Surface:
+        """Where the click came from, as the request Slack signed says."""
         container = body.get("container", {})
         message = body.get("message") or {}
         channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
         in_channel = not container.get("is_ephemeral") and container.get("message_ts")
         return cls(
+            hooks,
             response_url=body.get("response_url"),
             channel=channel,
             message_ts=container.get("message_ts") if in_channel else None,
@@ -45,9 +48,10 @@ class Surface:
         return reply
 
     @classmethod
-    def from_reply(cls, reply: dict[str, Any]) -> Surface:
+    def from_reply(cls, hooks: ResponseUrls, reply: dict[str, Any]) -> Surface:
         listing = reply.get("listing")
         return cls(
+            hooks,
             response_url=reply.get("response_url"),
             channel=reply.get("channel"),
             message_ts=reply.get("message_ts"),
@@ -58,12 +62,9 @@ class Surface:
         check_message(blocks, text)
         if self.message_ts and self.channel:
             await client.chat_update(channel=self.channel, ts=self.message_ts, text=text, blocks=list(blocks))
-        elif self.response_url:
-            await AsyncRespond(response_url=self.response_url)(text=text, blocks=blocks, replace_original=True)
+        else:
+            await self.hooks.post(self.response_url, text, blocks, replace_original=True)
 
     async def tell(self, text: str, blocks: Sequence[Block] | None = None) -> None:
         """A new ephemeral message to the person who acted (errors, confirmations)."""
-        if self.response_url:
-            await AsyncRespond(response_url=self.response_url)(
-                text=text, blocks=blocks, response_type="ephemeral", replace_original=False
-            )
+        await self.hooks.post(self.response_url, text, blocks, response_type="ephemeral", replace_original=False)

@@ -187,3 +187,16 @@ class SeenRequestRow(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)  # kept until then, so replays inside the window lose
+
+
+class InteractionContextRow(Base):
+    """What a later Slack request needs from an earlier, signed one (where to answer, which card to redraw),
+    found by the opaque token that the modal or button carries instead."""
+
+    __tablename__ = "interaction_contexts"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # modal | link
+    slack_user_id: Mapped[str] = mapped_column(String(32))  # the person it was made for
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

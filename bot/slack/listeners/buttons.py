@@ -5,16 +5,18 @@ An unlinked person gets a prompt instead, whose button links them and then finis
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.actions import Actor, Verb
+from bot.core.actions import ActionError, Actor, Verb
 from bot.core.text import escape
 from bot.services import Services
 from bot.slack.blocks import ActionId, Block, CardRef, outcomes_message, sentence
+from bot.slack.contexts import Kind
 from bot.slack.errors import explain
 from bot.slack.linking import Pending, link_prompt
 from bot.slack.listeners.cards import open_reroute_modal, redraw_card
@@ -26,6 +28,14 @@ CardAction = Literal["ack", "resolve", "reroute"]
 
 def slack_name(user: dict[str, Any]) -> str:
     return str(user.get("username") or user.get("name") or user["id"])
+
+
+def clicker(body: dict[str, Any]) -> dict[str, Any]:
+    """The Slack user in a signed click or submission; ActionError when Slack did not say who."""
+    user = body.get("user")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
+        raise ActionError("Slack did not say who clicked, so nothing was done; try again.")
+    return user
 
 
 class Buttons:
@@ -51,14 +61,21 @@ class Buttons:
     async def on_card(
         self, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, what: CardAction
     ) -> None:
-        ref = CardRef.decode(action.get("value") or "{}")
-        surface = Surface.of_click(body, ref.l)
-        user = body["user"]
+        surface = Surface.of_click(self.services.hooks, body)
         try:
+            ref = CardRef.decode(action.get("value"))
+            if ref is None:
+                raise ActionError(
+                    "vobot could not read this button, so nothing was sent to VictorOps; "
+                    f"run `{self.services.settings.command} list` for fresh cards."
+                )
+            surface = replace(surface, listing=ref.l)
+            user = clicker(body)
             actor = await self.services.actor(user["id"], slack_name(user))
             if actor is None:
                 text, blocks = await link_prompt(
                     self.services.identity,
+                    self.services.contexts,
                     user["id"],
                     self.services.settings.command,
                     what,
@@ -70,7 +87,8 @@ class Buttons:
                 )
                 await surface.tell(text, blocks)
             elif what == "reroute":
-                await open_reroute_modal(self.services, client, body["trigger_id"], meta_for(surface, [ref.n]))
+                meta = meta_for(surface, [ref.n])
+                await open_reroute_modal(self.services, client, body["trigger_id"], user["id"], meta)
             else:
                 text, blocks = await self.act(actor, what, [ref.n], surface, client)
                 if blocks:
@@ -95,16 +113,17 @@ class Buttons:
     ) -> None:
         """Link the person as the prompt suggested, then finish what they had clicked or typed."""
         await ack()
-        pending = Pending.decode(action["value"])
-        prompt = Surface.of_click(body, None)
-        user = body["user"]
+        prompt = Surface.of_click(self.services.hooks, body)
         try:
+            user = clicker(body)
+            pending = await self.services.contexts.load(Kind.LINK, user["id"], action.get("value"), Pending)
             link = await self.services.identity.link_self(user["id"], pending.u)
             actor = Actor(user["id"], slack_name(user), link.vo_username)
             done = f"Linked you to VictorOps user `{escape(link.vo_username)}`."
-            card = Surface(response_url=pending.r, channel=pending.ch, message_ts=pending.ts, listing=pending.l)
+            card = Surface(self.services.hooks, pending.r, channel=pending.ch, message_ts=pending.ts, listing=pending.l)
             if pending.f == "reroute":
-                await open_reroute_modal(self.services, client, body["trigger_id"], meta_for(card, list(pending.n)))
+                meta = meta_for(card, list(pending.n))
+                await open_reroute_modal(self.services, client, body["trigger_id"], user["id"], meta)
                 done += " Pick where to reroute in the window that opened."
             elif pending.f in ("ack", "resolve"):
                 verb: Verb = "ack" if pending.f == "ack" else "resolve"

@@ -12,6 +12,7 @@ from bot.core.routes import unknown_routes
 from bot.core.text import escape
 from bot.services import Services
 from bot.slack.blocks import Block, ListSpec, card, incident_list, replace_card
+from bot.slack.contexts import Kind
 from bot.slack.errors import explain
 from bot.slack.modals import ModalMeta, ViewId, loading, message_view, reroute_view
 from bot.slack.surface import Surface
@@ -101,7 +102,9 @@ async def redraw_card(
     await surface.redraw(client, text, blocks)
 
 
-async def open_reroute_modal(services: Services, client: AsyncWebClient, trigger_id: str, meta: ModalMeta) -> None:
+async def open_reroute_modal(
+    services: Services, client: AsyncWebClient, trigger_id: str, slack_user_id: str, meta: ModalMeta
+) -> None:
     """Open at once (the trigger lives 3 s), then fill the pickers from the cached VictorOps lookups."""
     opened = await client.views_open(trigger_id=trigger_id, view=loading("Reroute incident", ViewId.REROUTE))
     view_id = opened["view"]["id"]
@@ -109,7 +112,7 @@ async def open_reroute_modal(services: Services, client: AsyncWebClient, trigger
     try:
         found = await services.incidents.find(meta.numbers)
         view: dict[str, Any] = reroute_view(
-            meta,
+            await services.contexts.save(Kind.MODAL, slack_user_id, meta),
             [i for i in found.values() if i is not None],
             await directory.policies.get(),
             await directory.users.get(),

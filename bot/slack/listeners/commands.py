@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.actions import Actor, Verb
@@ -17,12 +16,14 @@ from bot.core.text import escape
 from bot.services import Services
 from bot.slack import grammar as g
 from bot.slack.blocks import ListSpec, check_message, outcomes_message, sentence
+from bot.slack.contexts import Kind
 from bot.slack.errors import explain
 from bot.slack.linking import Finish, link_prompt
 from bot.slack.listeners.cards import open_reroute_modal, render_listing
 from bot.slack.listeners.digest_commands import DigestCommands
 from bot.slack.modals import ModalMeta, ViewId, create_view, loading, message_view
 from bot.slack.replies import HISTORY_PAGE_SIZE, history_message, oncall_message
+from bot.slack.responses import ResponseUrls
 from bot.slack.status import status_report
 from bot.victorops.models import HistoryQuery
 
@@ -43,20 +44,23 @@ class NotLinked(Exception):
 class Reply:
     """Answers to the person who typed the command, ephemeral unless they asked for `public`."""
 
-    def __init__(self, respond: AsyncRespond, public: bool) -> None:
-        self._respond = respond
-        self.response_type = "in_channel" if public else "ephemeral"
+    def __init__(self, hooks: ResponseUrls, response_url: str | None, public: bool) -> None:
+        self._hooks = hooks
+        self.response_url = response_url  # the signed command's
+        self.response_type: Literal["in_channel", "ephemeral"] = "in_channel" if public else "ephemeral"
 
     def to_reply(self) -> dict[str, Any]:
         """Where a queued action's outcome goes when it lands: replacing this reply."""
-        return {"kind": "reply", "response_url": self._respond.response_url}
+        return {"kind": "reply", "response_url": self.response_url}
 
     async def __call__(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         check_message(blocks or [], text)
-        await self._respond(text=text, blocks=blocks, response_type=self.response_type, replace_original=False)
+        await self._hooks.post(
+            self.response_url, text, blocks, response_type=self.response_type, replace_original=False
+        )
 
     async def privately(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-        await self._respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+        await self._hooks.post(self.response_url, text, blocks, response_type="ephemeral", replace_original=False)
 
 
 class Commands:
@@ -64,9 +68,7 @@ class Commands:
         self.services = services
         self.digests = DigestCommands(services)
 
-    async def on_command(
-        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
+    async def on_command(self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         name = self.services.settings.command
         parsed = g.parse(command.get("text", ""), now=self.services.now(), command=name)
         if isinstance(parsed, g.ParseError):
@@ -83,12 +85,17 @@ class Commands:
             await ack(text=f"{limited}\n{text}" if limited else text, response_type=kind)
             return
         await ack(text=limited or "")
-        reply = Reply(respond, public)
+        reply = Reply(self.services.hooks, command.get("response_url"), public)
         try:
             await self.dispatch(parsed, command, reply, client)
         except NotLinked as unlinked:
             text, blocks = await link_prompt(
-                self.services.identity, command["user_id"], name, unlinked.finish, **unlinked.pending
+                self.services.identity,
+                self.services.contexts,
+                command["user_id"],
+                name,
+                unlinked.finish,
+                **unlinked.pending,
             )
             await reply.privately(text, blocks)
         except Exception as exc:
@@ -162,9 +169,10 @@ class Commands:
     async def reroute(self, parsed: g.Reroute, command: dict[str, Any], reply: Reply, client: AsyncWebClient) -> None:
         actor = await self.actor(command, "reroute", n=parsed.numbers)
         if not parsed.targets:
-            meta = ModalMeta(numbers=list(parsed.numbers), channel=command.get("channel_id"))
-            meta = meta.model_copy(update={"response_url": command.get("response_url")})
-            await open_reroute_modal(self.services, client, command["trigger_id"], meta)
+            meta = ModalMeta(
+                numbers=list(parsed.numbers), channel=command.get("channel_id"), response_url=reply.response_url
+            )
+            await open_reroute_modal(self.services, client, command["trigger_id"], command["user_id"], meta)
             return
         targets = await resolve_targets(
             [(t.kind, t.value) for t in parsed.targets], self.services.identity, self.services.directory
@@ -176,7 +184,7 @@ class Commands:
     async def create(self, parsed: g.Create, command: dict[str, Any], reply: Reply, client: AsyncWebClient) -> None:
         actor = await self.actor(command)
         if parsed.summary is None:
-            await self.open_create_modal(command, client)
+            await self.open_create_modal(command, reply, client)
             return
         targets = await resolve_targets(
             [(t.kind, t.value) for t in parsed.targets], self.services.identity, self.services.directory
@@ -185,16 +193,16 @@ class Commands:
         text, blocks = outcomes_message([outcome], self.services.now())
         await reply(text, blocks)
 
-    async def open_create_modal(self, command: dict[str, Any], client: AsyncWebClient) -> None:
+    async def open_create_modal(self, command: dict[str, Any], reply: Reply, client: AsyncWebClient) -> None:
         opened = await client.views_open(
             trigger_id=command["trigger_id"], view=loading("Create incident", ViewId.CREATE)
         )
-        meta = ModalMeta(channel=command.get("channel_id"), response_url=command.get("response_url"))
+        meta = ModalMeta(channel=command.get("channel_id"), response_url=reply.response_url)
         directory = self.services.directory
         defaults = ", ".join(f"`{escape(t)}`" for t in self.services.config.default_targets) or "you"
         try:
             view = create_view(
-                meta,
+                await self.services.contexts.save(Kind.MODAL, command["user_id"], meta),
                 await directory.policies.get(),
                 await directory.users.get(),
                 await directory.oncall_by_team(),

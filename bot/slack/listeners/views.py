@@ -12,10 +12,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.targets import TargetKind, resolve_targets
 from bot.services import Services
 from bot.slack.blocks import Block, outcomes_message
+from bot.slack.contexts import Kind
 from bot.slack.errors import explain
 from bot.slack.linking import link_prompt
+from bot.slack.listeners.buttons import clicker
 from bot.slack.listeners.cards import redraw_card
-from bot.slack.modals import ModalMeta, ViewId, create_errors, picked_targets, text_value
+from bot.slack.modals import ModalMeta, ViewId, create_errors, message_view, picked_targets, text_value
+from bot.slack.responses import ResponseUrls
 from bot.slack.surface import Surface
 from bot.victorops.models import Target
 
@@ -25,7 +28,23 @@ class Views:
         self.services = services
 
     async def prompt(self, slack_user_id: str) -> tuple[str, list[Block]]:
-        return await link_prompt(self.services.identity, slack_user_id, self.services.settings.command, "link")
+        return await link_prompt(
+            self.services.identity, self.services.contexts, slack_user_id, self.services.settings.command, "link"
+        )
+
+    async def context(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], title: str, callback_id: ViewId
+    ) -> tuple[dict[str, Any], ModalMeta] | None:
+        """Who submitted, and the context the view's token names; for anything else the modal is acked at once
+        showing one sentence, and None returned. The sentence goes in the modal: a submission carries no
+        response URL of its own, and the one in the context is not to be trusted before the token is."""
+        try:
+            user = clicker(body)
+            meta = await self.services.contexts.load(Kind.MODAL, user["id"], view.get("private_metadata"), ModalMeta)
+        except Exception as exc:
+            await ack(response_action="update", view=message_view(title, explain(exc), callback_id))
+            return None
+        return user, meta
 
     async def targets(self, picked: list[tuple[TargetKind, str]]) -> list[Target]:
         """The picked targets as VictorOps has them now (a name gone since the modal opened is refused)."""
@@ -40,13 +59,16 @@ class Views:
         if errors:
             await ack(response_action="errors", errors=errors)
             return
+        found = await self.context(ack, body, view, "Reroute incident", ViewId.REROUTE)
+        if found is None:
+            return
         await ack()
-        meta = ModalMeta.decode(view.get("private_metadata", ""))
-        surface = surface_of(meta)
+        user, meta = found
+        surface = surface_of(self.services.hooks, meta)
         try:
-            actor = await self.services.actor(body["user"]["id"], body["user"].get("username") or body["user"]["id"])
+            actor = await self.services.actor(user["id"], user.get("username") or user["id"])
             if actor is None:
-                await surface.tell(*await self.prompt(body["user"]["id"]))
+                await surface.tell(*await self.prompt(user["id"]))
                 return
             from_card = bool(meta.message_ts or meta.listing)
             targets = await self.targets(picked)
@@ -72,9 +94,12 @@ class Views:
         if errors:
             await ack(response_action="errors", errors=errors)
             return
+        found = await self.context(ack, body, view, "Create incident", ViewId.CREATE)
+        if found is None:
+            return
         await ack()
-        surface = surface_of(ModalMeta.decode(view.get("private_metadata", "")))
-        user = body["user"]
+        user, meta = found
+        surface = surface_of(self.services.hooks, meta)
         try:
             actor = await self.services.actor(user["id"], user.get("username") or user["id"])
             if actor is None:
@@ -88,10 +113,8 @@ class Views:
             await surface.tell(explain(exc))
 
 
-def surface_of(meta: ModalMeta) -> Surface:
-    return Surface(
-        response_url=meta.response_url, channel=meta.channel, message_ts=meta.message_ts, listing=meta.listing
-    )
+def surface_of(hooks: ResponseUrls, meta: ModalMeta) -> Surface:
+    return Surface(hooks, meta.response_url, channel=meta.channel, message_ts=meta.message_ts, listing=meta.listing)
 
 
 def register(app: AsyncApp, services: Services) -> None:
