@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import statistics
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from bot.config import AppConfig, Settings
-from bot.sim.server import ServerThread
+from bot.sim.server import ServerThread, free_port
 from bot.sim.slack import SlackWorkspace
 from bot.sim.slack_api import build_slack_api
 from bot.sim.victorops import SimConfig, build_app
@@ -119,13 +118,6 @@ async def serve_app(which: str, port: int) -> None:
             app = build_http_app(build_bolt_app(services), services)
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
         await uvicorn.Server(config).serve()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def main() -> None:

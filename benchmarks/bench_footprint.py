@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from bot.sim.server import ServerThread
+from bot.sim.server import ServerThread, free_port, rss_mb
 from bot.sim.slack import SlackWorkspace
 from bot.sim.slack_api import build_slack_api
 from bot.sim.victorops import SimConfig, build_app
@@ -31,20 +29,6 @@ from bot.victorops.limits import RateSpec
 BASELINE = (
     "import slack_bolt.async_app, httpx, sqlalchemy.ext.asyncio, uvicorn, starlette, pydantic, time; time.sleep(60)"
 )
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def load(url: str, slack: SlackWorkspace) -> None:

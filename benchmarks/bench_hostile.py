@@ -28,7 +28,7 @@ import httpx
 import yaml
 
 from bot.sim.hostile import JSON_TYPE, SIGNED, UNSIGNED, sign
-from bot.sim.server import ServerThread
+from bot.sim.server import ServerThread, free_port, rss_mb
 from bot.sim.slack import TEAM_ID, SlackWorkspace
 from bot.sim.slack_api import build_slack_api
 from bot.sim.slack_driver import SlackDriver, wait_for
@@ -40,22 +40,6 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 TEN_MB = 10 * 1024 * 1024
 HELP_REQUESTS = 100
 HELP_CONCURRENCY = 5
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Tally:

@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import yaml
 
+from bot.sim.server import free_port
 from bot.sim.slack import SlackWorkspace
 from bot.sim.stack import env_for
 from tests.harness import USERS
-from tests.test_cli import free_port
 
 
 def bot_env(slack: SlackWorkspace, slack_url: str, vo_url: str, folder: Path, **env: str) -> dict[str, str]:

@@ -22,7 +22,7 @@ import pytest
 from bot.config import AppConfig
 from bot.core.actions import ActionError
 from bot.core.contexts import Saved
-from bot.sim.server import ServerThread, serve
+from bot.sim.server import ServerThread, free_port, serve
 from bot.sim.slack import Message, SlackWorkspace
 from bot.sim.slack_api import build_slack_api
 from bot.sim.slack_driver import SlackDriver, wait_for
@@ -38,7 +38,6 @@ from bot.store.db import Database
 from bot.store.queue import QueuedAction
 from bot.wiring import run_bot
 from tests.harness import CHANNEL, OFF, USERS, Bot, running_bot, settings_for, texts
-from tests.test_cli import free_port
 
 ALICE, BOB, ERIN = "U0ALICE", "U0BOB", "U0ERIN"
 UNREADABLE = "vobot could not read this button, so nothing was sent to VictorOps"

@@ -9,14 +9,13 @@ from pathlib import Path
 import httpx
 
 from bot.config import AppConfig
-from bot.sim.server import ServerThread
+from bot.sim.server import ServerThread, free_port
 from bot.sim.slack import SlackWorkspace
 from bot.sim.slack_api import build_slack_api
 from bot.sim.slack_driver import SlackDriver, wait_for
 from bot.sim.victorops import SimConfig, SimState, build_app
 from bot.wiring import run_bot
 from tests.harness import CHANNEL, OFF, USERS, settings_for, texts
-from tests.test_cli import free_port
 
 
 async def test_socket_mode_round_trip(tmp_path: Path) -> None:

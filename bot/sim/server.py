@@ -30,6 +30,23 @@ class _Server(uvicorn.Server):
         yield
 
 
+def free_port() -> int:
+    """A port nothing listens on now, for a server started as another process (which binds it itself)."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def rss_mb(pid: int) -> float:
+    """The resident memory of process `pid` in MB (Linux), for the footprint figures of the benchmarks."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
 def _bind(port: int) -> socket.socket:
     # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only then, and without it every
     # response waits ~40 ms for a delayed ACK.
