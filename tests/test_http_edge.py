@@ -141,7 +141,7 @@ async def test_requests_for_another_workspace_are_refused(bot: Bot) -> None:
     command = bot.driver.command_payload("U0ALICE", CHANNEL, "create Foreign incident") | {"team_id": "T0OTHER"}
     refused = await bot.driver.post(urlencode(command))
     assert refused.status == 403 and refused.body == "This request is for another Slack workspace."
-    view = {"id": "V1", "callback_id": "vo_create", "team_id": "T0OTHER", "state": {"values": {}}}
+    view = {"id": "V1", "type": "modal", "callback_id": "vo_create", "team_id": "T0OTHER", "state": {"values": {}}}
     submission = {"type": "view_submission", "user": {"id": "U0ALICE"}, "team": {"id": "T0OTHER"}, "view": view}
     assert (await bot.driver.post(urlencode({"payload": json.dumps(submission)}))).status == 403
     await asyncio.sleep(0.5)
