@@ -48,7 +48,8 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        # json escapes C0 itself; DEL, C1 (a terminal's CSI) and Unicode's line separators it leaves raw
+        return _CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", json.dumps(entry, ensure_ascii=False))
 
 
 def setup_logging(level: str = "INFO", fmt: Literal["text", "json"] = "text") -> None:

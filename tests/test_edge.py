@@ -44,7 +44,12 @@ def test_what_slack_sends_passes_as_bolt_reads_it() -> None:
     assert (command.kind, command.team_id, command.body) == ("command", TEAM_ID, COMMAND)
     click = parse(payload(interaction("block_actions", actions=[BUTTON], enterprise=None)), f"{FORM}; charset=utf-8")
     assert (click.kind, click.team_id, click.body["actions"]) == ("block_actions", TEAM_ID, [BUTTON])
-    view = {"id": "V1", "callback_id": "vo_create", "state": {"values": {"summary": {"summary": {"value": "x"}}}}}
+    view = {
+        "id": "V1",
+        "type": "modal",
+        "callback_id": "vo_create",
+        "state": {"values": {"summary": {"summary": {"value": "x"}}}},
+    }
     submitted = parse(payload(interaction("view_submission", view=view, response_urls=[])), FORM)
     assert submitted.kind == "view_submission" and submitted.event_id is None
     event = {"type": "event_callback", "team_id": TEAM_ID, "event_id": "Ev1", "event": {"type": "app_home_opened"}}
@@ -120,3 +125,10 @@ def test_a_traceback_stays_inside_its_record() -> None:
     first, *rest = text.split("\n")
     assert first.endswith("failed") and rest and all(line.startswith("  | ") for line in rest)
     assert "\n" not in as_json and "forged" in json.loads(as_json)["exception"]
+
+
+def test_a_json_line_carries_no_raw_control_or_line_separator() -> None:
+    value = "x\x1b[2J\x85\x9b31m\x7f\u2028\u2029y"
+    line = JsonFormatter().format(record("refused %s", value))
+    assert not any(c in line for c in "\x1b\x85\x9b\x7f\u2028\u2029\n"), repr(line)
+    assert json.loads(line)["message"] == f"refused {value}" and "é" in JsonFormatter().format(record("é"))

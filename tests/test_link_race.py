@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from bot.core.identity import Link
 from bot.sim.slack import SlackUser
 from bot.slack.blocks import ActionId
 from bot.store.links import LinkStore
@@ -104,3 +105,16 @@ async def test_a_kelvin_sign_is_not_a_k(tmp_path: Path) -> None:
         await bot.driver.command("U0KELVIN", CHANNEL, "link frank")
         assert "Your Slack email does not match VictorOps user `frank`'s" in (await answers(bot, "U0KELVIN", 2))[1]
         assert await LinkStore(bot.services.db).all() == [] and bot.writes() == []
+
+
+async def test_the_configuration_file_takes_a_victorops_user_from_an_older_stored_link(tmp_path: Path) -> None:
+    """A link stored before the configuration file gave its VictorOps user to someone else (the file wins):
+    only the file's person acts as that user; the other one is asked to link again."""
+    async with running_bot(tmp_path) as bot:  # the file gives heidi to U0ADMIN1
+        await LinkStore(bot.services.db).put(Link("U0ERIN", "heidi", "self", "U0ERIN"))
+        number = bot.open_numbers("UNACKED")[0]
+        await bot.driver.command("U0ERIN", CHANNEL, f"ack {number}")
+        assert "nothing was sent to VictorOps" in (await answers(bot, "U0ERIN", 1))[0]
+        await bot.driver.command("U0ERIN", CHANNEL, "whoami")
+        assert "heidi" not in (await answers(bot, "U0ERIN", 2))[1].lower()
+        assert bot.writes() == []

@@ -150,7 +150,8 @@ class Identity:
             return Link(slack_user_id, self._static[slack_user_id], "config")
         stored = await self._links.get(slack_user_id)
         if stored is not None:
-            return None if stored.source == UNLINKED else stored
+            # the file wins over a link stored before it gave that VictorOps user to someone else
+            return None if stored.source == UNLINKED or self._configured_holder(stored.vo_username) else stored
         if self.email_matching:
             match = await self._email_match(slack_user_id)
             if match is not None and not await self._taken(match.username, slack_user_id):
@@ -194,11 +195,14 @@ class Identity:
                 return Suggestion(user, "name")
         return None
 
+    def _configured_holder(self, vo_username: str) -> str | None:
+        """The Slack user the configuration file gives this VictorOps user to, if any."""
+        return next((slack for slack, name in self._static.items() if name.lower() == vo_username.lower()), None)
+
     async def _taken(self, vo_username: str, slack_user_id: str) -> str | None:
         """The other Slack user already linked to this VictorOps user, if any."""
-        for other, name in self._static.items():
-            if name.lower() == vo_username.lower() and other != slack_user_id:
-                return other
+        if (other := self._configured_holder(vo_username)) and other != slack_user_id:
+            return other
         holders = [h for h in await self._links.holders(vo_username) if h.slack_user_id != slack_user_id]
         return holders[0].slack_user_id if holders else None
 

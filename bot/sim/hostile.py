@@ -147,12 +147,17 @@ SIGNED = [
     Case("signed view a string", payload(interaction("view_submission", view="v")), signed=True),
     Case(
         "signed view without state",
-        payload(interaction("view_submission", view={"id": "V1", "callback_id": "x"})),
+        payload(interaction("view_submission", view={"id": "V1", "type": "modal", "callback_id": "x"})),
         signed=True,
     ),
     Case(
         "signed view values a list",
-        payload(interaction("view_submission", view={"id": "V1", "callback_id": "vo_create", "state": {"values": []}})),
+        payload(
+            interaction(
+                "view_submission",
+                view={"id": "V1", "type": "modal", "callback_id": "vo_create", "state": {"values": []}},
+            )
+        ),
         signed=True,
     ),
     Case(
@@ -160,7 +165,12 @@ SIGNED = [
         payload(
             interaction(
                 "view_submission",
-                view={"id": "V1", "callback_id": "vo_create", "state": {"values": {"summary": {"summary": "x"}}}},
+                view={
+                    "id": "V1",
+                    "type": "modal",
+                    "callback_id": "vo_create",
+                    "state": {"values": {"summary": {"summary": "x"}}},
+                },
             )
         ),
         signed=True,
@@ -170,9 +180,35 @@ SIGNED = [
         payload(
             interaction(
                 "view_submission",
-                view={"id": "V1", "callback_id": "vo_create", "private_metadata": 5, "state": {"values": {}}},
+                view={
+                    "id": "V1",
+                    "type": "modal",
+                    "callback_id": "vo_create",
+                    "private_metadata": 5,
+                    "state": {"values": {}},
+                },
             )
         ),
+        signed=True,
+    ),
+    Case(
+        "signed view without type",
+        payload(interaction("view_submission", view={"id": "V1", "callback_id": "x", "state": {"values": {}}})),
+        signed=True,
+    ),
+    Case(
+        "signed workflow step save without the step",
+        payload(
+            interaction(
+                "view_submission",
+                view={"id": "V1", "type": "workflow_step", "callback_id": "x", "state": {"values": {}}},
+            )
+        ),
+        signed=True,
+    ),
+    Case(
+        "signed workflow step edit without the step",
+        payload(interaction("workflow_step_edit", callback_id="x")),
         signed=True,
     ),
     Case("signed event without type", json.dumps({"team_id": TEAM_ID}).encode(), JSON_TYPE, signed=True),

@@ -159,9 +159,15 @@ def _objects(obj: Json, key: str, path: str = "", *, required: bool = False) -> 
 _NAMES: dict[Any, str] = {str: "a string", dict: "an object", list: "a list"}
 
 
+# Optional parts a payload may give as null; Bolt and the listeners read them as `body.get(key, {})`, which a
+# null breaks (and an exception soon after ack() makes Bolt drop the ack), so a null is passed on as absent.
+_NULL_AS_ABSENT = ("team", "channel", "container", "message", "state", "view", "response_urls", "authorizations")
+
+
 def _interaction(payload: Json) -> Envelope:
     kind = _need(payload, "type", str)
     _need(_need(payload, "user", dict), "id", str, "user.")
+    payload = {key: value for key, value in payload.items() if value is not None or key not in _NULL_AS_ABSENT}
     for key in ("team", "channel", "container", "message", "state"):
         _may(payload, key, dict)
     _may(payload, "enterprise", (dict, str))
@@ -176,11 +182,14 @@ def _interaction(payload: Json) -> Envelope:
     view = _need(payload, "view", dict) if kind in ("view_submission", "view_closed") else _may(payload, "view", dict)
     if view is not None:
         _view(view, kind == "view_submission")
+    if kind == "workflow_step_edit" or (kind == "view_submission" and view and view["type"] == "workflow_step"):
+        _need(payload, "workflow_step", dict)  # Bolt reads it unguarded for these
     return Envelope(kind, payload, _team_of(payload))
 
 
 def _view(view: Json, submitted: bool) -> None:
     _need(view, "id", str, "view.")
+    _need(view, "type", str, "view.")  # Bolt reads it unguarded on every submission
     _need(view, "callback_id", str, "view.")
     for key in ("private_metadata", "team_id", "app_installed_team_id"):
         _may(view, key, str, "view.")
