@@ -105,8 +105,10 @@ async def test_postgres_tables_land_in_the_test_schema(postgres_database_url: st
             found = (
                 await conn.execute(
                     text(
+                        # this test's schema and the default one; other tests' schemas may exist meanwhile
                         "SELECT table_schema, table_name FROM information_schema.tables "
-                        "WHERE table_name IN ('alembic_version', 'audit_log') ORDER BY table_name"
+                        "WHERE table_name IN ('alembic_version', 'audit_log') "
+                        "AND table_schema IN (current_schema(), 'public') ORDER BY table_name"
                     )
                 )
             ).all()
