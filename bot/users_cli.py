@@ -161,11 +161,17 @@ def taken_elsewhere(pairs: Iterable[tuple[str, str]], stored: Mapping[str, str])
     ]
 
 
+def overridden(link: Link, static_users: Mapping[str, str]) -> bool:
+    """The configuration file wins: for this Slack user, and for the VictorOps user it gives to someone."""
+    given = {vo.lower() for vo in static_users.values()}
+    return link.slack_user_id in static_users or (bool(link.vo_username) and link.vo_username.lower() in given)
+
+
 def mapping_in_effect(static_users: Mapping[str, str], stored: Iterable[Link]) -> list[Link]:
     """Who is whom: the configuration file's users (they win), then the stored links of everyone else."""
     links = [Link(slack, vo, "config") for slack, vo in static_users.items()]
     # An explicit unlink is stored as a row with an empty username (source "none"): no mapping.
-    links += [link for link in stored if link.vo_username and link.slack_user_id not in static_users]
+    links += [link for link in stored if link.vo_username and not overridden(link, static_users)]
     return sorted(links, key=lambda link: link.slack_user_id)
 
 
@@ -186,12 +192,12 @@ def format_table(static_users: Mapping[str, str], stored: Iterable[Link]) -> str
     """Every mapping, one line each: the configuration file's, then stored links, unlinks and overridden ones too."""
     rows = [(slack, vo, "config", "", "") for slack, vo in sorted(static_users.items())]
     for link in stored:
-        overridden = " (overridden by config)" if link.slack_user_id in static_users else ""
+        note = " (overridden by config)" if overridden(link, static_users) else ""
         rows.append(
             (
                 link.slack_user_id,
                 link.vo_username or "(unlinked)",
-                link.source + overridden,
+                link.source + note,
                 link.linked_by or "",
                 link.at.strftime("%Y-%m-%d %H:%M UTC") if link.at else "",
             )

@@ -115,6 +115,7 @@ STORED = [
     Link("U0ALICE", "old-alice", "admin", "U0ADMIN", AT),  # overridden by the configuration file
     Link("U0ERIN", "", "none", "U0ERIN", AT),  # explicitly unlinked
     Link("U0BOB", "yes", "import", None, AT),
+    Link("U0FRAN", "Alice", "self", "U0FRAN", AT),  # the file gives alice to U0ALICE: void
 ]
 
 
@@ -147,6 +148,7 @@ def test_format_table_shows_every_row() -> None:
         ["U0BOB", "yes", "import", "2025-03-04", "05:06", "UTC"],
         ["U0DAN", "007", "self", "U0DAN", "2025-03-04", "05:06", "UTC"],
         ["U0ERIN", "(unlinked)", "none", "U0ERIN", "2025-03-04", "05:06", "UTC"],
+        ["U0FRAN", "Alice", "self", "(overridden", "by", "config)", "U0FRAN", "2025-03-04", "05:06", "UTC"],
     ]
 
 
