@@ -13,6 +13,10 @@ from bot.slack.blocks import Block, ListSpec, check_message
 from bot.slack.responses import ResponseUrls
 
 
+class Undelivered(Exception):
+    """Slack refused the reply (logged already); raised only by a `strict` surface, whose caller has another way."""
+
+
 @dataclass(frozen=True)
 class Surface:
     hooks: ResponseUrls  # every post to `response_url` goes through it
@@ -21,6 +25,7 @@ class Surface:
     message_ts: str | None = None  # set for channel messages, which chat.update can edit
     message_blocks: tuple[Block, ...] = ()  # the message's blocks when Slack sent them with the click
     listing: ListSpec | None = None
+    strict: bool = False  # a refused response URL raises Undelivered (a late outcome falls back to a new message)
 
     @classmethod
     def of_click(cls, hooks: ResponseUrls, body: dict[str, Any], listing: ListSpec | None = None) -> Surface:
@@ -48,7 +53,7 @@ class Surface:
         return reply
 
     @classmethod
-    def from_reply(cls, hooks: ResponseUrls, reply: dict[str, Any]) -> Surface:
+    def from_reply(cls, hooks: ResponseUrls, reply: dict[str, Any], *, strict: bool = False) -> Surface:
         listing = reply.get("listing")
         return cls(
             hooks,
@@ -56,6 +61,7 @@ class Surface:
             channel=reply.get("channel"),
             message_ts=reply.get("message_ts"),
             listing=ListSpec.model_validate(listing) if listing else None,
+            strict=strict,
         )
 
     async def redraw(self, client: AsyncWebClient, text: str, blocks: Sequence[Block]) -> None:
@@ -63,8 +69,14 @@ class Surface:
         if self.message_ts and self.channel:
             await client.chat_update(channel=self.channel, ts=self.message_ts, text=text, blocks=list(blocks))
         else:
-            await self.hooks.post(self.response_url, text, blocks, replace_original=True)
+            self._check(await self.hooks.post(self.response_url, text, blocks, replace_original=True))
 
     async def tell(self, text: str, blocks: Sequence[Block] | None = None) -> None:
         """A new ephemeral message to the person who acted (errors, confirmations)."""
-        await self.hooks.post(self.response_url, text, blocks, response_type="ephemeral", replace_original=False)
+        self._check(
+            await self.hooks.post(self.response_url, text, blocks, response_type="ephemeral", replace_original=False)
+        )
+
+    def _check(self, posted: bool) -> None:
+        if not posted and self.strict:
+            raise Undelivered("Slack refused the response URL")
