@@ -102,9 +102,7 @@ class Surface:
         else:
             self._check(await self.hooks.post(self.response_url, text, blocks, replace_original=True))
 
-    async def splice(
-        self, client: AsyncWebClient, text: str, change: Callable[[Sequence[Block]], list[Block]]
-    ) -> None:
+    async def splice(self, client: AsyncWebClient, text: str, change: Callable[[Sequence[Block]], list[Block]]) -> None:
         """Redraw part of the message Slack sent with the click (`change` maps its blocks to the new ones)."""
         if not (self.message_ts and self.channel):
             await self.redraw(client, text, change(self.message_blocks))
