@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -88,8 +89,13 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
     slack = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
         base_url=settings.slack_api_url,
-        # Slack answers 429 with Retry-After when we post too fast: wait it out rather than lose the reply.
-        retry_handlers=[AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+        # Slack answers 429 with Retry-After when we post too fast: wait it out rather than lose the reply;
+        # a 5xx from Slack is usually over in a moment: try twice more.
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
     )
     incidents = IncidentView(vo, snapshots=Snapshots(db))
     directory = Directory(vo)

@@ -190,6 +190,20 @@ async def test_hand_off_only_while_unfinished(database: Database) -> None:
     assert not await queue.hand_off(b.id + 100)
 
 
+async def test_telling_is_claimed_once_and_an_untold_outcome_is_found(database: Database) -> None:
+    clock = [1000.0]
+    queue = ActionQueue(database, clock=lambda: clock[0])
+    a, _ = await enqueue(queue, "a")
+    assert not await queue.claim_telling(a.id)  # nothing to tell while it is pending
+    await queue.mark_sending([a.id])
+    await queue.complete(a.id, {})  # the asker died before it landed: nobody claims it
+    assert await queue.untold(1000.0) == []  # finished just now: the asker may still be looking
+    assert [x.id for x in await queue.untold(1010.0)] == [a.id]
+    results = await asyncio.gather(*(queue.claim_telling(a.id) for _ in range(5)))
+    assert results.count(True) == 1  # one teller, however many try
+    assert await queue.untold(1010.0) == []
+
+
 # --- the lease
 
 

@@ -86,7 +86,9 @@ async def test_a_digest_that_cannot_be_posted_gives_its_slot_back(tmp_path: Path
     digest = {"name": "morning", "channel": CHANNEL, "schedule": "0 9 * * *", "timezone": "UTC"}
     async with running_bot(tmp_path, config={"digests": [digest]}) as bot:
         slot = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-        bot.slack.fail_next("chat.postMessage", status=500, error="internal_error", retry_after=None)
+        bot.slack.fail_next(
+            "chat.postMessage", status=500, error="internal_error", retry_after=None, times=3
+        )  # past the 5xx retries
         with pytest.raises(Exception, match="internal_error"):
             await bot.services.digests.run_slot("morning", slot)
         assert await SlotClaims(bot.services.db, "x").last("morning") is None  # free to be posted again

@@ -116,6 +116,7 @@ class Queue(Protocol):
     ) -> tuple[QueuedAction, bool]: ...
     async def get(self, action_id: int) -> QueuedAction | None: ...
     async def hand_off(self, action_id: int) -> bool: ...
+    async def claim_telling(self, action_id: int) -> bool: ...
     async def ahead_of(self, action_id: int) -> list[QueuedAction]: ...
 
 
@@ -269,6 +270,8 @@ class IncidentActions:
         deadline = self._clock() + (0.0 if await self._eta(action) > self.wait else self.wait)
         while True:
             current = await self._queue.get(action.id)
+            if current is not None and current.status in ("done", "failed"):
+                await self._queue.claim_telling(action.id)  # the asker tells: nobody else must
             if current is None or current.status == "failed":
                 raise ActionError(current.error if current and current.error else "The action was lost; try again.")
             if current.status == "done":

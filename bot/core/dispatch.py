@@ -40,6 +40,8 @@ class Queue(Protocol):
     async def complete(self, action_id: int, result: dict[str, object]) -> QueuedAction: ...
     async def fail(self, action_id: int, error: str) -> QueuedAction: ...
     async def retry_later(self, ids: Sequence[int], not_before: float, error: str | None) -> None: ...
+    async def claim_telling(self, action_id: int) -> bool: ...
+    async def untold(self, finished_before: float) -> list[QueuedAction]: ...
 
 
 class Lease(Protocol):
@@ -201,6 +203,8 @@ class Dispatcher:
         if not self.leader and not await self.take_lease():
             return IDLE
         now = self._clock()
+        for action in await self._queue.untold(now - self._handed_off_after):
+            await self._tell(action)
         pending = await self._queue.pending(now)
         self._depth(len(pending))
         self._seen = {a.id: self._seen.get(a.id, now) for a in pending}
@@ -267,14 +271,19 @@ class Dispatcher:
             result=summary(outcomes) if sent else "failed",
             detail=action.error if not sent else "; ".join(o.note for o in outcomes if not o.done) or None,
         )
-        # The person who asked is told here only when they stopped waiting (handed off), or when nobody can
-        # be waiting any more (the process that queued it died).
-        stale = self._clock() - action.created_at.timestamp() > self._handed_off_after
-        if (action.handed_off or stale) and self.on_done is not None:
-            try:
-                await self.on_done(action)
-            except Exception:
-                log.exception("could not tell the user about queued action %d", action.id)
+        # The person who asked is told here when they stopped waiting (handed off). Otherwise they are waiting
+        # and tell themselves; if they never do (the process that queued it died), `step` tells them after
+        # `handed_off_after` seconds. Either way through `claim_telling`, so exactly once.
+        if action.handed_off:
+            await self._tell(action)
+
+    async def _tell(self, action: QueuedAction) -> None:
+        if self.on_done is None or not await self._queue.claim_telling(action.id):
+            return
+        try:
+            await self.on_done(action)
+        except Exception:
+            log.exception("could not tell the user about queued action %d", action.id)
 
 
 def told(error: Exception) -> str:

@@ -42,6 +42,7 @@ MAX_SECTION_TEXT = 3000
 MAX_SECTION_FIELDS = 10
 MAX_BUTTON_VALUE = 2000
 MAX_VIEW_STACK = 3
+RESPONSE_URL = "response_url"  # the fault key for posts to response URLs: fail_next(RESPONSE_URL, 500, …)
 
 
 class SlackError(Exception):
@@ -93,15 +94,19 @@ class SlackChannel:
     name: str
     is_private: bool = False
     bot_is_member: bool = True
+    is_archived: bool = False
+    im_with: str | None = None  # a direct message channel (D…) between the bot and this user
 
     def to_api(self) -> Json:
+        if self.im_with:
+            return {"id": self.id, "is_im": True, "user": self.im_with, "is_archived": False}
         return {
             "id": self.id,
             "name": self.name,
             "is_channel": True,  # C… ids: is_group is only for private channels made before 2021
             "is_group": False,
             "is_private": self.is_private,
-            "is_archived": False,
+            "is_archived": self.is_archived,
             "is_member": self.bot_is_member,
         }
 
@@ -392,6 +397,22 @@ class SlackWorkspace:
                 self._add(channel.id, f"vobot joined #{channel.name}. Added by <@{by}>.", None, user=by)
             )
 
+    def archive(self, channel_id: str) -> None:
+        """The channel is archived: Slack refuses posts to it with `is_archived`."""
+        with self._lock:
+            channel = self.channel(channel_id)
+            self._channels[channel.id] = dataclasses.replace(channel, is_archived=True)
+
+    def open_dm(self, user_id: str) -> SlackChannel:
+        """The bot's direct message channel with a user (chat.postMessage to a user id posts there)."""
+        with self._lock:
+            user = self.user(user_id)
+            found = next((c for c in self._channels.values() if c.im_with == user.id), None)
+            if found is None:
+                found = SlackChannel(f"D{user.id[1:]}", user.name, is_private=True, im_with=user.id)
+                self._channels[found.id] = found
+            return found
+
     def channels(self) -> list[SlackChannel]:
         with self._lock:
             return list(self._channels.values())
@@ -456,6 +477,8 @@ class SlackWorkspace:
 
     def _postable(self, channel_id: str) -> SlackChannel:
         channel = self.channel(channel_id)
+        if channel.is_archived:
+            raise SlackError("is_archived")
         if channel.is_private and not channel.bot_is_member:
             raise SlackError("not_in_channel")
         return channel
@@ -483,7 +506,8 @@ class SlackWorkspace:
     ) -> Message:
         """chat.postMessage by the bot."""
         with self._lock:
-            channel_id = self._postable(channel).id
+            # a user id as the channel is the bot's direct message with them, as in Slack
+            channel_id = (self.open_dm(channel) if channel in self._users else self._postable(channel)).id
             message = self._add(channel_id, text, blocks, user=BOT_USER_ID, bot_id=BOT_ID, thread_ts=thread_ts)
             return copy.deepcopy(message)
 
@@ -605,9 +629,10 @@ class SlackWorkspace:
             return f"{self.base_url}/hooks/{path}"
 
     def post_to_response_url(self, path: str, payload: Json) -> tuple[int, str]:
-        """POST /hooks/<path>: Slack's answer as (status, body)."""
+        """POST /hooks/<path>: Slack's answer as (status, body); a fault from `fail_next(RESPONSE_URL, …)` first."""
         with self._lock:
-            status, body = self._use_response_url(path, payload)
+            fault = self.take_fault(RESPONSE_URL)
+            status, body = (fault.status, fault.error) if fault else self._use_response_url(path, payload)
             self._response_posts.append(ResponsePost(f"{self.base_url}/hooks/{path}", payload, self._clock(), status))
             return status, body
 

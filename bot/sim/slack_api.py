@@ -219,7 +219,7 @@ def build_slack_api(workspace: SlackWorkspace) -> Starlette:
         if not isinstance(payload, dict):
             return PlainTextResponse("invalid_payload", 400)
         status, text = workspace.post_to_response_url(request.path_params["path"], payload)
-        return PlainTextResponse(text, status)
+        return PlainTextResponse(text, status, {"Retry-After": "1"} if status == 429 else None)
 
     async def send_envelopes(websocket: WebSocket, outbox: asyncio.Queue[Json]) -> None:
         while True:

@@ -1,14 +1,24 @@
 """Telling people how their queued action ended, when it lands after they stopped waiting: the card is
-redrawn in place, or the "queued" reply is replaced by the outcome. Runs on whichever replica sent it."""
+redrawn in place, or the "queued" reply is replaced by the outcome. Runs on whichever replica sent it.
+
+When Slack refuses that (the response URL was used five times, is older than 30 minutes, or the message is
+gone), the outcome is posted anew: privately in the same channel, else as a direct message. What cannot be
+delivered at all is logged, so nothing ends silently."""
 
 from __future__ import annotations
 
+import logging
+
+from slack_sdk.errors import SlackApiError
+
 from bot.core.actions import Outcome, outcomes_of
 from bot.services import Services
-from bot.slack.blocks import outcomes_message, sentence
+from bot.slack.blocks import Block, outcomes_message, sentence
 from bot.slack.listeners.cards import redraw_card
 from bot.slack.surface import Surface
 from bot.store.queue import QueuedAction
+
+log = logging.getLogger(__name__)
 
 WHAT = {
     "ack": "acknowledgement",
@@ -25,22 +35,54 @@ class Notifier:
         self.services = services
 
     async def __call__(self, action: QueuedAction) -> None:
-        surface = Surface.from_reply(self.services.hooks, action.reply)
+        surface = Surface.from_reply(self.services.hooks, action.reply, strict=True)
+        outcomes: list[Outcome] = []
         if action.status == "failed":
             text = f"Your queued {WHAT.get(action.verb, 'action')} was not sent: {action.error}"
-            await surface.tell(text)
-            return
-        stored = outcomes_of(action.result)
-        found = await self.services.incidents.find(o.number for o in stored if o.number)
-        outcomes = [Outcome(o.number, o.done, o.note, found.get(o.number)) for o in stored]
-        if not outcomes:
-            text = "VictorOps had no incidents paging you, so nothing changed."
-            await surface.redraw(self.services.slack, text, sentence(text))
-        elif action.reply.get("kind") == "card" and len(outcomes) == 1:
-            outcome = outcomes[0]
-            await redraw_card(
-                self.services, self.services.slack, surface, outcome.number, outcome.incident, outcome.note
-            )
+            blocks = sentence(text)
         else:
-            text, blocks = outcomes_message(outcomes, self.services.now())
-            await surface.redraw(self.services.slack, text, blocks)
+            stored = outcomes_of(action.result)
+            found = await self.services.incidents.find(o.number for o in stored if o.number)
+            outcomes = [Outcome(o.number, o.done, o.note, found.get(o.number)) for o in stored]
+            text = "VictorOps had no incidents paging you, so nothing changed."
+            text, blocks = outcomes_message(outcomes, self.services.now()) if outcomes else (text, sentence(text))
+        try:
+            if action.status == "failed":
+                await surface.tell(text)
+            elif action.reply.get("kind") == "card" and len(outcomes) == 1:
+                one = outcomes[0]
+                await redraw_card(self.services, self.services.slack, surface, one.number, one.incident, one.note)
+            else:
+                await surface.redraw(self.services.slack, text, blocks)
+        except Exception as exc:  # refused, expired, or the message is gone: the outcome must still arrive
+            log.warning("could not update the reply to queued action %d (%s); posting it anew", action.id, reason(exc))
+            await self._post_anew(action, text, blocks)
+
+    async def _post_anew(self, action: QueuedAction, text: str, blocks: list[Block]) -> None:
+        client, user = self.services.slack, action.slack_user_id
+        channel = action.reply.get("channel")
+        if channel:
+            try:
+                await client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
+                return
+            except SlackApiError as exc:
+                log.warning("could not post queued action %d's outcome in its channel (%s)", action.id, reason(exc))
+        try:
+            # a user id as the channel: the bot's direct message with them (chat:write, no extra scope)
+            await client.chat_postMessage(channel=user, text=text, blocks=blocks)
+        except Exception as exc:
+            log.error(
+                "could not tell %s how queued action %d (%s %s) ended: %s",
+                user,
+                action.id,
+                action.verb,
+                " ".join(action.incidents) or "-",
+                reason(exc),
+            )
+
+
+def reason(error: Exception) -> str:
+    """What may be logged of a failed delivery: Slack's error code, never a URL or token."""
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error", "slack error"))
+    return type(error).__name__

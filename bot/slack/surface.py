@@ -3,7 +3,9 @@ message (through chat.update)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +13,38 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.blocks import Block, ListSpec, check_message
 from bot.slack.responses import ResponseUrls
+
+
+class Undelivered(Exception):
+    """Slack refused the reply (logged already); raised only by a `strict` surface, whose caller has another way."""
+
+
+class Drawn:
+    """What this process last drew into each channel message, with a lock per message. Concurrent clicks on
+    one listing each carry a copy of it from before the others' redraws: splicing a card into that copy would
+    undo them, so a splice starts from the newest copy this process knows."""
+
+    SIZE = 500
+
+    def __init__(self) -> None:
+        self._blocks: OrderedDict[tuple[str, str], tuple[Block, ...]] = OrderedDict()
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    def lock(self, key: tuple[str, str]) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    def newest(self, key: tuple[str, str], sent: tuple[Block, ...]) -> tuple[Block, ...]:
+        return self._blocks.get(key, sent)
+
+    def remember(self, key: tuple[str, str], blocks: Sequence[Block]) -> None:
+        self._blocks[key] = tuple(blocks)
+        self._blocks.move_to_end(key)
+        while len(self._blocks) > self.SIZE:
+            old, _ = self._blocks.popitem(last=False)
+            self._locks.pop(old, None)
+
+
+DRAWN = Drawn()
 
 
 @dataclass(frozen=True)
@@ -21,6 +55,7 @@ class Surface:
     message_ts: str | None = None  # set for channel messages, which chat.update can edit
     message_blocks: tuple[Block, ...] = ()  # the message's blocks when Slack sent them with the click
     listing: ListSpec | None = None
+    strict: bool = False  # a refused response URL raises Undelivered (a late outcome falls back to a new message)
 
     @classmethod
     def of_click(cls, hooks: ResponseUrls, body: dict[str, Any], listing: ListSpec | None = None) -> Surface:
@@ -48,7 +83,7 @@ class Surface:
         return reply
 
     @classmethod
-    def from_reply(cls, hooks: ResponseUrls, reply: dict[str, Any]) -> Surface:
+    def from_reply(cls, hooks: ResponseUrls, reply: dict[str, Any], *, strict: bool = False) -> Surface:
         listing = reply.get("listing")
         return cls(
             hooks,
@@ -56,15 +91,32 @@ class Surface:
             channel=reply.get("channel"),
             message_ts=reply.get("message_ts"),
             listing=ListSpec.model_validate(listing) if listing else None,
+            strict=strict,
         )
 
     async def redraw(self, client: AsyncWebClient, text: str, blocks: Sequence[Block]) -> None:
         check_message(blocks, text)
         if self.message_ts and self.channel:
             await client.chat_update(channel=self.channel, ts=self.message_ts, text=text, blocks=list(blocks))
+            DRAWN.remember((self.channel, self.message_ts), blocks)
         else:
-            await self.hooks.post(self.response_url, text, blocks, replace_original=True)
+            self._check(await self.hooks.post(self.response_url, text, blocks, replace_original=True))
+
+    async def splice(self, client: AsyncWebClient, text: str, change: Callable[[Sequence[Block]], list[Block]]) -> None:
+        """Redraw part of the message Slack sent with the click (`change` maps its blocks to the new ones)."""
+        if not (self.message_ts and self.channel):
+            await self.redraw(client, text, change(self.message_blocks))
+            return
+        key = (self.channel, self.message_ts)
+        async with DRAWN.lock(key):
+            await self.redraw(client, text, change(DRAWN.newest(key, self.message_blocks)))
 
     async def tell(self, text: str, blocks: Sequence[Block] | None = None) -> None:
         """A new ephemeral message to the person who acted (errors, confirmations)."""
-        await self.hooks.post(self.response_url, text, blocks, response_type="ephemeral", replace_original=False)
+        self._check(
+            await self.hooks.post(self.response_url, text, blocks, response_type="ephemeral", replace_original=False)
+        )
+
+    def _check(self, posted: bool) -> None:
+        if not posted and self.strict:
+            raise Undelivered("Slack refused the response URL")

@@ -21,6 +21,7 @@ from bot.store.tables import QueuedActionRow
 Clock = Callable[[], float]
 
 ACTIVE = ("pending", "sending")
+FINISHED = ("done", "failed")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class QueuedAction:
     error: str | None
     handed_off: bool
     dedupe_key: str | None
+    told: bool = False
 
 
 def _action(row: QueuedActionRow) -> QueuedAction:
@@ -65,6 +67,7 @@ def _action(row: QueuedActionRow) -> QueuedAction:
         error=row.error,
         handed_off=row.handed_off,
         dedupe_key=row.dedupe_key,
+        told=row.told,
     )
 
 
@@ -102,6 +105,7 @@ class ActionQueue:
                 status="pending",
                 attempts=0,
                 handed_off=False,
+                told=False,
                 dedupe_key=dedupe_key,
             )
             # Insert first and let the unique key decide: a read-then-insert would let two clicks through.
@@ -166,6 +170,27 @@ class ActionQueue:
                 .values(handed_off=True)
             )
             return bool(getattr(result, "rowcount", 0))
+
+    async def claim_telling(self, action_id: int) -> bool:
+        """Take the telling of a finished action; True for exactly one caller, who then tells the person."""
+        async with self._db.session() as session:
+            result = await session.execute(
+                update(QueuedActionRow)
+                .where(QueuedActionRow.id == action_id, QueuedActionRow.status.in_(FINISHED))
+                .where(QueuedActionRow.told.is_(False))
+                .values(told=True)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def untold(self, finished_before: float) -> list[QueuedAction]:
+        """Finished before then and nobody told: the asker died, or the dispatcher that finished it did."""
+        at = datetime.fromtimestamp(finished_before, UTC)
+        return await self._list(
+            select(QueuedActionRow)
+            .where(QueuedActionRow.status.in_(FINISHED), QueuedActionRow.told.is_(False))
+            .where(QueuedActionRow.finished_at < at)
+            .order_by(QueuedActionRow.id)
+        )
 
     async def mark_sending(self, ids: Iterable[int]) -> list[QueuedAction]:
         """Claim pending actions for sending; returns those claimed (as they are now). An action another

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Index, MetaData, String, Text, TypeDecorator, func
+from sqlalchemy import JSON, DateTime, Dialect, Index, MetaData, String, Text, TypeDecorator, false, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Deterministic constraint names, so Alembic can refer to them (batch mode on SQLite needs them).
@@ -103,6 +103,9 @@ class QueuedActionRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # The person who asked stopped waiting for the outcome: the dispatcher tells them when it lands.
     handed_off: Mapped[bool] = mapped_column(default=False)
+    # Someone (the asker, or a dispatcher) has told the person how it ended: set by one conditional UPDATE,
+    # so whoever sets it tells, once.
+    told: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Set while pending or sending, NULL once finished: a double click finds the first action, a later
     # click makes a new one. Both databases allow any number of NULLs in a unique column.
     dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)

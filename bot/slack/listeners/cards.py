@@ -93,9 +93,9 @@ async def redraw_card(
         return
     new_card = card(incident, services.now(), note, surface.listing)
     if surface.message_blocks:
-        blocks = replace_card(surface.message_blocks, number, new_card)
-        text = note
-    elif surface.listing:
+        await surface.splice(client, note, lambda blocks: replace_card(blocks, number, new_card))
+        return
+    if surface.listing:
         text, blocks = await render_listing(services, surface.listing, {number: note}, keep=incident)
     else:
         text, blocks = note, new_card

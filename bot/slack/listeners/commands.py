@@ -44,14 +44,15 @@ class NotLinked(Exception):
 class Reply:
     """Answers to the person who typed the command, ephemeral unless they asked for `public`."""
 
-    def __init__(self, hooks: ResponseUrls, response_url: str | None, public: bool) -> None:
+    def __init__(self, hooks: ResponseUrls, response_url: str | None, public: bool, channel: str | None = None) -> None:
         self._hooks = hooks
         self.response_url = response_url  # the signed command's
+        self.channel = channel  # where a late outcome goes when the response URL is refused
         self.response_type: Literal["in_channel", "ephemeral"] = "in_channel" if public else "ephemeral"
 
     def to_reply(self) -> dict[str, Any]:
         """Where a queued action's outcome goes when it lands: replacing this reply."""
-        return {"kind": "reply", "response_url": self.response_url}
+        return {"kind": "reply", "response_url": self.response_url, "channel": self.channel}
 
     async def __call__(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         check_message(blocks or [], text)
@@ -85,7 +86,7 @@ class Commands:
             await ack(text=f"{limited}\n{text}" if limited else text, response_type=kind)
             return
         await ack(text=limited or "")
-        reply = Reply(self.services.hooks, command.get("response_url"), public)
+        reply = Reply(self.services.hooks, command.get("response_url"), public, command.get("channel_id"))
         try:
             await self.dispatch(parsed, command, reply, client)
         except NotLinked as unlinked:
