@@ -465,3 +465,19 @@ async def test_without_a_user_a_click_or_submission_is_answered_in_socket_mode(t
         assert acked.payload and acked.payload["response_action"] == "update"
         assert "Slack did not say who clicked" in str(acked.payload["view"]["blocks"])
         assert [c for c in state.calls() if c.method != "GET"] == []
+
+
+async def test_a_click_with_odd_parts_still_acts_in_socket_mode(tmp_path: Path) -> None:
+    """No edge normalises Socket Mode envelopes: a null or non-object container or message is taken as absent."""
+    async with socket_bot(tmp_path) as (driver, slack, state):
+        await driver.send_socket_envelope("slash_commands", driver.command_payload(ALICE, CHANNEL, "list"))
+        card = await wait_for(lambda: next(iter(slack.ephemerals(ALICE)), None))
+        unacked = [str(i["incidentNumber"]) for i in state.incidents() if i["currentPhase"] == "UNACKED"]
+        for number, (part, odd) in zip(
+            unacked, [("container", None), ("container", "x"), ("message", "x")], strict=False
+        ):
+            payload = driver.click_payload(ALICE, card, ActionId.ACK, block_id=f"inc-{number}-actions")
+            payload[part] = odd
+            acked = await driver.send_socket_envelope("interactive", payload)
+            assert acked.envelope_id  # acked at once, not dropped by a crash after the ack
+            await wait_for(lambda n=number: state.incident(n)["currentPhase"] == "ACKED", within=5)

@@ -60,9 +60,9 @@ class Surface:
     @classmethod
     def of_click(cls, hooks: ResponseUrls, body: dict[str, Any], listing: ListSpec | None = None) -> Surface:
         """Where the click came from, as the request Slack signed says."""
-        container = body.get("container", {})
-        message = body.get("message") or {}
-        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+        # Socket Mode has no edge in front of the listeners: a null or odd part is taken as absent
+        container, message = _part(body, "container"), _part(body, "message")
+        channel = container.get("channel_id") or _part(body, "channel").get("id")
         in_channel = not container.get("is_ephemeral") and container.get("message_ts")
         return cls(
             hooks,
@@ -120,3 +120,8 @@ class Surface:
     def _check(self, posted: bool) -> None:
         if not posted and self.strict:
             raise Undelivered("Slack refused the response URL")
+
+
+def _part(body: dict[str, Any], key: str) -> dict[str, Any]:
+    value = body.get(key)
+    return value if isinstance(value, dict) else {}
