@@ -3,10 +3,12 @@ redrawn in place, or the "queued" reply is replaced by the outcome. Runs on whic
 
 from __future__ import annotations
 
-from bot.core.actions import Outcome, outcomes_of
+from dataclasses import replace
+
+from bot.core.actions import outcomes_of
 from bot.services import Services
 from bot.slack.blocks import outcomes_message, sentence
-from bot.slack.listeners.cards import redraw_card
+from bot.slack.listeners.cards import names_for, redraw_card, seen_by
 from bot.slack.surface import Surface
 from bot.store.queue import QueuedAction
 
@@ -32,15 +34,13 @@ class Notifier:
             return
         stored = outcomes_of(action.result)
         found = await self.services.incidents.find(o.number for o in stored if o.number)
-        outcomes = [Outcome(o.number, o.done, o.note, found.get(o.number)) for o in stored]
+        outcomes = [replace(o, incident=found.get(o.number)) for o in stored]
         if not outcomes:
             text = "VictorOps had no incidents paging you, so nothing changed."
             await surface.redraw(self.services.slack, text, sentence(text))
         elif action.reply.get("kind") == "card" and len(outcomes) == 1:
-            outcome = outcomes[0]
-            await redraw_card(
-                self.services, self.services.slack, surface, outcome.number, outcome.incident, outcome.note
-            )
+            await redraw_card(self.services, self.services.slack, surface, outcomes, action.slack_user_id)
         else:
-            text, blocks = outcomes_message(outcomes, self.services.now())
+            viewer = seen_by(surface, action.slack_user_id, bool(action.reply.get("public")))
+            text, blocks = outcomes_message(outcomes, await names_for(self.services, viewer))
             await surface.redraw(self.services.slack, text, blocks)
