@@ -59,7 +59,8 @@ def database_open(bot: Bot) -> list[str]:
 async def test_digest_now_posts_the_channels_digest_with_working_buttons(bot: Bot) -> None:
     assert "Posted the digest “morning” here" in await say(bot, "U0ALICE", "digest now")
     message = bot.slack.messages(CHANNEL)[-1]
-    shown = [b["block_id"].removeprefix("inc-") for b in message.blocks if b.get("block_id", "").count("-") == 1]
+    cards = [b["block_id"] for b in message.blocks if b.get("block_id", "").startswith("inc-")]
+    shown = [block_id.removeprefix("inc-") for block_id in cards if block_id.count("-") == 1]
     assert sorted(shown) == sorted(database_open(bot)) and "Digest “morning”" in texts(message)
     triggered = next(n for n in shown if bot.incident(n)["currentPhase"] == "UNACKED")
     await bot.driver.click("U0BOB", message, ActionId.ACK, block_id=f"inc-{triggered}-actions")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.actions import ActionError, Outcome, already_done, describe, not_open, unknown_user
+from bot.core.actions import ActionError, Did, Outcome, already_done, not_open, unknown_user
 from bot.core.dispatch import told
 from bot.core.text import escape
 from bot.sim.slack_driver import typed_as_slack_sends
@@ -19,6 +19,7 @@ from bot.slack.blocks import ListSpec, card, incident_list, outcomes_message, se
 from bot.slack.errors import explain
 from bot.slack.listeners.cards import listing_message
 from bot.slack.modals import create_errors, create_view, picked_targets, reroute_view
+from bot.slack.names import Names, said, when
 from bot.slack.replies import history_message, oncall_message
 from bot.slack.typed import decode
 from bot.victorops import errors
@@ -51,7 +52,8 @@ CORPUS = [
 ]
 LINK = "https://portal.victorops.com/ui/acme/incident/7/details"
 BUILT = "U0BUILT"  # the only Slack user the bot itself mentions in these messages
-ALLOWED = (f"<{LINK}|#7>", f"<@{BUILT}>")
+# the Slack user the bot itself mentions, and the moments it writes as date tokens
+ALLOWED = (f"<{LINK}|#7>", f"<@{BUILT}>", when(NOW), when(NOW - timedelta(minutes=30)))
 
 
 # ---- pure functions ----------------------------------------------------------------------------------------
@@ -160,6 +162,19 @@ def hostile_incident(text: str, phase: str = "ACKED") -> Incident:
     )
 
 
+NO_NAMES = Names()
+REROUTED = (
+    Target(type="User", slug="dana"),
+    Target(type="User", slug="linked"),
+    Target(type="EscalationPolicy", slug="pol-x"),
+)
+
+
+def hostile_names(text: str) -> Names:
+    """Names as VictorOps and the links have them, VictorOps' full and policy names hostile."""
+    return Names(slack_ids={"linked": BUILT}, full_names={"dana": text, text.lower(): text}, policies={"pol-x": text})
+
+
 def core_notes(text: str) -> list[str]:
     """Notes the core builds around outside text, as cards and replies show them."""
     from bot.core.actions import Actor
@@ -168,7 +183,11 @@ def core_notes(text: str) -> list[str]:
     return [
         already_done(resolved, "ack") or "",
         not_open(text),
-        f"Rerouted to {describe(Target(type='User', slug=text))} by <@{BUILT}>.",
+        said(Outcome("7", True, "", did=Did("reroute", BUILT, (Target(type="User", slug=text),))), NO_NAMES),
+        said(
+            Outcome("7", True, "", did=Did("reroute", BUILT, (Target(type="EscalationPolicy", slug=text),))), NO_NAMES
+        ),
+        said(Outcome("7", True, "", did=Did("reroute", BUILT, REROUTED)), hostile_names(text)),
         str(unknown_user(Actor(BUILT, text, text))),
         told(errors.BadRequest(text)),
         explain(errors.BadRequest(text)),
@@ -183,18 +202,21 @@ def rendered(text: str) -> list[tuple[str, Any, str | None]]:
     for phase in ("UNACKED", "ACKED", "RESOLVED"):
         incident = hostile_incident(text, phase)
         for note in core_notes(text):
-            out.append((f"card {phase}", card(incident, NOW, note), None))
+            out.append((f"card {phase}", card(incident, note), None))
+            out.append((f"named card {phase}", card(incident, note, names=hostile_names(text)), None))
         spec = ListSpec(s="open", r=(text,), t=(text,), d="morning")
-        title, blocks = listing_message(spec, [incident] * 60, NOW, "/vo")
+        title, blocks = listing_message(spec, [incident] * 60, "/vo", names=hostile_names(text))
         out.append((f"digest {phase}", blocks, title))
-        title, blocks = incident_list([incident], NOW, title=text, empty=".", more_hint=".")
+        title, blocks = incident_list([incident], title=text, empty=".", more_hint=".", listing=ListSpec(o=("7",)))
         out.append((f"list {phase}", blocks, title))
         title, blocks = history_message(HistoryPage(total=1, incidents=[incident]), 1, "/vo")
         out.append((f"history {phase}", blocks, title))
     outcomes = [Outcome("7", False, note, hostile_incident(text)) for note in core_notes(text)]
-    out.append(("outcomes", *reversed(outcomes_message(outcomes, NOW))))
+    out.append(("outcomes", *reversed(outcomes_message(outcomes))))
+    done = Outcome("7", True, "", hostile_incident(text), did=Did("reroute", BUILT, REROUTED))
+    out.append(("named outcome", *reversed(outcomes_message([done], hostile_names(text).seen_by("U0ME")))))
     for note in core_notes(text):
-        out.append(("outcome", *reversed(outcomes_message([Outcome("", False, note)], NOW))))
+        out.append(("outcome", *reversed(outcomes_message([Outcome("", False, note)]))))
     team = TeamOnCall(
         team=Named(name=text, slug="team-x"),
         oncall_now=[
@@ -223,18 +245,18 @@ def test_no_renderer_lets_input_ping_or_link(hostile: str) -> None:
 
 @pytest.mark.parametrize("hostile", CORPUS)
 def test_plain_text_shows_input_as_typed(hostile: str) -> None:
-    confirm = card(hostile_incident(hostile, "UNACKED"), NOW)[-1]["elements"][1]["confirm"]
+    confirm = card(hostile_incident(hostile, "UNACKED"))[-1]["elements"][1]["confirm"]
     assert confirm["text"] == {"type": "plain_text", "text": f"Resolve #7 {hostile} in VictorOps?"}
     policies = [PolicyInfo(policy=Named(name=hostile, slug="pol-x"))]
     view = reroute_view("token", [], policies, [User(username="dana", first_name=hostile)], {})
     shown = list(plain_texts(view))
     assert hostile in shown and f"{hostile} (dana)" in shown
-    _, blocks = incident_list([], NOW, title=hostile, empty=".", more_hint=".")
+    _, blocks = incident_list([], title=hostile, empty=".", more_hint=".")
     assert blocks[0]["text"]["text"] == hostile  # a header is plain_text
 
 
 def test_escaping_happens_once() -> None:
-    text = card(hostile_incident("a > b & c < d", "ACKED"), NOW, "Acknowledged.")[0]["text"]["text"]
+    text = card(hostile_incident("a > b & c < d", "ACKED"), "Acknowledged.")[0]["text"]["text"]
     assert "a &gt; b &amp; c &lt; d" in text and "&amp;amp;" not in text and "&amp;gt;" not in text
 
 

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from bot.sim.slack import Message
-from tests.harness import CHANNEL, UNLINKED, Bot, running_bot, texts
+from bot.slack.names import when
+from bot.victorops.models import Incident
+from tests.harness import CHANNEL, UNLINKED, USERS, Bot, running_bot, texts
 from tests.mrkdwn_check import live_sequences
 
 
@@ -23,9 +25,12 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
 
 
 def built_by_the_bot(bot: Bot, *users: str) -> set[str]:
-    """The sequences vobot itself puts in messages here: mentions of these linked users, incident links."""
-    links = {f"<{i['incidentLink']}|#{i['incidentNumber']}>" for i in bot.vo.incidents() if i.get("incidentLink")}
-    return links | {f"<@{user}>" for user in users}
+    """The sequences vobot itself puts in messages here: mentions of these linked users, incident links, and
+    the times of incidents as date tokens."""
+    incidents = [Incident.model_validate(i) for i in bot.vo.incidents()]
+    links = {f"<{i.incident_link}|#{i.incident_number}>" for i in incidents if i.incident_link}
+    moments = [m for i in incidents for m in [i.start_time, *(t.at for t in i.transitions)] if m]
+    return links | {f"<@{user}>" for user in users} | {when(m) for m in moments}
 
 
 def live(bot: Bot, message: Message, *users: str) -> list[str]:
@@ -61,12 +66,14 @@ async def test_typed_text_reaches_victorops_as_typed_and_shows_escaped_once(bot:
 
 
 async def test_hostile_titles_from_victorops_are_text_everywhere(bot: Bot) -> None:
-    bot.vo.trigger("<!channel> & <@U0ALICE> <https://evil.example|click>", routing_key="<!here>")
+    # mentions someone vobot never names itself (not linked), so any live mention of them came from the title
+    bot.vo.trigger(f"<!channel> & <@{UNLINKED}> <https://evil.example|click>", routing_key="<!here>")
     for text in ("list public", "digest now", "history public"):
         before = len(bot.slack.messages(CHANNEL))
         await bot.driver.command("U0BOB", CHANNEL, text)
         posted = await bot.until(lambda b=before: bot.slack.messages(CHANNEL)[b:])  # type: ignore[misc]
-        assert [live(bot, m) for m in posted] == [[]], text
+        # the people paged are named, linked ones as mentions
+        assert [live(bot, m, *USERS) for m in posted] == [[]], text
 
 
 async def open_view(bot: Bot, text: str, marker: str) -> Any:

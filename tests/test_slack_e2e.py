@@ -66,13 +66,13 @@ async def test_acknowledge_and_resolve_from_buttons_update_the_card_in_place(bot
     assert transition["by"] == "alice" and transition["message"] == "Acknowledged from Slack by @alice"
     card = await bot.until(lambda: (m := bot.slack.find_message(listing.ts)) and m.history and m)
     assert buttons(card, number) == [ActionId.RESOLVE, ActionId.REROUTE]
-    assert "Acknowledged by <@U0ALICE>" in texts(card) and "Acknowledged by alice" in texts(card)
+    assert "Acknowledged by you." in texts(card) and "Acknowledged by you," in texts(card)  # her ephemeral
     assert len(bot.slack.ephemerals("U0ALICE")) == 1  # updated in place, not a new message
 
     await bot.driver.click("U0ALICE", card, ActionId.RESOLVE, block_id=f"inc-{number}-actions")
     await bot.until(lambda: bot.incident(number)["currentPhase"] == "RESOLVED")
     card = await bot.until(lambda: (m := bot.slack.find_message(listing.ts)) and len(m.history) == 2 and m)
-    assert buttons(card, number) == [] and "Resolved by alice" in texts(card)
+    assert buttons(card, number) == [] and "Resolved by you," in texts(card)
 
 
 async def test_ack_and_resolve_from_text(bot: Bot) -> None:
@@ -115,12 +115,12 @@ async def test_ack_mine_uses_by_user(bot: Bot) -> None:
 
 async def test_reroute_from_text(bot: Bot) -> None:
     number = bot.open_numbers("UNACKED")[0]
-    policy = bot.vo.directory.policies[-1].slug
-    await bot.driver.command("U0ALICE", CHANNEL, f"reroute {number} to policy:{policy} <@U0DAVE>")
+    policy = bot.vo.directory.policies[-1]
+    await bot.driver.command("U0ALICE", CHANNEL, f"reroute {number} to policy:{policy.slug} <@U0DAVE>")
     reply = await bot.reply("U0ALICE")
     paged = bot.incident(number)
-    assert paged["pagedPolicies"][0]["policy"]["slug"] == policy and "dave" in paged["pagedUsers"]
-    assert "Rerouted to policy" in texts(reply)
+    assert paged["pagedPolicies"][0]["policy"]["slug"] == policy.slug and "dave" in paged["pagedUsers"]
+    assert f"Rerouted to {policy.name}, <@U0DAVE> by you." in texts(reply)  # names, not slugs
 
 
 async def test_reroute_to_an_unknown_policy_is_refused_before_any_write(bot: Bot) -> None:
@@ -137,14 +137,14 @@ async def test_reroute_from_a_modal_opened_by_the_button(bot: Bot) -> None:
     await bot.driver.click("U0ALICE", listing, ActionId.REROUTE, block_id=f"inc-{number}-actions")
     view = await bot.until(lambda: next((v for v in bot.slack.views() if "policy" in str(v.body)), None))
     assert "on call" in str(view.body)
-    policy = bot.vo.directory.policies[-1].slug
+    policy = bot.vo.directory.policies[-1]
     empty = await bot.driver.submit_view("U0ALICE", view.id, {})
     assert empty.response_action == "errors" and bot.writes() == []
-    result = await bot.driver.submit_view("U0ALICE", view.id, {"policy": {"policy": policy}})
+    result = await bot.driver.submit_view("U0ALICE", view.id, {"policy": {"policy": policy.slug}})
     assert result.status == 200
-    await bot.until(lambda: bot.incident(number)["pagedPolicies"][0]["policy"]["slug"] == policy)
+    await bot.until(lambda: bot.incident(number)["pagedPolicies"][0]["policy"]["slug"] == policy.slug)
     card = await bot.until(lambda: (m := bot.slack.find_message(listing.ts)) and m.history and m)
-    assert "Rerouted to policy" in texts(card)
+    assert f"Rerouted to {policy.name} by you." in texts(card)
 
 
 async def test_reroute_without_targets_opens_a_modal(bot: Bot) -> None:

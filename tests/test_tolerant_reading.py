@@ -28,7 +28,6 @@ from tests.fakes import queued
 
 BASE = "https://vo.test"
 LIST = f"{BASE}/api-public/v1/incidents"
-NOW = datetime(2017, 5, 30, 14, 0, tzinfo=UTC)
 
 # Shaped as a live 2017 answer (davejlong/cog-victorops incidents.json): a HOST entity that is DOWN, fractional
 # seconds, a transition without `by`, an empty display name.
@@ -94,12 +93,12 @@ async def test_one_unreadable_incident_does_not_sink_the_list_and_is_logged_once
 async def test_cards_listings_digests_and_history_show_what_was_read(vo: VictorOpsClient) -> None:
     respx.get(LIST).mock(return_value=httpx.Response(200, json=BODY))
     down, no_start, resolved = await vo.list_incidents()
-    assert "start time unknown" in str(card(no_start, NOW))
-    assert "Acknowledged 44m ago" in str(card(down, NOW))  # nobody named, nothing invented
-    assert "Server Not Reporting" in str(card(down, NOW))  # an empty display name falls back to the service
-    assert "Resolved " in str(card(resolved, NOW)) and "Resolved by" not in str(card(resolved, NOW))
+    assert "start time unknown" in str(card(no_start))
+    assert "Acknowledged, <!date^" in str(card(down))  # nobody named, nothing invented
+    assert "Server Not Reporting" in str(card(down))  # an empty display name falls back to the service
+    assert "Resolved, <!date^" in str(card(resolved)) and "Resolved by" not in str(card(resolved))
     for spec in (ListSpec(s="open"), ListSpec(s="open", d="morning")):  # a listing, and a digest
-        text, blocks = listing_message(spec, [down, no_start], NOW, "/vo")
+        text, blocks = listing_message(spec, [down, no_start], "/vo")
         check_message(blocks, text)
         assert "#123" in str(blocks) and "#2170" in str(blocks)
     page = HistoryPage(total=3, incidents=[down, no_start, resolved])

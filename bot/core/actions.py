@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -55,13 +55,35 @@ class Actor:
     vo_username: str
 
 
+DoneVerb = Literal["ack", "resolve", "reroute"]
+
+
+@dataclass(frozen=True)
+class Did:
+    """What an action just did, as facts: the Slack layer says it in words people know (names, "you")."""
+
+    verb: DoneVerb
+    slack_user_id: str  # who did it
+    targets: tuple[Target, ...] = ()  # for a reroute: where to
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verb": self.verb, "by": self.slack_user_id, "to": [t.wire() for t in self.targets]}
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any] | None) -> Did | None:
+        if not body:
+            return None  # stored by an older version: its note says it
+        return cls(body["verb"], body["by"], tuple(Target.model_validate(t) for t in body.get("to", [])))
+
+
 @dataclass(frozen=True)
 class Outcome:
     number: str
     done: bool  # VictorOps has the incident in the wanted state (now or already)
-    note: str  # one sentence for the card or the reply
+    note: str  # one sentence for the card or the reply (the fallback when `did` says what happened)
     incident: Incident | None = None
     queued: bool = False  # waiting in the queue for VictorOps budget; the card updates when it lands
+    did: Did | None = None  # set when this action did it (not when it was done already)
 
 
 Verb = Literal["ack", "resolve"]
@@ -90,8 +112,10 @@ def apply(incident: Incident, verb: Verb, actor: Actor, message: str, now: datet
     return incident.model_copy(update=update)
 
 
-def done_note(verb: Verb, actor: Actor) -> str:
-    return f"{PAST[verb].capitalize()} by <@{actor.slack_user_id}>."
+def done(verb: Verb, actor: Actor, number: str, incident: Incident | None) -> Outcome:
+    """This actor's ack or resolve landed."""
+    note = f"{PAST[verb].capitalize()} by <@{actor.slack_user_id}>."
+    return Outcome(number, True, note, incident, did=Did(verb, actor.slack_user_id))
 
 
 def summary(outcomes: Sequence[Outcome]) -> str:
@@ -276,7 +300,7 @@ class IncidentActions:
                 raise ActionError(current.error if current and current.error else "The action was lost; try again.")
             if current.status == "done":
                 found = await self._show([o.number for o in outcomes_of(current.result) if o.number])
-                return [Outcome(o.number, o.done, o.note, found.get(o.number)) for o in outcomes_of(current.result)]
+                return [replace(o, incident=found.get(o.number)) for o in outcomes_of(current.result)]
             left = deadline - self._clock()
             if left <= 0 and await self._queue.hand_off(action.id):
                 return await self._queued(action, numbers)
@@ -340,7 +364,10 @@ def seconds(value: float) -> str:
 
 def outcomes_of(result: dict[str, Any] | None) -> list[Outcome]:
     """Outcomes as the dispatcher stored them with a finished action."""
-    return [Outcome(o["n"], o["done"], o["note"]) for o in (result or {}).get("outcomes", [])]
+    return [
+        Outcome(o["n"], o["done"], o["note"], did=Did.from_json(o.get("did")))
+        for o in (result or {}).get("outcomes", [])
+    ]
 
 
 def check_lengths(*, summary: str | None = None, details: str | None = None, note: str | None = None) -> None:
@@ -369,11 +396,6 @@ def not_open(number: str) -> str:
     return (
         f"#{escape(number)} is not an open incident in VictorOps: it may be resolved already, or the number is wrong."
     )
-
-
-def describe(target: Target) -> str:
-    slug = escape(target.slug)
-    return f"policy `{slug}`" if target.type == "EscalationPolicy" else f"user `{slug}`"
 
 
 def unknown_user(actor: Actor) -> ActionError:

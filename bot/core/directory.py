@@ -6,12 +6,17 @@ once per window however many modals open at once.
 
 from __future__ import annotations
 
+import logging
 from time import monotonic
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bot.core.cache import Cached
 from bot.victorops.limits import Clock
 from bot.victorops.models import PolicyInfo, TeamOnCall, User
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class LookupSource(Protocol):
@@ -38,3 +43,23 @@ class Directory:
     async def oncall_by_team(self) -> dict[str, list[str]]:
         """Team slug -> usernames on call now."""
         return {t.team.slug: t.usernames for t in await self.oncall.get()}
+
+    async def full_names(self) -> dict[str, str]:
+        """Username (lower case) -> full name, as last fetched (see `known`)."""
+        return {u.username.lower(): u.full_name for u in await known(self.users)}
+
+    async def policy_names(self) -> dict[str, str]:
+        """Policy slug -> name, as last fetched (see `known`)."""
+        return {p.policy.slug: p.policy.name for p in await known(self.policies) if p.policy.name}
+
+
+async def known(cached: Cached[list[T]]) -> list[T]:
+    """For naming things in a message: the list however old (a name rarely changes), fetched only the first
+    time; a message is drawn with raw names rather than not at all when that fetch fails."""
+    if (value := cached.peek()) is not None:
+        return value
+    try:
+        return await cached.get()
+    except Exception:
+        log.warning("could not fetch VictorOps names for a message; it shows usernames and slugs", exc_info=True)
+        return []

@@ -168,6 +168,14 @@ class Identity:
         stored = {link.vo_username for link in await self._links.all() if link.source != UNLINKED}
         return {name.lower() for name in [*self._static.values(), *stored]}
 
+    async def slack_users(self) -> dict[str, str]:
+        """VictorOps username (lower case) -> the Slack user linked to it, for naming people in messages."""
+        stored = [(link.vo_username, link.slack_user_id) for link in await self._links.all() if link.source != UNLINKED]
+        found: dict[str, str] = {}
+        for vo_username, slack_user_id in [*((v, s) for s, v in self._static.items()), *stored]:
+            found.setdefault(vo_username.lower(), slack_user_id)  # config first, as `resolve` has it
+        return found
+
     async def vo_username(self, slack_user_id: str) -> str | None:
         link = await self.resolve(slack_user_id)
         return link.vo_username if link else None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core.actions import WANTED, Actor, Outcome, Verb, already_done, done_note
+from bot.core.actions import WANTED, Actor, Outcome, Verb, already_done, done
 from bot.victorops.models import DIRECT_USER_POLICY, Incident, Target
 
 
@@ -20,7 +20,7 @@ def settled(verb: Verb, actor: Actor, incident: Incident | None) -> Outcome | No
         return None
     transition = incident.last_transition(incident.current_phase)
     if incident.current_phase is WANTED[verb] and transition is not None and transition.by == actor.vo_username:
-        return Outcome(incident.incident_number, True, done_note(verb, actor), incident)
+        return done(verb, actor, incident.incident_number, incident)
     return Outcome(incident.incident_number, True, already, incident)
 
 

@@ -16,12 +16,12 @@ from typing import Any, TypeVar
 from bot.core.actions import (
     ActionError,
     Actor,
+    Did,
     IncidentWriter,
     Outcome,
     Verb,
     apply,
-    describe,
-    done_note,
+    done,
     unknown_user,
     vo_message,
 )
@@ -57,7 +57,10 @@ class Sent:
     created: str | None = None
 
     def to_result(self) -> dict[str, Any]:
-        outcomes = [{"n": o.number, "done": o.done, "note": o.note} for o in self.outcomes]
+        outcomes = [
+            {"n": o.number, "done": o.done, "note": o.note, **({"did": o.did.to_json()} if o.did else {})}
+            for o in self.outcomes
+        ]
         return {"outcomes": outcomes, "created": self.created}
 
 
@@ -152,7 +155,7 @@ class ActionSender:
                 new = apply(incident, verb, actor, message, now) if incident else None
                 if new:
                     changed.append(new)
-                outcomes[number] = Outcome(number, True, done_note(verb, actor), new)
+                outcomes[number] = done(verb, actor, number, new)
             elif found := settled(verb, actor, after.get(number)):
                 outcomes[number] = found
             else:
@@ -190,7 +193,6 @@ class ActionSender:
     async def _reroute(self, action: QueuedAction) -> Sent:
         actor = actor_of(action)
         targets = [Target.model_validate(t) for t in action.payload["targets"]]
-        where = ", ".join(describe(t) for t in targets)
         landed: set[str] = set()
         if self.may_have_landed(action):  # sent twice, a reroute pages its targets twice
             seen = await self._view.current()
@@ -206,7 +208,8 @@ class ActionSender:
         for n in action.incidents:
             status = statuses.get(n)
             if n in landed or (status is not None and status.success):
-                outcomes.append(Outcome(n, True, f"Rerouted to {where} by <@{actor.slack_user_id}>."))
+                did = Did("reroute", actor.slack_user_id, tuple(targets))
+                outcomes.append(Outcome(n, True, f"Rerouted #{escape(n)} by <@{actor.slack_user_id}>.", did=did))
             elif status is None:
                 outcomes.append(silent(n))
             else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from slack_sdk.models.blocks import (
@@ -27,6 +27,7 @@ from slack_sdk.models.blocks.basic_components import ConfirmObject, PlainTextObj
 
 from bot.core.actions import Outcome
 from bot.core.text import escape
+from bot.slack.names import Names, said, when
 from bot.victorops.models import Incident, Phase
 
 Block = dict[str, Any]
@@ -48,6 +49,7 @@ class ActionId(StrEnum):
     RESOLVE = "incident.resolve"
     REROUTE = "incident.reroute"
     LINK_AND_RETRY = "identity.link_and_retry"
+    REFRESH = "listing.refresh"
 
 
 class ListSpec(BaseModel):
@@ -62,6 +64,20 @@ class ListSpec(BaseModel):
     t: tuple[Name, ...] = Field((), max_length=100)  # teams
     u: Name | None = None  # for "mine": whose incidents (a VictorOps username)
     d: Name | None = None  # the digest this listing is
+    # The cards the message shows, in order: a redraw keeps them where they are, in their new state, until the
+    # reader asks for a fresh listing (Refresh, or the command again). Empty: a fresh listing.
+    o: tuple[IncidentNumber, ...] = Field((), max_length=MAX_BLOCKS)
+
+    def encode(self) -> str:
+        return self.model_dump_json(exclude_defaults=True)
+
+    @classmethod
+    def decode(cls, value: object) -> ListSpec | None:
+        return decode(cls, value)
+
+    def fresh(self) -> ListSpec:
+        """The same listing drawn anew from the incidents as they are."""
+        return self.model_copy(update={"o": ()})
 
 
 class CardRef(BaseModel):
@@ -77,13 +93,20 @@ class CardRef(BaseModel):
 
     @classmethod
     def decode(cls, value: object) -> CardRef | None:
-        """The button's value as this version writes it, or None for anything else (strict: no coercion)."""
-        if not isinstance(value, str) or len(value) > MAX_BUTTON_VALUE:
-            return None
-        try:
-            return cls.model_validate_json(value, strict=True)
-        except ValidationError:
-            return None
+        return decode(cls, value)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def decode(model: type[M], value: object) -> M | None:
+    """A button's value as this version writes it, or None for anything else (strict: no coercion)."""
+    if not isinstance(value, str) or len(value) > MAX_BUTTON_VALUE:
+        return None
+    try:
+        return model.model_validate_json(value, strict=True)
+    except ValidationError:
+        return None
 
 
 PHASE_STYLE = {
@@ -95,21 +118,6 @@ PHASE_STYLE = {
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def age(since: datetime, now: datetime) -> str:
-    """Compact age: `just now`, `5m`, `3h 20m`, `2d 4h`."""
-    seconds = int((now - since).total_seconds())
-    if seconds < 60:
-        return "just now"
-    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
-    if minutes < 60:
-        return f"{minutes}m ago"
-    if hours < 24:
-        rest = minutes % 60
-        return f"{hours}h {rest}m ago" if rest else f"{hours}h ago"
-    rest = hours % 24
-    return f"{days}d {rest}h ago" if rest else f"{days}d ago"
 
 
 def block_prefix(number: str) -> str:
@@ -129,21 +137,29 @@ def linked(url: str | None, label: str) -> str:
     return f"<{escape(url)}|{label}>"
 
 
-def who_line(incident: Incident, now: datetime) -> str:
-    """Who is being paged, or who acknowledged / resolved and when: plain text, escaped by the card."""
+MAX_PAGED = 10  # names on a card's "Paging" line
+NO_NAMES = Names()  # VictorOps usernames and slugs as they are, and nobody is "you"
+
+
+def who_line(incident: Incident, names: Names = NO_NAMES) -> str:
+    """Who is being paged, or who acknowledged / resolved and when (mrkdwn: names are escaped by `names`)."""
     if incident.current_phase is Phase.UNACKED:
-        paged = incident.paged_users or [p.policy.name for p in incident.paged_policies if p.policy.name]
-        return f"Paging {', '.join(paged)}" if paged else "Nobody is being paged"
+        paged = [names.user(u) for u in incident.paged_users] or [
+            names.policy(p.policy.slug, p.policy.name) for p in incident.paged_policies if p.policy.name
+        ]
+        # cut by names, not characters: a cut inside a mention or an entity would show broken
+        more = f" and {len(paged) - MAX_PAGED} more" if len(paged) > MAX_PAGED else ""
+        return f"Paging {', '.join(paged[:MAX_PAGED])}{more}" if paged else "Nobody is being paged"
     transition = incident.last_transition(incident.current_phase)
     verb = "Acknowledged" if incident.current_phase is Phase.ACKED else "Resolved"
     if transition is None:
         return verb
-    by = f" by {transition.by}" if transition.by else ""
-    note = f" — “{clip(transition.message, 200)}”" if transition.message else ""
-    return f"{verb}{by} {age(transition.at, now)}{note}"
+    by = f" by {names.user(transition.by)}" if transition.by else ""
+    note = f" — “{escape(clip(transition.message, 200))}”" if transition.message else ""
+    return f"{verb}{by}, {when(transition.at)}{note}"
 
 
-def card_text(incident: Incident, now: datetime) -> str:
+def card_text(incident: Incident, names: Names = NO_NAMES) -> str:
     emoji, label = PHASE_STYLE[incident.current_phase]
     title = escape(clip(incident.title, 200))
     heading = linked(incident.incident_link, f"#{escape(incident.incident_number)}")
@@ -152,8 +168,8 @@ def card_text(incident: Incident, now: datetime) -> str:
         facts.append(f"route `{escape(incident.routing_key)}`")
     if teams := teams_of(incident):
         facts.append(escape(", ".join(teams)))
-    facts.append(f"started {age(incident.start_time, now)}" if incident.start_time else "start time unknown")
-    return "\n".join([f"{emoji} *{heading}* {title}", " · ".join(facts), escape(clip(who_line(incident, now), 600))])
+    facts.append(f"started {when(incident.start_time)}" if incident.start_time else "start time unknown")
+    return "\n".join([f"{emoji} *{heading}* {title}", " · ".join(facts), who_line(incident, names)])
 
 
 def buttons(incident: Incident, listing: ListSpec | None) -> list[ButtonElement]:
@@ -184,10 +200,13 @@ def buttons(incident: Incident, listing: ListSpec | None) -> list[ButtonElement]
     return found
 
 
-def card(incident: Incident, now: datetime, note: str | None = None, listing: ListSpec | None = None) -> list[Block]:
+def card(
+    incident: Incident, note: str | None = None, listing: ListSpec | None = None, names: Names = NO_NAMES
+) -> list[Block]:
     """One incident: its facts, an optional note (who just acted, or why VictorOps refused), its buttons."""
     prefix = block_prefix(incident.incident_number)
-    blocks: list[SdkBlock] = [SectionBlock(block_id=prefix, text=MarkdownTextObject(text=card_text(incident, now)))]
+    text = clip(card_text(incident, names), MAX_SECTION_TEXT)
+    blocks: list[SdkBlock] = [SectionBlock(block_id=prefix, text=MarkdownTextObject(text=text))]
     if note:
         blocks.append(ContextBlock(block_id=f"{prefix}-note", elements=[MarkdownTextObject(text=clip(note, 2000))]))
     if found := buttons(incident, listing):
@@ -219,39 +238,64 @@ def open_sort_key(incident: Incident) -> tuple[int, datetime]:
     )
 
 
+# Blocks a fresh listing leaves free, so that a redraw adding notes to acted-on cards still shows every card.
+NOTE_ROOM = 4
+
+
 def incident_list(
     incidents: Iterable[Incident],
-    now: datetime,
     *,
     title: str,
     empty: str,
     more_hint: str,
     listing: ListSpec | None = None,
     notes: Mapping[str, str] | None = None,
+    names: Names = NO_NAMES,
 ) -> tuple[str, list[Block]]:
-    """A message of cards: header with counts, as many cards as fit, then how many were left out."""
-    ordered = sorted(incidents, key=open_sort_key)
-    triggered = sum(1 for i in ordered if i.current_phase is Phase.UNACKED)
-    acked = sum(1 for i in ordered if i.current_phase is Phase.ACKED)
-    counts = f"{triggered} triggered, {acked} acknowledged"
+    """A message of cards: header with counts, as many cards as fit, how many were left out, and Refresh.
+
+    Fresh, the cards come triggered first, oldest first. A redraw (`listing.o`, the cards the message showed)
+    keeps those where they were, each as it is now, so nothing moves under the reader's cursor; an incident
+    new since comes after them."""
+    by_number = {i.incident_number: i for i in incidents}
+    remembered = [by_number.pop(n) for n in (listing.o if listing else ()) if n in by_number]
+    ordered = [*remembered, *sorted(by_number.values(), key=open_sort_key)]
+    counts = ", ".join(
+        f"{count} {label.lower()}"
+        for phase, (_, label) in PHASE_STYLE.items()
+        if (count := sum(1 for i in ordered if i.current_phase is phase))
+    )  # only what there is: "0 triggered" says nothing
     fallback = f"{escape(title)}: {counts}" if ordered else f"{escape(title)}: {empty}"  # mrkdwn; the header is not
     blocks: list[Block] = [HeaderBlock(text=clip(title, 150)).to_dict()]
     if not ordered:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=empty)).to_dict())
-        return fallback, blocks
+        return fallback, [*blocks, *refresh(listing)]
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=counts)]).to_dict())
-    shown = 0
+    # Which cards fit is decided without notes (and the line "left out" and Refresh kept free), so the same
+    # cards fit again when a redraw adds a note; buttons' values do not count towards Slack's text limit.
+    size, text, fitting = len(blocks) + 2 + NOTE_ROOM, text_size(blocks), 0
     for incident in ordered:
-        next_card = card(incident, now, (notes or {}).get(incident.incident_number), listing)
-        # keep one block free for the "left out" line
-        if len(blocks) + len(next_card) > MAX_BLOCKS - 1 or text_size(blocks) + text_size(next_card) > 10000:
+        plain = card(incident, names=names)
+        size, text = size + len(plain), text + text_size(plain)
+        if size > MAX_BLOCKS or text > 10000:
             break
-        blocks.extend(next_card)
-        shown += 1
-    if left := len(ordered) - shown:
+        fitting += 1
+    shown = ordered[:fitting]
+    drawn = listing.model_copy(update={"o": tuple(i.incident_number for i in shown)}) if listing else None
+    for incident in shown:
+        blocks.extend(card(incident, (notes or {}).get(incident.incident_number), drawn, names))
+    if left := len(ordered) - fitting:
         line = f"…and {left} more not shown. {more_hint}"
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line)]).to_dict())
-    return fallback, blocks
+    return fallback, [*blocks, *refresh(listing)]
+
+
+def refresh(listing: ListSpec | None) -> list[Block]:
+    """The button that draws the listing anew: the one way, besides the command, that its cards move."""
+    if listing is None:
+        return []
+    button = ButtonElement(text="Refresh", action_id=ActionId.REFRESH, value=listing.fresh().encode())
+    return [ActionsBlock(block_id="listing-actions", elements=[button]).to_dict()]
 
 
 def text_size(blocks: Sequence[Block]) -> int:
@@ -300,17 +344,18 @@ def sentence(text: str) -> list[Block]:
 
 
 def outcomes_message(
-    outcomes: Sequence[Outcome], now: datetime, listing: ListSpec | None = None
+    outcomes: Sequence[Outcome], names: Names = NO_NAMES, listing: ListSpec | None = None
 ) -> tuple[str, list[Block]]:
     """The reply to an action on several incidents: each card with what happened to it, as many as fit."""
     blocks: list[Block] = []
     for index, outcome in enumerate(outcomes):
-        part = card(outcome.incident, now, outcome.note, listing) if outcome.incident else sentence(outcome.note)
+        note = said(outcome, names)
+        part = card(outcome.incident, note, listing, names) if outcome.incident else sentence(note)
         if len(blocks) + len(part) > MAX_BLOCKS - 1:
             left = len(outcomes) - index
             blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"…and {left} more.")]).to_dict())
             break
         blocks.extend(part)
     done = sum(1 for o in outcomes if o.done)
-    text = outcomes[0].note if len(outcomes) == 1 else f"{done} of {len(outcomes)} done."
+    text = said(outcomes[0], names) if len(outcomes) == 1 else f"{done} of {len(outcomes)} done."
     return text, blocks

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.services import Services
 from bot.slack.blocks import ListSpec, check_message
-from bot.slack.listeners.cards import listing_message
+from bot.slack.listeners.cards import listing_message, names_for
 from bot.store.digests import Digest
 from bot.victorops.models import Incident
 
@@ -25,7 +25,11 @@ class DigestPoster:
             return None
         known = self.services.incidents.routes()
         text, blocks = listing_message(
-            spec_for(digest), incidents, self.services.now(), self.services.settings.command, known_routes=known
+            spec_for(digest),
+            incidents,
+            self.services.settings.command,
+            known_routes=known,
+            names=await names_for(self.services),  # a channel message: nobody is "you"
         )
         check_message(blocks, text)
         # Slack's ~1 message/s per channel: the client waits out a 429 (Retry-After) rather than dropping it.

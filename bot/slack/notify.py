@@ -8,13 +8,14 @@ delivered at all is logged, so nothing ends silently."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from slack_sdk.errors import SlackApiError
 
 from bot.core.actions import Outcome, outcomes_of
 from bot.services import Services
 from bot.slack.blocks import Block, outcomes_message, sentence
-from bot.slack.listeners.cards import redraw_card
+from bot.slack.listeners.cards import names_for, redraw_card, seen_by
 from bot.slack.surface import Surface
 from bot.store.queue import QueuedAction
 
@@ -43,15 +44,19 @@ class Notifier:
         else:
             stored = outcomes_of(action.result)
             found = await self.services.incidents.find(o.number for o in stored if o.number)
-            outcomes = [Outcome(o.number, o.done, o.note, found.get(o.number)) for o in stored]
+            outcomes = [replace(o, incident=found.get(o.number)) for o in stored]
+            viewer = seen_by(surface, action.slack_user_id, bool(action.reply.get("public")))
             text = "VictorOps had no incidents paging you, so nothing changed."
-            text, blocks = outcomes_message(outcomes, self.services.now()) if outcomes else (text, sentence(text))
+            text, blocks = (
+                outcomes_message(outcomes, await names_for(self.services, viewer))
+                if outcomes
+                else (text, sentence(text))
+            )
         try:
             if action.status == "failed":
                 await surface.tell(text)
             elif action.reply.get("kind") == "card" and len(outcomes) == 1:
-                one = outcomes[0]
-                await redraw_card(self.services, self.services.slack, surface, one.number, one.incident, one.note)
+                await redraw_card(self.services, self.services.slack, surface, outcomes, action.slack_user_id)
             else:
                 await surface.redraw(self.services.slack, text, blocks)
         except Exception as exc:  # refused, expired, or the message is gone: the outcome must still arrive

@@ -15,11 +15,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.actions import ActionError, Actor, Verb
 from bot.core.text import escape
 from bot.services import Services
-from bot.slack.blocks import ActionId, Block, CardRef, outcomes_message, sentence
+from bot.slack.blocks import ActionId, Block, CardRef, ListSpec, outcomes_message, sentence
 from bot.slack.contexts import Kind
 from bot.slack.errors import explain
 from bot.slack.linking import Pending, link_prompt
-from bot.slack.listeners.cards import open_reroute_modal, redraw_card
+from bot.slack.listeners.cards import names_for, open_reroute_modal, redraw_card, render_listing, seen_by
 from bot.slack.modals import ModalMeta
 from bot.slack.surface import Surface
 
@@ -103,10 +103,24 @@ class Buttons:
         kind = "card" if card.response_url and len(numbers) == 1 else "reply"
         outcomes = await self.services.actions.act(verb, actor, numbers, reply=card.to_reply(kind))
         if kind == "card":
-            outcome = outcomes[0]
-            await redraw_card(self.services, client, card, outcome.number, outcome.incident, outcome.note)
-            return outcome.note, []
-        return outcomes_message(outcomes, self.services.now())
+            await redraw_card(self.services, client, card, outcomes, actor.slack_user_id)
+            return outcomes[0].note, []
+        return outcomes_message(outcomes, await names_for(self.services, actor.slack_user_id))
+
+    async def on_refresh(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """Draw the listing anew: the incidents that match it now, in the usual order."""
+        await ack()
+        surface = Surface.of_click(self.services.hooks, body)
+        try:
+            spec = ListSpec.decode(action.get("value"))
+            if spec is None:
+                raise ActionError(f"vobot could not read this button; run `{self.services.settings.command} list`.")
+            names = await names_for(self.services, seen_by(surface, clicker(body)["id"]))
+            await surface.redraw(client, *await render_listing(self.services, spec.fresh(), names))
+        except Exception as exc:
+            await surface.tell(explain(exc))
 
     async def on_link_and_retry(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
@@ -129,7 +143,8 @@ class Buttons:
                 verb: Verb = "ack" if pending.f == "ack" else "resolve"
                 if pending.m:
                     outcomes = await self.services.actions.act_on_mine(verb, actor, reply=prompt.to_reply("reply"))
-                    text, blocks = outcomes_message(outcomes, self.services.now()) if outcomes else ("", [])
+                    names = await names_for(self.services, user["id"])
+                    text, blocks = outcomes_message(outcomes, names) if outcomes else ("", [])
                     text = text or f"VictorOps has no incidents paging you right now; nothing to {verb}."
                 else:
                     text, blocks = await self.act(actor, verb, list(pending.n), card, client)
@@ -156,3 +171,4 @@ def register(app: AsyncApp, services: Services) -> None:
     app.action(ActionId.RESOLVE)(buttons.on_resolve)
     app.action(ActionId.REROUTE)(buttons.on_reroute)
     app.action(ActionId.LINK_AND_RETRY)(buttons.on_link_and_retry)
+    app.action(ActionId.REFRESH)(buttons.on_refresh)

@@ -19,9 +19,10 @@ from bot.slack.blocks import ListSpec, check_message, outcomes_message, sentence
 from bot.slack.contexts import Kind
 from bot.slack.errors import explain
 from bot.slack.linking import Finish, link_prompt
-from bot.slack.listeners.cards import open_reroute_modal, render_listing
+from bot.slack.listeners.cards import names_for, open_reroute_modal, render_listing
 from bot.slack.listeners.digest_commands import DigestCommands
 from bot.slack.modals import ModalMeta, ViewId, create_view, loading, message_view
+from bot.slack.names import Names
 from bot.slack.replies import HISTORY_PAGE_SIZE, history_message, oncall_message
 from bot.slack.responses import ResponseUrls
 from bot.slack.status import status_report
@@ -52,7 +53,16 @@ class Reply:
 
     def to_reply(self) -> dict[str, Any]:
         """Where a queued action's outcome goes when it lands: replacing this reply."""
-        return {"kind": "reply", "response_url": self.response_url, "channel": self.channel}
+        return {
+            "kind": "reply",
+            "response_url": self.response_url,
+            "channel": self.channel,
+            **({"public": True} if self.public else {}),
+        }
+
+    @property
+    def public(self) -> bool:
+        return self.response_type == "in_channel"
 
     async def __call__(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         check_message(blocks or [], text)
@@ -146,10 +156,14 @@ class Commands:
             raise NotLinked(finish, **pending)
         return actor
 
+    async def names(self, command: dict[str, Any], reply: Reply) -> Names:
+        """Names for the reply: "you" is the person who typed the command, unless everyone sees it."""
+        return await names_for(self.services, None if reply.public else command["user_id"])
+
     async def list(self, parsed: g.ListIncidents, command: dict[str, Any], reply: Reply) -> None:
         me = (await self.actor(command)).vo_username if parsed.scope == "mine" else None
         spec = ListSpec(s=parsed.scope, r=parsed.routes, t=parsed.teams, u=me)
-        text, blocks = await render_listing(self.services, spec)
+        text, blocks = await render_listing(self.services, spec, await self.names(command, reply))
         await reply(text, blocks)
 
     async def ack_or_resolve(self, parsed: g.Ack | g.Resolve, command: dict[str, Any], reply: Reply) -> None:
@@ -164,7 +178,7 @@ class Commands:
                 return
         else:
             outcomes = await actions.act(verb, actor, parsed.numbers, parsed.message, where)
-        text, blocks = outcomes_message(outcomes, self.services.now())
+        text, blocks = outcomes_message(outcomes, await self.names(command, reply))
         await reply(text, blocks)
 
     async def reroute(self, parsed: g.Reroute, command: dict[str, Any], reply: Reply, client: AsyncWebClient) -> None:
@@ -179,7 +193,7 @@ class Commands:
             [(t.kind, t.value) for t in parsed.targets], self.services.identity, self.services.directory
         )
         outcomes = await self.services.actions.reroute(actor, parsed.numbers, targets, reply.to_reply())
-        text, blocks = outcomes_message(outcomes, self.services.now())
+        text, blocks = outcomes_message(outcomes, await self.names(command, reply))
         await reply(text, blocks)
 
     async def create(self, parsed: g.Create, command: dict[str, Any], reply: Reply, client: AsyncWebClient) -> None:
@@ -191,7 +205,7 @@ class Commands:
             [(t.kind, t.value) for t in parsed.targets], self.services.identity, self.services.directory
         )
         outcome = await self.services.actions.create(actor, parsed.summary, parsed.details, targets, reply.to_reply())
-        text, blocks = outcomes_message([outcome], self.services.now())
+        text, blocks = outcomes_message([outcome], await self.names(command, reply))
         await reply(text, blocks)
 
     async def open_create_modal(self, command: dict[str, Any], reply: Reply, client: AsyncWebClient) -> None:

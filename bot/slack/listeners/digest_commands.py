@@ -16,7 +16,7 @@ from bot.core.text import escape
 from bot.services import Services
 from bot.slack import grammar as g
 from bot.slack.blocks import Block, ListSpec, check_message, sentence
-from bot.slack.listeners.cards import listing_message
+from bot.slack.listeners.cards import listing_message, names_for
 from bot.store.digests import Digest
 
 
@@ -48,9 +48,8 @@ class DigestCommands:
             await self.services.digests.send(digest)
         if not digests:
             spec = ListSpec()
-            text, blocks = listing_message(
-                spec, await self.services.incidents.open(), self.services.now(), self.services.settings.command
-            )
+            incidents, command = await self.services.incidents.open(), self.services.settings.command
+            text, blocks = listing_message(spec, incidents, command, names=await names_for(self.services))
             check_message(blocks, text)
             await self.services.slack.chat_postMessage(channel=channel, text=text, blocks=blocks)
         return digests

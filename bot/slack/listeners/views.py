@@ -16,7 +16,7 @@ from bot.slack.contexts import Kind
 from bot.slack.errors import explain
 from bot.slack.linking import link_prompt
 from bot.slack.listeners.buttons import clicker
-from bot.slack.listeners.cards import redraw_card
+from bot.slack.listeners.cards import names_for, redraw_card
 from bot.slack.modals import ModalMeta, ViewId, create_errors, message_view, picked_targets, text_value
 from bot.slack.responses import ResponseUrls
 from bot.slack.surface import Surface
@@ -76,10 +76,9 @@ class Views:
                 actor, meta.numbers, targets, surface.to_reply("card" if from_card else "reply")
             )
             if from_card:
-                for outcome in outcomes:
-                    await redraw_card(self.services, client, surface, outcome.number, outcome.incident, outcome.note)
+                await redraw_card(self.services, client, surface, outcomes, user["id"])
             else:
-                text, blocks = outcomes_message(outcomes, self.services.now())
+                text, blocks = outcomes_message(outcomes, await names_for(self.services, user["id"]))
                 await surface.tell(text, blocks)
         except Exception as exc:
             await surface.tell(explain(exc))
@@ -107,7 +106,7 @@ class Views:
                 return
             targets = await self.targets(picked)
             outcome = await self.services.actions.create(actor, summary, details, targets, surface.to_reply("reply"))
-            text, blocks = outcomes_message([outcome], self.services.now())
+            text, blocks = outcomes_message([outcome], await names_for(self.services, user["id"]))
             await surface.tell(text, blocks)
         except Exception as exc:
             await surface.tell(explain(exc))
