@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
 from bot.core.incidents import IncidentFilter, IncidentView
+from bot.core.refusals import PostRefused
 from bot.core.schedule import missed_slot, next_slot, previous_slot, slot_key
 from bot.store.digests import Digest
 from bot.victorops.models import Incident, Phase
@@ -108,6 +109,12 @@ class Digests:
             return False  # another replica has it
         try:
             ts = await self.send(digest)
+        except PostRefused as refused:
+            # Slack will refuse it again until a person acts: no retry, and one warning until the hold ends.
+            await self._claims.release(digest.name, key)
+            if not refused.repeated:
+                log.warning("digest %s not posted to %s: %s", name, digest.channel, refused.sentence)
+            return False
         except Exception:
             # Not posted: give the slot back and try again in a minute, while the digest is still news.
             await self._claims.release(digest.name, key)
@@ -134,8 +141,14 @@ class Digests:
         await self._claims.prune(KEEP_CLAIMS)
         for digest in await self.store.all():
             slot = missed_slot(digest.schedule, digest.timezone, now, self._grace, await self._claims.last(digest.name))
-            if slot is not None:
+            if slot is None:
+                continue
+            try:
                 await self.run_slot(digest.name, slot)
+            except Exception as exc:  # one digest's failure must not keep the bot from starting
+                log.warning(
+                    "digest %s: its missed slot was not posted (%s); the bot runs on", digest.name, type(exc).__name__
+                )
 
     # ---- the scheduler ---------------------------------------------------------------------------------------
 
