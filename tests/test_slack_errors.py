@@ -1,0 +1,127 @@
+"""Posts Slack keeps refusing (channel gone or archived, vobot not in it, token revoked): held 30 minutes and
+reported once — in the log, `/vo status` and `/readyz` — and never a reason for the bot to stop."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from bot.core.refusals import Refusals
+from bot.slack.errors import explain
+from bot.slack.slack_errors import ChannelArchived, NotInChannel, TokenRevoked, post_message
+from bot.slack.status import status_report
+from bot.web import build_http_app
+from tests.harness import CHANNEL, USERS, Bot, running_bot
+from tests.procs import BotProcess, bot_env
+from tests.test_crash_and_replicas import fakes
+from tests.test_digests import MORNING
+
+SLOT = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)  # 09:00 in Berlin, a morning slot
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = SLOT
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def posts(bot: Bot) -> int:
+    return len(bot.slack.calls("chat.postMessage"))
+
+
+async def test_an_archived_channel_is_held_30_minutes_then_tried_again_once(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        clock = Clock()
+        refusals = Refusals(clock)
+        bot.slack.archive(CHANNEL)
+        with pytest.raises(ChannelArchived) as first:
+            await post_message(bot.services.slack, refusals, CHANNEL, text="hello")
+        assert not first.value.repeated and "is archived" in first.value.sentence and posts(bot) == 1
+        clock.at += timedelta(minutes=29, seconds=59)
+        with pytest.raises(ChannelArchived) as held:
+            await post_message(bot.services.slack, refusals, CHANNEL, text="hello")
+        assert held.value.repeated and posts(bot) == 1  # Slack was not asked
+        assert await post_message(bot.services.slack, refusals, "C0DB", text="elsewhere")  # other channels post
+        clock.at += timedelta(seconds=1)
+        with pytest.raises(ChannelArchived) as again:
+            await post_message(bot.services.slack, refusals, CHANNEL, text="hello")
+        assert not again.value.repeated and posts(bot) == 3  # asked once more, after 30 minutes
+
+
+async def test_a_refused_digest_is_logged_once_and_shown_in_status(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_bot(tmp_path, config={"digests": [MORNING]}) as bot:
+        clock = Clock()
+        bot.services.refusals = Refusals(clock)
+        bot.slack.archive(CHANNEL)
+        with caplog.at_level(logging.WARNING, logger="bot.core.digests"):
+            assert await bot.services.digests.run_slot("morning", SLOT) is False
+            assert await bot.services.digests.run_slot("morning", SLOT + timedelta(days=1)) is False
+        warned = [r.getMessage() for r in caplog.records if r.name == "bot.core.digests"]
+        assert len(warned) == 1 and "digest morning not posted to C0OPS" in warned[0] and "archived" in warned[0]
+        assert posts(bot) == 1
+        status = await status_report(bot.services)
+        assert f":red_circle: Posts to <#{CHANNEL}> held until 08:30 UTC: <#{CHANNEL}> is archived" in status
+
+
+async def test_a_revoked_token_holds_every_post_and_readyz_says_so(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        refusals = Refusals(Clock())
+        bot.slack.fail_next("chat.postMessage", status=200, retry_after=None, error="token_revoked")
+        with pytest.raises(TokenRevoked):
+            await post_message(bot.services.slack, refusals, CHANNEL, text="hello")
+        with pytest.raises(TokenRevoked) as held:
+            await post_message(bot.services.slack, refusals, "C0DB", text="elsewhere")
+        assert held.value.repeated and posts(bot) == 1
+        assert "reinstall" in explain(held.value)
+        bot.slack.fail_next("auth.test", status=200, retry_after=None, error="invalid_auth")
+        transport = httpx.ASGITransport(app=build_http_app(None, bot.services))
+        async with httpx.AsyncClient(transport=transport, base_url="http://vobot") as client:
+            ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["slack"].startswith("token revoked or invalid (invalid_auth)")
+        assert bot.slack.bot_token not in ready.text
+
+
+async def test_each_family_explains_itself_to_the_user(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as bot:
+        bot.slack.archive(CHANNEL)
+        with pytest.raises(ChannelArchived) as archived:
+            await post_message(bot.services.slack, Refusals(), CHANNEL, text="hello")
+        bot.slack.fail_next("chat.postMessage", status=200, retry_after=None, error="not_in_channel")
+        with pytest.raises(NotInChannel) as outside:
+            await post_message(bot.services.slack, Refusals(), "C0DB", text="hello")
+        assert "unarchive it, or point the digest at another channel" in explain(archived.value)
+        assert "invite it with `/invite @vobot`" in explain(outside.value)
+        assert "invite it with `/invite @vobot`" in explain(outside.value.__cause__)  # type: ignore[arg-type]
+
+
+def with_digest(config: Path, digest: dict[str, str]) -> None:
+    config.write_text(yaml.safe_dump({"users": USERS, "email_matching": False, "digests": [digest]}))
+
+
+async def test_vobot_run_starts_and_stays_up_with_a_digest_on_an_archived_channel(tmp_path: Path) -> None:
+    with fakes("10/1s") as f:
+        env = bot_env(f.slack, f.slack_url, f.vo_url, tmp_path)
+        slot = datetime.now(UTC) - timedelta(minutes=5)  # missed while down, inside the catch-up grace
+        digest = {"name": "gone", "channel": CHANNEL, "schedule": f"{slot.minute} {slot.hour} * * *", "timezone": "UTC"}
+        with_digest(Path(env["VOBOT_CONFIG"]), digest)
+        f.slack.archive(CHANNEL)
+        bot = await BotProcess(env, tmp_path / "bot.log").start()
+        try:
+            async with httpx.AsyncClient() as client:
+                assert (await client.get(f"{bot.url}/healthz")).status_code == 200
+            assert bot.process is not None and bot.process.poll() is None
+            log = (tmp_path / "bot.log").read_text()
+            assert log.count("digest gone not posted to C0OPS") == 1, log
+            assert f.slack.bot_token not in log
+        finally:
+            bot.stop()
