@@ -17,7 +17,6 @@ from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
 from bot.core.posting import PostLimits
-from bot.core.refusals import Refusals
 from bot.core.seen import SeenRequests
 from bot.metrics import Metrics
 from bot.slack.contexts import Contexts
@@ -50,7 +49,6 @@ class Services:
     now: Callable[[], datetime]
     contexts: Contexts  # what a modal or link prompt needs later, kept server-side
     hooks: ResponseUrls  # the one way to post to a response_url
-    refusals: Refusals  # channels (or the token) Slack refused lately for good: not tried again for a while
 
     async def actor(self, slack_user_id: str, slack_name: str) -> Actor | None:
         """The Slack user as a VictorOps user, or None when they are not linked."""

@@ -28,7 +28,6 @@ from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
 from bot.core.posting import PostLimits
-from bot.core.refusals import Refusals
 from bot.core.sender import ActionSender
 from bot.metrics import Metrics
 from bot.services import Services
@@ -155,7 +154,6 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         now=now,
         contexts=Contexts(SavedContexts(db), now),
         hooks=ResponseUrls(settings.slack_api_url),
-        refusals=Refusals(now),
     )
     dispatcher.on_done = Notifier(services)
     services.digests.post = DigestPoster(services)

@@ -36,52 +36,51 @@ def posts(bot: Bot) -> int:
     return len(bot.slack.calls("chat.postMessage"))
 
 
-async def test_an_archived_channel_is_held_30_minutes_then_tried_again_once(tmp_path: Path) -> None:
-    async with running_bot(tmp_path) as bot:
-        clock = Clock()
-        refusals = Refusals(clock)
-        bot.slack.archive(CHANNEL)
-        with pytest.raises(ChannelArchived) as first:
-            await post_message(bot.services.slack, refusals, CHANNEL, text="hello")
-        assert not first.value.repeated and "is archived" in first.value.sentence and posts(bot) == 1
-        clock.at += timedelta(minutes=29, seconds=59)
-        with pytest.raises(ChannelArchived) as held:
-            await post_message(bot.services.slack, refusals, CHANNEL, text="hello")
-        assert held.value.repeated and posts(bot) == 1  # Slack was not asked
-        assert await post_message(bot.services.slack, refusals, "C0DB", text="elsewhere")  # other channels post
-        clock.at += timedelta(seconds=1)
-        with pytest.raises(ChannelArchived) as again:
-            await post_message(bot.services.slack, refusals, CHANNEL, text="hello")
-        assert not again.value.repeated and posts(bot) == 3  # asked once more, after 30 minutes
-
-
-async def test_a_refused_digest_is_logged_once_and_shown_in_status(
+async def test_an_archived_channel_is_held_30_minutes_then_tried_again_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with running_bot(tmp_path, config={"digests": [MORNING]}) as bot:
         clock = Clock()
-        bot.services.refusals = Refusals(clock)
+        digests = bot.services.digests
+        digests.refusals = Refusals(clock)
         bot.slack.archive(CHANNEL)
         with caplog.at_level(logging.WARNING, logger="bot.core.digests"):
-            assert await bot.services.digests.run_slot("morning", SLOT) is False
-            assert await bot.services.digests.run_slot("morning", SLOT + timedelta(days=1)) is False
+            assert await digests.run_slot("morning", SLOT) is False
+            clock.at += timedelta(minutes=29, seconds=59)
+            assert await digests.run_slot("morning", SLOT + timedelta(days=1)) is False
+            assert posts(bot) == 1  # held: Slack was not asked
+            status = await status_report(bot.services)
+            clock.at += timedelta(seconds=1)
+            assert await digests.run_slot("morning", SLOT + timedelta(days=1)) is False
+            assert posts(bot) == 2  # asked once more, after 30 minutes
         warned = [r.getMessage() for r in caplog.records if r.name == "bot.core.digests"]
-        assert len(warned) == 1 and "digest morning not posted to C0OPS" in warned[0] and "archived" in warned[0]
-        assert posts(bot) == 1
-        status = await status_report(bot.services)
+        assert len(warned) == 2 and "digest morning not posted to C0OPS" in warned[0] and "archived" in warned[0]
         assert f":red_circle: Posts to <#{CHANNEL}> held until 08:30 UTC: <#{CHANNEL}> is archived" in status
 
 
-async def test_a_revoked_token_holds_every_post_and_readyz_says_so(tmp_path: Path) -> None:
-    async with running_bot(tmp_path) as bot:
-        refusals = Refusals(Clock())
+async def test_a_person_fixing_the_channel_ends_the_hold(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, config={"digests": [MORNING]}) as bot:
+        digests = bot.services.digests
+        bot.slack.fail_next("chat.postMessage", status=200, retry_after=None, error="not_in_channel")
+        assert await digests.run_slot("morning", SLOT) is False
+        assert digests.refusals.held(CHANNEL) is not None
+        # `/vo digest now` after `/invite @vobot`: asked whatever the hold, and the scheduled posts resume
+        digest = await bot.services.digest_store.get("morning")
+        assert digest is not None and await digests.send(digest)
+        assert digests.refusals.held(CHANNEL) is None
+        assert await digests.run_slot("morning", SLOT + timedelta(days=1)) is True
+
+
+async def test_a_revoked_token_holds_every_digest_and_readyz_says_so(tmp_path: Path) -> None:
+    other = {**MORNING, "name": "other", "channel": "C0DB"}
+    async with running_bot(tmp_path, config={"digests": [MORNING, other]}) as bot:
+        digests = bot.services.digests
         bot.slack.fail_next("chat.postMessage", status=200, retry_after=None, error="token_revoked")
-        with pytest.raises(TokenRevoked):
-            await post_message(bot.services.slack, refusals, CHANNEL, text="hello")
-        with pytest.raises(TokenRevoked) as held:
-            await post_message(bot.services.slack, refusals, "C0DB", text="elsewhere")
-        assert held.value.repeated and posts(bot) == 1
-        assert "reinstall" in explain(held.value)
+        assert await digests.run_slot("morning", SLOT) is False
+        assert await digests.run_slot("other", SLOT) is False
+        assert posts(bot) == 1
+        status = await status_report(bot.services)
+        assert ":red_circle: Every post held until" in status and "reinstall the app" in status
         bot.slack.fail_next("auth.test", status=200, retry_after=None, error="invalid_auth")
         transport = httpx.ASGITransport(app=build_http_app(None, bot.services))
         async with httpx.AsyncClient(transport=transport, base_url="http://vobot") as client:
@@ -95,13 +94,17 @@ async def test_each_family_explains_itself_to_the_user(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as bot:
         bot.slack.archive(CHANNEL)
         with pytest.raises(ChannelArchived) as archived:
-            await post_message(bot.services.slack, Refusals(), CHANNEL, text="hello")
+            await post_message(bot.services.slack, CHANNEL, text="hello")
         bot.slack.fail_next("chat.postMessage", status=200, retry_after=None, error="not_in_channel")
         with pytest.raises(NotInChannel) as outside:
-            await post_message(bot.services.slack, Refusals(), "C0DB", text="hello")
+            await post_message(bot.services.slack, "C0DB", text="hello")
+        bot.slack.fail_next("chat.postMessage", status=200, retry_after=None, error="account_inactive")
+        with pytest.raises(TokenRevoked) as revoked:
+            await post_message(bot.services.slack, "C0DB", text="hello")
         assert "unarchive it, or point the digest at another channel" in explain(archived.value)
         assert "invite it with `/invite @vobot`" in explain(outside.value)
         assert "invite it with `/invite @vobot`" in explain(outside.value.__cause__)  # type: ignore[arg-type]
+        assert "a Slack admin must reinstall the app" in explain(revoked.value)
 
 
 def with_digest(config: Path, digest: dict[str, str]) -> None:

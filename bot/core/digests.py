@@ -16,7 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
 from bot.core.incidents import IncidentFilter, IncidentView
-from bot.core.refusals import PostRefused
+from bot.core.refusals import PostRefused, Refusals
 from bot.core.schedule import missed_slot, next_slot, previous_slot, slot_key
 from bot.store.digests import Digest
 from bot.victorops.models import Incident, Phase
@@ -87,14 +87,22 @@ class Digests:
         self._grace = grace
         self._now = now
         self._scheduler: AsyncIOScheduler | None = None
+        self.refusals = Refusals(now)  # channels Slack refused for good lately: no scheduled post there
 
     async def incidents_for(self, digest: Digest) -> list[Incident]:
         return digest_filter(digest).select(await self._view.all())
 
     async def send(self, digest: Digest) -> str | None:
-        """Post the digest now, whatever the schedule (`/vo digest now`, `vobot digest send`)."""
+        """Post the digest now, whatever the schedule or a hold (`/vo digest now`, `vobot digest send`)."""
         assert self.post is not None
-        return await self.post(digest, await self.incidents_for(digest))
+        try:
+            ts = await self.post(digest, await self.incidents_for(digest))
+        except PostRefused as refused:
+            if self.refusals.hold(refused):
+                log.warning("digest %s not posted to %s: %s", digest.name, digest.channel, refused.sentence)
+            raise
+        self.refusals.clear(digest.channel)
+        return ts
 
     async def run_slot(self, name: str, slot: datetime | None = None) -> bool:
         """Post the digest's slot if this replica claims it first; True when it did."""
@@ -102,18 +110,16 @@ class Digests:
         if digest is None:
             return False
         slot = slot or previous_slot(digest.schedule, digest.timezone, self._now())
-        if slot is None:
-            return False
+        if slot is None or self.refusals.held(digest.channel):
+            return False  # no slot, or Slack will refuse it again (reported when first refused)
         key = slot_key(slot, digest.timezone)
         if not await self._claims.claim(digest.name, key):
             return False  # another replica has it
         try:
             ts = await self.send(digest)
-        except PostRefused as refused:
-            # Slack will refuse it again until a person acts: no retry, and one warning until the hold ends.
+        except PostRefused:
+            # Slack will refuse it again until a person acts: no retry; the hold ends in 30 minutes.
             await self._claims.release(digest.name, key)
-            if not refused.repeated:
-                log.warning("digest %s not posted to %s: %s", name, digest.channel, refused.sentence)
             return False
         except Exception:
             # Not posted: give the slot back and try again in a minute, while the digest is still news.

@@ -14,14 +14,12 @@ EVERYWHERE = "*"  # the hold of a refused token: every channel
 
 
 class PostRefused(Exception):
-    """Raised by the Slack side; `channel` EVERYWHERE for the token. `repeated` when it was held already and
-    Slack was not asked (so it has been reported)."""
+    """Raised by the Slack side; `channel` is EVERYWHERE for the token."""
 
-    def __init__(self, channel: str, sentence: str, *, repeated: bool = False) -> None:
+    def __init__(self, channel: str, sentence: str) -> None:
         super().__init__(sentence)
         self.channel = channel
         self.sentence = sentence
-        self.repeated = repeated
 
 
 @dataclass(frozen=True)
@@ -44,10 +42,16 @@ class Refusals:
                 return hold
         return None
 
-    def hold(self, refusal: PostRefused) -> Hold:
-        hold = Hold(refusal, self._now() + self._hold)
-        self._holds[refusal.channel] = hold
-        return hold
+    def hold(self, refusal: PostRefused) -> bool:
+        """Hold the refused channel (or every one); True when it was not held already, so it is news to report."""
+        new = self.held(refusal.channel) is None
+        self._holds[refusal.channel] = Hold(refusal, self._now() + self._hold)
+        return new
+
+    def clear(self, channel: str) -> None:
+        """A post went through (a person invited vobot, unarchived the channel, or reinstalled it)."""
+        self._holds.pop(channel, None)
+        self._holds.pop(EVERYWHERE, None)
 
     def current(self) -> list[Hold]:
         now = self._now()

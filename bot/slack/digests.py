@@ -30,7 +30,7 @@ class DigestPoster:
         )
         check_message(blocks, text)
         # Slack's ~1 message/s per channel: the client waits out a 429 (Retry-After) rather than dropping it.
-        # A channel gone, archived or without vobot raises a `PostRefused`, and is not asked again for a while.
-        ts = await post_message(self.services.slack, self.services.refusals, digest.channel, text=text, blocks=blocks)
+        # A channel gone, archived or without vobot raises a `PostRefused`: the scheduler holds it a while.
+        ts = await post_message(self.services.slack, digest.channel, text=text, blocks=blocks)
         self.services.metrics.digests_posted.labels(digest.name).inc()
         return ts

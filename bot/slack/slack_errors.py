@@ -1,6 +1,5 @@
 """Slack's refusals as one class per family (after Grafana OnCall's `apps/slack/errors.py`), each with the
-sentence a person can act on, and the one way the bot posts to a channel: a post Slack will keep refusing is
-held (`bot.core.refusals`) instead of tried again."""
+sentence a person can act on. What is done about them (a hold, one report) is `bot.core.refusals`'."""
 
 from __future__ import annotations
 
@@ -9,23 +8,19 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.refusals import EVERYWHERE, PostRefused, Refusals
+from bot.core.refusals import EVERYWHERE, PostRefused
 
 
 class SlackRefusal(PostRefused):
     errors: tuple[str, ...] = ()
     everywhere = False  # the token, not the channel, is refused
 
-    def __init__(self, channel: str, code: str, *, repeated: bool = False) -> None:
+    def __init__(self, channel: str, code: str) -> None:
         self.code = code
-        super().__init__(EVERYWHERE if self.everywhere else channel, self.say(channel), repeated=repeated)
+        super().__init__(EVERYWHERE if self.everywhere else channel, self.say(channel))
 
     def say(self, channel: str) -> str:
         raise NotImplementedError
-
-    def again(self) -> SlackRefusal:
-        """The same refusal, for a post that was held rather than sent."""
-        return type(self)(self.channel, self.code, repeated=True)
 
 
 class ChannelNotFound(SlackRefusal):
@@ -85,18 +80,13 @@ def typed(error: SlackApiError, channel: str = "") -> SlackRefusal | None:
     return family(channel, code_of(error)) if family else None
 
 
-async def post_message(client: AsyncWebClient, refusals: Refusals, channel: str, **message: Any) -> str:
-    """chat.postMessage to a channel, unless Slack refused it lately for good; the message's ts."""
-    hold = refusals.held(channel)
-    if hold is not None:
-        held = hold.refusal
-        raise held.again() if isinstance(held, SlackRefusal) else held
+async def post_message(client: AsyncWebClient, channel: str, **message: Any) -> str:
+    """chat.postMessage to a channel, its refusals typed; the message's ts."""
     try:
         answer = await client.chat_postMessage(channel=channel, **message)
     except SlackApiError as exc:
         refusal = typed(exc, channel)
         if refusal is None:
             raise
-        refusals.hold(refusal)
         raise refusal from exc
     return str(answer["ts"])

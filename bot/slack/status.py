@@ -37,7 +37,7 @@ async def status_report(services: Services) -> str:
         last = await services.digests.last_posted(digest.name)
         when = f"last posted {last} ({digest.timezone})" if last else "not posted yet"
         lines.append(f"Digest *{escape(digest.name)}* in <#{digest.channel}>: {when}.")
-    for hold in services.refusals.current():
+    for hold in services.digests.refusals.current():
         where = "Every post" if hold.refusal.channel == EVERYWHERE else f"Posts to <#{hold.refusal.channel}>"
         lines.append(f":red_circle: {where} held until {hold.until.astimezone(UTC):%H:%M} UTC: {hold.refusal.sentence}")
     linked = await services.identity.linked_usernames()

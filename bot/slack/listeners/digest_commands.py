@@ -53,7 +53,7 @@ class DigestCommands:
                 spec, await self.services.incidents.open(), self.services.now(), self.services.settings.command
             )
             check_message(blocks, text)
-            await post_message(self.services.slack, self.services.refusals, channel, text=text, blocks=blocks)
+            await post_message(self.services.slack, channel, text=text, blocks=blocks)
         return digests
 
     async def list(self, reply: Reply) -> None:
