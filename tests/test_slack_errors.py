@@ -55,7 +55,7 @@ async def test_an_archived_channel_is_held_30_minutes_then_tried_again_once(
             assert posts(bot) == 2  # asked once more, after 30 minutes
         warned = [r.getMessage() for r in caplog.records if r.name == "bot.core.digests"]
         assert len(warned) == 2 and "digest morning not posted to C0OPS" in warned[0] and "archived" in warned[0]
-        assert f":red_circle: Posts to <#{CHANNEL}> held until 08:30 UTC: <#{CHANNEL}> is archived" in status
+        assert f":red_circle: Digests to <#{CHANNEL}> held until 08:30 UTC: <#{CHANNEL}> is archived" in status
 
 
 async def test_a_person_fixing_the_channel_ends_the_hold(tmp_path: Path) -> None:
@@ -80,7 +80,7 @@ async def test_a_revoked_token_holds_every_digest_and_readyz_says_so(tmp_path: P
         assert await digests.run_slot("other", SLOT) is False
         assert posts(bot) == 1
         status = await status_report(bot.services)
-        assert ":red_circle: Every post held until" in status and "reinstall the app" in status
+        assert ":red_circle: Every digest held until" in status and "reinstall the app" in status
         bot.slack.fail_next("auth.test", status=200, retry_after=None, error="invalid_auth")
         transport = httpx.ASGITransport(app=build_http_app(None, bot.services))
         async with httpx.AsyncClient(transport=transport, base_url="http://vobot") as client:

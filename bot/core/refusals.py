@@ -1,5 +1,6 @@
 """Posts Slack will keep refusing until a person changes something (the channel is gone or archived, vobot is
-not in it, the token is revoked): such a post is not tried again for `HOLD`, and is reported once.
+not in it, the token is revoked): a scheduled digest there is not tried again for `HOLD`, and is reported once.
+A person's `/vo digest now` is always tried, and ends the hold once it posts.
 
 Held in this process only: each replica learns it from its own first refused post, which is one more call."""
 

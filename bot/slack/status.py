@@ -38,7 +38,7 @@ async def status_report(services: Services) -> str:
         when = f"last posted {last} ({digest.timezone})" if last else "not posted yet"
         lines.append(f"Digest *{escape(digest.name)}* in <#{digest.channel}>: {when}.")
     for hold in services.digests.refusals.current():
-        where = "Every post" if hold.refusal.channel == EVERYWHERE else f"Posts to <#{hold.refusal.channel}>"
+        where = "Every digest" if hold.refusal.channel == EVERYWHERE else f"Digests to <#{hold.refusal.channel}>"
         lines.append(f":red_circle: {where} held until {hold.until.astimezone(UTC):%H:%M} UTC: {hold.refusal.sentence}")
     linked = await services.identity.linked_usernames()
     unlinked = [name for name in oncall_names if name.lower() not in linked]
