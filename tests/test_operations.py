@@ -31,7 +31,7 @@ async def test_readiness_and_metrics(tmp_path: Path) -> None:
         assert (await http.get("/healthz")).json() == {"ok": True}
         token, bot.slack.bot_token = bot.slack.bot_token, "xoxb-rotated"  # Slack no longer accepts ours
         ready = await http.get("/readyz")
-        assert ready.status_code == 503 and ready.json()["slack"].startswith("unavailable")
+        assert ready.status_code == 503 and ready.json()["slack"].startswith("token revoked or invalid (invalid_auth)")
         bot.slack.bot_token = token
         for _ in range(50):  # the refusal is remembered for a few seconds, so probes do not hammer Slack
             if (ready := await http.get("/readyz")).status_code == 200:

@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
 from bot.core.incidents import IncidentFilter, IncidentView
+from bot.core.refusals import PostRefused, Refusals
 from bot.core.schedule import missed_slot, next_slot, previous_slot, slot_key
 from bot.store.digests import Digest
 from bot.victorops.models import Incident, Phase
@@ -86,14 +87,22 @@ class Digests:
         self._grace = grace
         self._now = now
         self._scheduler: AsyncIOScheduler | None = None
+        self.refusals = Refusals(now)  # channels Slack refused for good lately: no scheduled post there
 
     async def incidents_for(self, digest: Digest) -> list[Incident]:
         return digest_filter(digest).select(await self._view.all())
 
     async def send(self, digest: Digest) -> str | None:
-        """Post the digest now, whatever the schedule (`/vo digest now`, `vobot digest send`)."""
+        """Post the digest now, whatever the schedule or a hold (`/vo digest now`, `vobot digest send`)."""
         assert self.post is not None
-        return await self.post(digest, await self.incidents_for(digest))
+        try:
+            ts = await self.post(digest, await self.incidents_for(digest))
+        except PostRefused as refused:
+            if self.refusals.hold(refused):
+                log.warning("digest %s not posted to %s: %s", digest.name, digest.channel, refused.sentence)
+            raise
+        self.refusals.clear(digest.channel)
+        return ts
 
     async def run_slot(self, name: str, slot: datetime | None = None) -> bool:
         """Post the digest's slot if this replica claims it first; True when it did."""
@@ -101,13 +110,17 @@ class Digests:
         if digest is None:
             return False
         slot = slot or previous_slot(digest.schedule, digest.timezone, self._now())
-        if slot is None:
-            return False
+        if slot is None or self.refusals.held(digest.channel):
+            return False  # no slot, or Slack will refuse it again (reported when first refused)
         key = slot_key(slot, digest.timezone)
         if not await self._claims.claim(digest.name, key):
             return False  # another replica has it
         try:
             ts = await self.send(digest)
+        except PostRefused:
+            # Slack will refuse it again until a person acts: no retry; the hold ends in 30 minutes.
+            await self._claims.release(digest.name, key)
+            return False
         except Exception:
             # Not posted: give the slot back and try again in a minute, while the digest is still news.
             await self._claims.release(digest.name, key)
@@ -134,8 +147,14 @@ class Digests:
         await self._claims.prune(KEEP_CLAIMS)
         for digest in await self.store.all():
             slot = missed_slot(digest.schedule, digest.timezone, now, self._grace, await self._claims.last(digest.name))
-            if slot is not None:
+            if slot is None:
+                continue
+            try:
                 await self.run_slot(digest.name, slot)
+            except Exception as exc:  # one digest's failure must not keep the bot from starting
+                log.warning(
+                    "digest %s: its missed slot was not posted (%s); the bot runs on", digest.name, type(exc).__name__
+                )
 
     # ---- the scheduler ---------------------------------------------------------------------------------------
 

@@ -8,7 +8,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.slack_errors import TokenRevoked, code_of, typed
 
 OK_FOR = 30.0  # a good answer is trusted this long
 FAILED_FOR = 3.0  # a refusal or timeout too, so a probe storm against a refused token is not a storm at Slack
@@ -46,6 +49,11 @@ class SlackAuth:
         try:
             async with asyncio.timeout(TIMEOUT):
                 found = await self._client.auth_test()
+        except SlackApiError as exc:
+            refusal = typed(exc)
+            return AuthAnswer(
+                None, refusal.sentence if isinstance(refusal, TokenRevoked) else f"unavailable: {code_of(exc)}"
+            )
         except Exception as exc:
             return AuthAnswer(None, f"unavailable: {type(exc).__name__}")
         team = found.get("team_id")

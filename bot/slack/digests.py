@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.services import Services
 from bot.slack.blocks import ListSpec, check_message
 from bot.slack.listeners.cards import listing_message, names_for
+from bot.slack.slack_errors import post_message
 from bot.store.digests import Digest
 from bot.victorops.models import Incident
 
@@ -33,6 +34,7 @@ class DigestPoster:
         )
         check_message(blocks, text)
         # Slack's ~1 message/s per channel: the client waits out a 429 (Retry-After) rather than dropping it.
-        answer = await self.services.slack.chat_postMessage(channel=digest.channel, text=text, blocks=blocks)
+        # A channel gone, archived or without vobot raises a `PostRefused`: the scheduler holds it a while.
+        ts = await post_message(self.services.slack, digest.channel, text=text, blocks=blocks)
         self.services.metrics.digests_posted.labels(digest.name).inc()
-        return str(answer["ts"])
+        return ts

@@ -8,7 +8,9 @@ import uuid
 from slack_sdk.errors import SlackApiError
 
 from bot.core.actions import ActionError
+from bot.core.refusals import PostRefused
 from bot.core.text import escape
+from bot.slack.slack_errors import code_of, typed
 from bot.victorops import errors
 
 log = logging.getLogger(__name__)
@@ -20,11 +22,13 @@ def explain(error: BaseException) -> str:
         return str(error)  # vobot's own sentence, its outside values already escaped
     if isinstance(error, errors.VictorOpsError):
         return escape(str(error))  # may quote VictorOps' own text
+    if isinstance(error, PostRefused):
+        return error.sentence  # vobot's own sentence: channel gone or archived, not invited, token revoked
     if isinstance(error, SlackApiError):
-        code = str(error.response.get("error", "unknown_error") if error.response is not None else "unknown_error")
+        code = code_of(error)
         log.warning("Slack refused a call: %s", code)
-        if code == "not_in_channel":
-            return "vobot is not in this channel, so nothing was posted: invite it with `/invite @vobot`, then retry."
+        if refusal := typed(error):
+            return refusal.sentence
         return f"Slack refused our reply ({escape(code)}); try again, and tell your vobot admin if it keeps happening."
     reference = uuid.uuid4().hex[:8]
     log.error("unexpected error (reference %s)", reference, exc_info=error)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
+from bot.core.refusals import EVERYWHERE
 from bot.core.text import escape
 from bot.services import Services
 from bot.victorops.client import Family
@@ -34,6 +37,9 @@ async def status_report(services: Services) -> str:
         last = await services.digests.last_posted(digest.name)
         when = f"last posted {last} ({digest.timezone})" if last else "not posted yet"
         lines.append(f"Digest *{escape(digest.name)}* in <#{digest.channel}>: {when}.")
+    for hold in services.digests.refusals.current():
+        where = "Every digest" if hold.refusal.channel == EVERYWHERE else f"Digests to <#{hold.refusal.channel}>"
+        lines.append(f":red_circle: {where} held until {hold.until.astimezone(UTC):%H:%M} UTC: {hold.refusal.sentence}")
     linked = await services.identity.linked_usernames()
     unlinked = [name for name in oncall_names if name.lower() not in linked]
     if unlinked:

@@ -17,6 +17,7 @@ from bot.services import Services
 from bot.slack import grammar as g
 from bot.slack.blocks import Block, ListSpec, check_message, sentence
 from bot.slack.listeners.cards import listing_message, names_for
+from bot.slack.slack_errors import post_message
 from bot.store.digests import Digest
 
 
@@ -51,7 +52,7 @@ class DigestCommands:
             incidents, command = await self.services.incidents.open(), self.services.settings.command
             text, blocks = listing_message(spec, incidents, command, names=await names_for(self.services))
             check_message(blocks, text)
-            await self.services.slack.chat_postMessage(channel=channel, text=text, blocks=blocks)
+            await post_message(self.services.slack, channel, text=text, blocks=blocks)
         return digests
 
     async def list(self, reply: Reply) -> None:
