@@ -7,10 +7,8 @@ the CLI can print them and exit 2 without a traceback.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -25,7 +23,16 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
-from bot.core.schedule import next_slot
+from bot.core.digest import (
+    Digest,
+    WhenEmpty,
+    check_channel,
+    check_name,
+    check_phases,
+    check_schedule,
+    check_timezone,
+    check_when_empty,
+)
 from bot.store.db import check_url
 from bot.victorops.client import Budgets
 from bot.victorops.limits import RateSpec
@@ -154,7 +161,6 @@ def _message(error: Any) -> str:
 # ---- the YAML file ---------------------------------------------------------------------------------------
 
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 TARGET_SPEC = re.compile(r"^(policy|user):[^\s:]+$")
 
 
@@ -164,16 +170,7 @@ def _slack_user(value: str) -> str:
     return value
 
 
-def _zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from None
-    return value
-
-
 SlackUserId = Annotated[str, AfterValidator(_slack_user)]
-TimeZoneName = Annotated[str, AfterValidator(_zone)]
 
 
 class StrictModel(BaseModel):
@@ -188,34 +185,33 @@ class DigestFilter(StrictModel):
     @field_validator("phases")
     @classmethod
     def _open_phases(cls, phases: list[Phase]) -> list[Phase]:
-        if Phase.RESOLVED in phases:
-            raise ValueError("a digest lists open incidents: use UNACKED and/or ACKED")
+        check_phases(phases)
         return phases
 
 
 class DigestConfig(StrictModel):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
-    channel: str
-    schedule: str
-    timezone: TimeZoneName = "UTC"
-    when_empty: Literal["post", "skip"] = "post"
+    """A digest of the file; its rules are the core's (`bot.core.digest`), which `/vo digest add` follows too."""
+
+    name: Annotated[str, AfterValidator(check_name)]
+    channel: Annotated[str, AfterValidator(check_channel)]
+    schedule: Annotated[str, AfterValidator(check_schedule)]
+    timezone: Annotated[str, AfterValidator(check_timezone)] = "UTC"
+    when_empty: Annotated[WhenEmpty, BeforeValidator(check_when_empty)] = "post"
     filter: DigestFilter = DigestFilter()
 
-    @field_validator("channel")
-    @classmethod
-    def _channel(cls, value: str) -> str:
-        if not SLACK_CHANNEL_ID.match(value):
-            raise ValueError(f"{value!r} is not a Slack channel ID (like C0123ABCD)")
-        return value
-
-    @field_validator("schedule")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        try:
-            next_slot(value, "UTC", datetime.now(UTC))
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not a five-field cron expression: {exc}") from None
-        return value
+    def digest(self) -> Digest:
+        return Digest(
+            name=self.name,
+            channel=self.channel,
+            schedule=self.schedule,
+            timezone=self.timezone,
+            when_empty=self.when_empty,
+            routes=tuple(self.filter.routing_keys),
+            teams=tuple(self.filter.teams),
+            phases=tuple(p.value for p in self.filter.phases),
+            source="config",
+            created_by=None,
+        )
 
 
 class AppConfig(StrictModel):

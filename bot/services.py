@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AppConfig, Settings
 from bot.core.actions import Actor, IncidentActions
+from bot.core.digest_admin import DigestAdmin
 from bot.core.digests import Digests
 from bot.core.directory import Directory
 from bot.core.dispatch import Dispatcher
@@ -18,6 +19,7 @@ from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
 from bot.core.posting import PostLimits
 from bot.core.seen import SeenRequests
+from bot.core.status import Status
 from bot.metrics import Metrics
 from bot.slack.contexts import Contexts
 from bot.slack.responses import ResponseUrls
@@ -43,6 +45,8 @@ class Services:
     dispatcher: Dispatcher
     digest_store: DigestStore
     digests: Digests
+    digest_admin: DigestAdmin
+    status: Status
     metrics: Metrics
     posts: PostLimits
     seen: SeenRequests  # Slack requests already taken, so a replay changes nothing

@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AppConfig, Settings
 from bot.core.actions import Completions, IncidentActions
+from bot.core.digest_admin import DigestAdmin
 from bot.core.digests import Digests
 from bot.core.directory import Directory
 from bot.core.dispatch import Dispatcher
@@ -29,12 +30,15 @@ from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
 from bot.core.posting import PostLimits
 from bot.core.sender import ActionSender
+from bot.core.status import FamilyBudget, Status
 from bot.metrics import Metrics
 from bot.services import Services
 from bot.slack.app import build_bolt_app
 from bot.slack.contexts import Contexts
 from bot.slack.digests import DigestPoster
 from bot.slack.errors import explain
+from bot.slack.listeners.cards import names_for
+from bot.slack.names import Names
 from bot.slack.notify import Notifier
 from bot.slack.profiles import SlackProfiles
 from bot.slack.responses import ResponseUrls
@@ -42,7 +46,7 @@ from bot.store.audit import AuditStore
 from bot.store.budget import SharedWindow
 from bot.store.contexts import SavedContexts
 from bot.store.db import Database
-from bot.store.digests import Digest, DigestStore, SlotClaims
+from bot.store.digests import DigestStore, SlotClaims
 from bot.store.lease import Lease
 from bot.store.links import LinkStore
 from bot.store.post_limits import PostWindows
@@ -102,7 +106,7 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
     audit = AuditStore(db)
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this replica, in leases and claims
     digest_store = DigestStore(db)
-    await digest_store.sync_config([Digest.from_config(c) for c in config.digests])
+    await digest_store.sync_config([c.digest() for c in config.digests])
     queue = ActionQueue(db)
     completions = Completions()
     dispatcher = Dispatcher(
@@ -125,6 +129,14 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         email_matching=config.email_matching,
         allow_unverified_self_link=config.allow_unverified_self_link,
     )
+
+    async def channel_names() -> Names:  # a digest is a channel message: nobody is "you" (called once built)
+        return await names_for(services)
+
+    poster = DigestPoster(slack, settings.command, channel_names, incidents.routes, metrics)
+    digests = Digests(digest_store, SlotClaims(db, holder), incidents, poster=poster, now=now)
+    posts = PostLimits(PostWindows(db), settings.command)
+    budgets = [FamilyBudget(f.value, settings.budgets.spec(f), vo.budgets[f]) for f in Family]
     services = Services(
         settings=settings,
         config=config,
@@ -144,9 +156,11 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         queue=queue,
         dispatcher=dispatcher,
         digest_store=digest_store,
-        digests=Digests(digest_store, SlotClaims(db, holder), incidents, now=now),
+        digests=digests,
+        digest_admin=DigestAdmin(digest_store, digests, posts, incidents, poster, admins=identity.admins, now=now),
+        status=Status(directory.oncall, budgets, queue, digests, identity),
         metrics=metrics,
-        posts=PostLimits(PostWindows(db), settings.command),
+        posts=posts,
         seen=SeenRequestStore(db),
         directory=directory,
         history=History(vo, vo.budgets[Family.REPORTING].wait_time),
@@ -156,7 +170,6 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         hooks=ResponseUrls(settings.slack_api_url),
     )
     dispatcher.on_done = Notifier(services)
-    services.digests.post = DigestPoster(services)
     return services
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import AppConfig, ConfigError, load_app_config, load_settings
+from bot.config import AppConfig, ConfigError, DigestConfig, load_app_config, load_settings
+from bot.core.digest import Digest
 from bot.victorops.limits import RateSpec
 from bot.victorops.models import Phase
 
@@ -119,6 +120,39 @@ def test_good_yaml(tmp_path: Path) -> None:
         "Europe/Berlin",
         "skip",
         [Phase.UNACKED, Phase.ACKED],
+    )
+
+
+def test_a_yaml_digest_becomes_the_cores_digest() -> None:
+    config = DigestConfig.model_validate(
+        {
+            "name": "morning",
+            "channel": "C0OPS",
+            "schedule": "0 9 * * 1-5",
+            "timezone": "Europe/Berlin",
+            "when_empty": "skip",
+            "filter": {"routing_keys": ["db"], "teams": ["team-a"], "phases": ["triggered", "ACKED"]},
+        }
+    )
+    assert config.digest() == Digest(
+        name="morning",
+        channel="C0OPS",
+        schedule="0 9 * * 1-5",
+        timezone="Europe/Berlin",
+        when_empty="skip",
+        routes=("db",),
+        teams=("team-a",),
+        phases=("UNACKED", "ACKED"),
+        source="config",
+        created_by=None,
+    )
+    defaults = DigestConfig(name="m", channel="C0OPS", schedule="0 9 * * *").digest()
+    assert (defaults.timezone, defaults.when_empty, defaults.routes, defaults.teams, defaults.phases) == (
+        "UTC",
+        "post",
+        (),
+        (),
+        (),
     )
 
 

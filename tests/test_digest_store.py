@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.config import DigestConfig
+from bot.core.digest import Digest
 from bot.store.db import Database
-from bot.store.digests import Digest, DigestStore, SlotClaims
+from bot.store.digests import DigestStore, SlotClaims
 from bot.store.tables import DigestRow, DigestSlotRow
 from tests.dbfixtures import fresh_postgres_schema
 from tests.store_worker import CLAIMED_SLOTS
@@ -31,39 +31,6 @@ def digest(name: str, channel: str = "C0OPS", source: str = "slack", **changes: 
         created_by="U0ADMIN1" if source == "slack" else None,
     )
     return replace(made, source=source, **changes)  # type: ignore[arg-type]
-
-
-def test_from_config_takes_the_validated_yaml_digest() -> None:
-    config = DigestConfig.model_validate(
-        {
-            "name": "morning",
-            "channel": "C0OPS",
-            "schedule": "0 9 * * 1-5",
-            "timezone": "Europe/Berlin",
-            "when_empty": "skip",
-            "filter": {"routing_keys": ["db"], "teams": ["team-a"], "phases": ["triggered", "ACKED"]},
-        }
-    )
-    assert Digest.from_config(config) == Digest(
-        name="morning",
-        channel="C0OPS",
-        schedule="0 9 * * 1-5",
-        timezone="Europe/Berlin",
-        when_empty="skip",
-        routes=("db",),
-        teams=("team-a",),
-        phases=("UNACKED", "ACKED"),
-        source="config",
-        created_by=None,
-    )
-    defaults = Digest.from_config(DigestConfig(name="m", channel="C0OPS", schedule="0 9 * * *"))
-    assert (defaults.timezone, defaults.when_empty, defaults.routes, defaults.teams, defaults.phases) == (
-        "UTC",
-        "post",
-        (),
-        (),
-        (),
-    )
 
 
 async def test_put_get_all_in_channel_remove(database: Database) -> None:

@@ -119,7 +119,7 @@ async def test_a_missed_slot_is_posted_late_once_within_grace(bot: Bot) -> None:
         bot.services.digest_store,
         SlotClaims(bot.services.db, "late-replica"),
         bot.services.incidents,
-        post=bot.services.digests.post,
+        poster=bot.services.digests.poster,
         now=lambda: slot + timedelta(minutes=10),
     )
     await late.catch_up()
@@ -129,7 +129,7 @@ async def test_a_missed_slot_is_posted_late_once_within_grace(bot: Bot) -> None:
         bot.services.digest_store,
         SlotClaims(bot.services.db, "later"),
         bot.services.incidents,
-        post=bot.services.digests.post,
+        poster=bot.services.digests.poster,
         now=lambda: slot + timedelta(days=1, hours=5),  # the next day's slot missed by 5 h: past grace
     )
     await too_late.catch_up()

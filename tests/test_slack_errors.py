@@ -14,7 +14,7 @@ import yaml
 from bot.core.refusals import Refusals
 from bot.slack.errors import explain
 from bot.slack.slack_errors import ChannelArchived, NotInChannel, TokenRevoked, post_message
-from bot.slack.status import status_report
+from bot.slack.status import status_text
 from bot.web import build_http_app
 from tests.harness import CHANNEL, USERS, Bot, running_bot
 from tests.procs import BotProcess, bot_env
@@ -49,7 +49,7 @@ async def test_an_archived_channel_is_held_30_minutes_then_tried_again_once(
             clock.at += timedelta(minutes=29, seconds=59)
             assert await digests.run_slot("morning", SLOT + timedelta(days=1)) is False
             assert posts(bot) == 1  # held: Slack was not asked
-            status = await status_report(bot.services)
+            status = status_text(await bot.services.status.report(), bot.services.settings.command)
             clock.at += timedelta(seconds=1)
             assert await digests.run_slot("morning", SLOT + timedelta(days=1)) is False
             assert posts(bot) == 2  # asked once more, after 30 minutes
@@ -79,7 +79,7 @@ async def test_a_revoked_token_holds_every_digest_and_readyz_says_so(tmp_path: P
         assert await digests.run_slot("morning", SLOT) is False
         assert await digests.run_slot("other", SLOT) is False
         assert posts(bot) == 1
-        status = await status_report(bot.services)
+        status = status_text(await bot.services.status.report(), bot.services.settings.command)
         assert ":red_circle: Every digest held until" in status and "reinstall the app" in status
         bot.slack.fail_next("auth.test", status=200, retry_after=None, error="invalid_auth")
         transport = httpx.ASGITransport(app=build_http_app(None, bot.services))

@@ -8,17 +8,17 @@ A slot missed while the bot was down is posted late only within `grace`, and onl
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
-from bot.core.incidents import IncidentFilter, IncidentView
+from bot.core.digest import Digest
+from bot.core.incidents import IncidentFilter
 from bot.core.refusals import PostRefused, Refusals
 from bot.core.schedule import missed_slot, next_slot, previous_slot, slot_key
-from bot.store.digests import Digest
 from bot.victorops.models import Incident, Phase
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,13 @@ RELOAD = 60.0  # seconds between checks for digests added or removed on another 
 
 
 class DigestStore(Protocol):
+    """The digests as stored for every replica (bot.store.digests.DigestStore)."""
+
     async def all(self) -> list[Digest]: ...
     async def get(self, name: str) -> Digest | None: ...
+    async def in_channel(self, channel: str) -> list[Digest]: ...
+    async def put(self, digest: Digest) -> None: ...
+    async def remove(self, name: str) -> bool: ...
 
 
 class Claims(Protocol):
@@ -43,7 +48,24 @@ class Claims(Protocol):
     async def prune(self, keep: timedelta) -> None: ...
 
 
-Post = Callable[[Digest, list[Incident]], Awaitable[str | None]]  # the posted message's ts, None if skipped
+class Incidents(Protocol):
+    """The shared incident view (bot.core.incidents.IncidentView)."""
+
+    async def all(self) -> list[Incident]: ...
+    async def open(self) -> list[Incident]: ...
+
+
+class Poster(Protocol):
+    """Posting to a channel, as the chat draws it (bot.slack.digests.DigestPoster). Raises PostRefused when the
+    chat refuses the channel for good (gone, archived, vobot not in it) or the token."""
+
+    async def digest(self, digest: Digest, incidents: list[Incident]) -> str | None:
+        """Post the digest; the message's ts, or None when it is empty and set to skip."""
+        ...
+
+    async def listing(self, channel: str, incidents: list[Incident]) -> None:
+        """Post the incidents as a plain listing (a channel without a digest of its own)."""
+        ...
 
 
 class SlotTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler ships no types
@@ -74,16 +96,16 @@ class Digests:
         self,
         store: DigestStore,
         claims: Claims,
-        view: IncidentView,
+        view: Incidents,
         *,
-        post: Post | None = None,
+        poster: Poster,
         grace: timedelta = GRACE,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
         self._claims = claims
         self._view = view
-        self.post: Post | None = post  # set once the Slack side exists
+        self.poster = poster
         self._grace = grace
         self._now = now
         self._scheduler: AsyncIOScheduler | None = None
@@ -94,9 +116,8 @@ class Digests:
 
     async def send(self, digest: Digest) -> str | None:
         """Post the digest now, whatever the schedule or a hold (`/vo digest now`, `vobot digest send`)."""
-        assert self.post is not None
         try:
-            ts = await self.post(digest, await self.incidents_for(digest))
+            ts = await self.poster.digest(digest, await self.incidents_for(digest))
         except PostRefused as refused:
             if self.refusals.hold(refused):
                 log.warning("digest %s not posted to %s: %s", digest.name, digest.channel, refused.sentence)
@@ -193,12 +214,3 @@ class Digests:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
-
-
-def describe_filter(digest: Digest) -> str:
-    parts: Sequence[str] = [
-        *(f"route:{r}" for r in digest.routes),
-        *(f"team:{t}" for t in digest.teams),
-        *(f"phase:{p}" for p in digest.phases),
-    ]
-    return " ".join(parts) or "every open incident"

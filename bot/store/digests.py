@@ -9,51 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from sqlalchemy import Insert, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from bot.config import DigestConfig
+from bot.core.digest import Digest, Source, WhenEmpty
 from bot.store.db import Database
 from bot.store.tables import DigestRow, DigestSlotRow
 
 Clock = Callable[[], float]
-WhenEmpty = Literal["post", "skip"]
-Source = Literal["config", "slack"]
-
-
-@dataclass(frozen=True)
-class Digest:
-    name: str
-    channel: str
-    schedule: str  # five-field cron
-    timezone: str  # IANA name
-    when_empty: WhenEmpty
-    routes: tuple[str, ...]
-    teams: tuple[str, ...]
-    phases: tuple[str, ...]  # UNACKED and/or ACKED; empty means both
-    source: Source
-    created_by: str | None  # the Slack user who added it, for source "slack"
-
-    @classmethod
-    def from_config(cls, c: DigestConfig) -> Digest:
-        """A digest of the YAML file, already validated (cron, time zone, channel) by the config model."""
-        return cls(
-            name=c.name,
-            channel=c.channel,
-            schedule=c.schedule,
-            timezone=c.timezone,
-            when_empty=c.when_empty,
-            routes=tuple(c.filter.routing_keys),
-            teams=tuple(c.filter.teams),
-            phases=tuple(p.value for p in c.filter.phases),
-            source="config",
-            created_by=None,
-        )
 
 
 def _digest(row: DigestRow) -> Digest:

@@ -25,7 +25,7 @@ from bot.slack.modals import ModalMeta, ViewId, create_view, loading, message_vi
 from bot.slack.names import Names
 from bot.slack.replies import HISTORY_PAGE_SIZE, history_message, oncall_message
 from bot.slack.responses import ResponseUrls
-from bot.slack.status import status_report
+from bot.slack.status import status_text
 from bot.victorops.models import HistoryQuery
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class Reply:
 class Commands:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.digests = DigestCommands(services)
+        self.digests = DigestCommands(services.digest_admin, services.settings.command)
 
     async def on_command(self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         name = self.services.settings.command
@@ -134,7 +134,7 @@ class Commands:
             case g.Unlink():
                 await self.unlink(parsed, command, reply)
             case g.Status():
-                text = await status_report(self.services)
+                text = status_text(await self.services.status.report(), self.services.settings.command)
                 await reply(text, sentence(text))
             case g.DigestNow():
                 await self.digests.now(command, reply)

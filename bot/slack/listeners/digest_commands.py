@@ -1,24 +1,23 @@
-"""`/vo digest now | list | add | remove`: digests from Slack (adding and removing is for admins)."""
+"""`/vo digest now | list | add | remove`: the core's digest administration, answered in Slack's words."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
-
-from bot.config import DigestConfig
-from bot.core.actions import ActionError
-from bot.core.digests import describe_filter
-from bot.core.schedule import next_slot
+from bot.core.digest import Digest, InvalidDigest
+from bot.core.digest_admin import (
+    DefinedInFile,
+    DigestAdmin,
+    DigestRefused,
+    NoSuchDigest,
+    NotAnAdmin,
+    PostedRecently,
+    Scheduled,
+)
 from bot.core.text import escape
-from bot.services import Services
 from bot.slack import grammar as g
-from bot.slack.blocks import Block, ListSpec, check_message, sentence
-from bot.slack.listeners.cards import listing_message, names_for
-from bot.slack.slack_errors import post_message
-from bot.store.digests import Digest
+from bot.slack.blocks import Block, sentence
 
 
 class Reply(Protocol):
@@ -27,102 +26,90 @@ class Reply(Protocol):
 
 
 class DigestCommands:
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, admin: DigestAdmin, command: str) -> None:
+        self._admin = admin
+        self._command = command  # the slash command, as the workspace types it
 
     async def now(self, command: dict[str, Any], reply: Reply) -> None:
         """Post this channel's digests now, or every open incident when it has none."""
-        channel = command["channel_id"]
-        if limited := await self.services.posts.digest_now(channel):
-            raise ActionError(limited)
         try:
-            digests = await self.post_now(channel)
-        except Exception:
-            await self.services.posts.digest_not_posted(channel)
-            raise
+            digests = await self._admin.post_now(command["channel_id"])
+        except DigestRefused as refused:
+            await reply.privately(self.refusal(refused))
+            return
         names = ", ".join(f"“{escape(d.name)}”" for d in digests) or "of every open incident"
         await reply.privately(f"Posted the digest {names} here.")
 
-    async def post_now(self, channel: str) -> list[Digest]:
-        digests = await self.services.digest_store.in_channel(channel)
-        for digest in digests:
-            await self.services.digests.send(digest)
-        if not digests:
-            spec = ListSpec()
-            incidents, command = await self.services.incidents.open(), self.services.settings.command
-            text, blocks = listing_message(spec, incidents, command, names=await names_for(self.services))
-            check_message(blocks, text)
-            await post_message(self.services.slack, channel, text=text, blocks=blocks)
-        return digests
-
     async def list(self, reply: Reply) -> None:
-        digests = await self.services.digest_store.all()
-        if not digests:
-            text = f"No digests yet. An admin adds one with `{self.services.settings.command} digest add …`."
+        entries = await self._admin.scheduled()
+        if not entries:
+            text = f"No digests yet. An admin adds one with `{self._command} digest add …`."
             await reply(text, sentence(text))
             return
-        lines = [self.line(d) for d in digests]
-        await reply("Digests", sentence("\n".join(lines)))
-
-    def line(self, digest: Digest) -> str:
-        upcoming = next_slot(digest.schedule, digest.timezone, self.services.now())
-        when = upcoming.astimezone(ZoneInfo(digest.timezone)).strftime("%a %d %b %H:%M %Z") if upcoming else "never"
-        origin = "configuration file" if digest.source == "config" else f"added by <@{digest.created_by}>"
-        empty = ", skipped when empty" if digest.when_empty == "skip" else ""
-        return (
-            f"*{escape(digest.name)}* → <#{digest.channel}> · `{escape(digest.schedule)}` {escape(digest.timezone)} · "
-            f"next {when} · {escape(describe_filter(digest))}{empty} · {origin}"
-        )
+        await reply("Digests", sentence("\n".join(line(e) for e in entries)))
 
     async def add(self, parsed: g.DigestAdd, command: dict[str, Any], reply: Reply) -> None:
-        self._require_admin(command["user_id"])
-        existing = await self.services.digest_store.get(parsed.name)
-        if existing is not None and existing.source == "config":
-            raise ActionError(f"Digest “{parsed.name}” is defined in vobot's configuration file; change it there.")
         try:
-            config = DigestConfig.model_validate(
-                {
-                    "name": parsed.name,
-                    "channel": command["channel_id"],
-                    "schedule": parsed.schedule,
-                    "timezone": parsed.timezone or "UTC",
-                    "when_empty": parsed.when_empty or "post",
-                    "filter": {
-                        "routing_keys": list(parsed.routes),
-                        "teams": list(parsed.teams),
-                        "phases": [p.value for p in parsed.phases],
-                    },
-                }
+            added = await self._admin.add(
+                command["user_id"],
+                name=parsed.name,
+                channel=command["channel_id"],
+                schedule=parsed.schedule,
+                timezone=parsed.timezone or "UTC",
+                when_empty=parsed.when_empty or "post",
+                routes=parsed.routes,
+                teams=parsed.teams,
+                phases=[p.value for p in parsed.phases],
             )
-        except ValidationError as exc:
-            problem = exc.errors()[0]
-            field = ".".join(str(p) for p in problem["loc"])
-            raise ActionError(
-                f"That digest cannot be added: {escape(field)}: {escape(problem['msg'].removeprefix('Value error, '))}."
-            ) from None
-        digest = replace(Digest.from_config(config), source="slack", created_by=command["user_id"])
-        await self.services.digest_store.put(digest)
-        await self.services.digests.reload()
-        verb = "Replaced" if existing else "Added"
-        text = f"{verb} a digest: {self.line(digest)}"
+        except (DigestRefused, InvalidDigest) as refused:
+            await reply.privately(self.refusal(refused))
+            return
+        text = f"{'Replaced' if added.replaced else 'Added'} a digest: {line(added)}"
         await reply(text, sentence(text))
 
     async def remove(self, parsed: g.DigestRemove, command: dict[str, Any], reply: Reply) -> None:
-        self._require_admin(command["user_id"])
-        store = self.services.digest_store
-        digest = await store.get(parsed.name)
-        if digest is None:
-            raise ActionError(
-                f"There is no digest “{parsed.name}”; `{self.services.settings.command} digest list` shows them."
-            )
-        if digest.source == "config":
-            raise ActionError(f"Digest “{parsed.name}” is defined in vobot's configuration file; remove it there.")
-        await store.remove(parsed.name)
-        await self.services.digests.reload()
-        text = f"Removed the digest “{parsed.name}”; it will not be posted again."
+        try:
+            removed = await self._admin.remove(command["user_id"], parsed.name)
+        except DigestRefused as refused:
+            await reply.privately(self.refusal(refused))
+            return
+        text = f"Removed the digest “{escape(removed.name)}”; it will not be posted again."
         await reply(text, sentence(text))
 
-    def _require_admin(self, slack_user_id: str) -> None:
-        identity = self.services.identity
-        if not identity.is_admin(slack_user_id):
-            raise ActionError(f"Only vobot admins can add or remove digests: {identity.admin_mentions()}.")
+    def refusal(self, refused: DigestRefused | InvalidDigest) -> str:
+        match refused:
+            case NotAnAdmin(admins=admins):
+                who = ", ".join(f"<@{a}>" for a in admins) or "nobody yet (set `admins:` or VOBOT_ADMINS)"
+                return f"Only vobot admins can add or remove digests: {who}."
+            case DefinedInFile(name=name, change=change):
+                there = "change it there" if change == "add" else "remove it there"
+                return f"Digest “{escape(name)}” is defined in vobot's configuration file; {there}."
+            case NoSuchDigest(name=name):
+                return f"There is no digest “{escape(name)}”; `{self._command} digest list` shows them."
+            case PostedRecently(sentence=said):
+                return said
+            case InvalidDigest(field=field, problem=problem):
+                return f"That digest cannot be added: {escape(field)}: {escape(problem)}."
+        raise AssertionError(f"no sentence for {refused!r}")  # a new refusal needs its sentence here
+
+
+def line(entry: Scheduled) -> str:
+    """One digest of a listing: where, when, which incidents, and where it was defined."""
+    digest = entry.digest
+    zone = ZoneInfo(digest.timezone)
+    when = entry.next_run.astimezone(zone).strftime("%a %d %b %H:%M %Z") if entry.next_run else "never"
+    origin = "configuration file" if digest.source == "config" else f"added by <@{digest.created_by}>"
+    empty = ", skipped when empty" if digest.when_empty == "skip" else ""
+    return (
+        f"*{escape(digest.name)}* → <#{digest.channel}> · `{escape(digest.schedule)}` {escape(digest.timezone)} · "
+        f"next {when} · {escape(filters(digest))}{empty} · {origin}"
+    )
+
+
+def filters(digest: Digest) -> str:
+    parts = [
+        *(f"route:{r}" for r in digest.routes),
+        *(f"team:{t}" for t in digest.teams),
+        *(f"phase:{p}" for p in digest.phases),
+    ]
+    return " ".join(parts) or "every open incident"

@@ -1,0 +1,99 @@
+"""`/vo status`: the bot as its users meet it, in facts — whether VictorOps answers, the budget left, what is
+queued, when each digest was last posted, which channels are held, and who is on call without a Slack link."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.core.digest import Digest
+from bot.core.digests import Digests
+from bot.core.refusals import Hold
+from bot.victorops.errors import VictorOpsError
+from bot.victorops.limits import RateSpec
+from bot.victorops.models import TeamOnCall
+
+
+class OnCall(Protocol):
+    """Who is on call now, cached (bot.core.directory.Directory.oncall)."""
+
+    async def get(self) -> list[TeamOnCall]: ...
+
+
+class Remaining(Protocol):
+    """An endpoint family's budget window (bot.victorops.limits.Gate)."""
+
+    async def remaining(self) -> int | None: ...
+
+
+class Queue(Protocol):
+    async def depth(self) -> int: ...
+
+
+class Linked(Protocol):
+    """bot.core.identity.Identity."""
+
+    async def linked_usernames(self) -> set[str]: ...
+
+
+@dataclass(frozen=True)
+class FamilyBudget:
+    family: str  # the endpoint family: incidents, reporting, lookups
+    spec: RateSpec  # as configured (the window kept is a little longer, see RateSpec.padded)
+    window: Remaining
+
+
+@dataclass(frozen=True)
+class BudgetLeft:
+    family: str
+    remaining: int | None  # None: unlimited
+    spec: RateSpec
+
+
+@dataclass(frozen=True)
+class DigestPosted:
+    digest: Digest
+    last_posted: str | None  # the local slot time of its last posted message; None before the first
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    victorops_error: VictorOpsError | None  # None: VictorOps answered
+    budgets: list[BudgetLeft]
+    queued: int  # actions waiting for VictorOps
+    digests: list[DigestPosted]
+    holds: list[Hold]  # channels (or the token) the chat refuses, not tried again for a while
+    oncall: list[str]  # VictorOps usernames on call now, sorted; empty when VictorOps did not answer
+    unlinked: list[str]  # those of them no Slack user acts as
+
+
+class Status:
+    def __init__(
+        self, oncall: OnCall, budgets: Sequence[FamilyBudget], queue: Queue, digests: Digests, identity: Linked
+    ) -> None:
+        self._oncall = oncall
+        self._budgets = tuple(budgets)
+        self._queue = queue
+        self._digests = digests
+        self._identity = identity
+
+    async def report(self) -> StatusReport:
+        error = None
+        oncall: list[str] = []
+        try:
+            oncall = sorted({name for team in await self._oncall.get() for name in team.usernames})
+        except VictorOpsError as exc:
+            error = exc
+        budgets = [BudgetLeft(b.family, await b.window.remaining(), b.spec) for b in self._budgets]
+        digests = [DigestPosted(d, await self._digests.last_posted(d.name)) for d in await self._digests.store.all()]
+        linked = await self._identity.linked_usernames()
+        return StatusReport(
+            victorops_error=error,
+            budgets=budgets,
+            queued=await self._queue.depth(),
+            digests=digests,
+            holds=self._digests.refusals.current(),
+            oncall=oncall,
+            unlinked=[name for name in oncall if name.lower() not in linked],
+        )
