@@ -27,8 +27,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from bot.core.schedule import next_slot
 from bot.store.db import check_url
-from bot.victorops.client import Budgets
-from bot.victorops.limits import RateSpec
+from bot.victorops.limits import Budgets, RateSpec
 from bot.victorops.models import Phase, parse_phase
 
 

@@ -49,9 +49,9 @@ from bot.store.post_limits import PostWindows
 from bot.store.queue import ActionQueue
 from bot.store.replays import SeenRequestStore
 from bot.store.snapshots import Snapshots
-from bot.victorops.client import Family, VictorOpsClient
+from bot.victorops.client import VictorOpsClient
 from bot.victorops.errors import VictorOpsError
-from bot.victorops.limits import SharedBudget
+from bot.victorops.limits import Family, SharedBudget
 from bot.victorops.models import Target
 from bot.web import build_http_app
 

@@ -19,8 +19,8 @@ from bot.core.sender import ActionSender
 from bot.sim.server import ServerThread
 from bot.sim.victorops import SimConfig, SimState, build_app
 from bot.victorops import errors
-from bot.victorops.client import UNLIMITED, VictorOpsClient
-from bot.victorops.limits import RateSpec
+from bot.victorops.client import VictorOpsClient
+from bot.victorops.limits import UNLIMITED, RateSpec
 from bot.victorops.models import Target
 from tests.dbfixtures import fresh_postgres_schema
 from tests.fakes import FakeClock, queued

@@ -22,6 +22,7 @@ import pytest
 from bot.config import AppConfig
 from bot.core.actions import ActionError
 from bot.core.contexts import Saved
+from bot.core.queue import QueuedAction
 from bot.sim.server import ServerThread, free_port, serve
 from bot.sim.slack import Message, SlackWorkspace
 from bot.sim.slack_api import build_slack_api
@@ -35,7 +36,6 @@ from bot.slack.notify import Notifier
 from bot.slack.responses import ResponseUrls
 from bot.store.contexts import SavedContexts
 from bot.store.db import Database
-from bot.store.queue import QueuedAction
 from bot.wiring import run_bot
 from tests.harness import CHANNEL, OFF, USERS, Bot, running_bot, settings_for, texts
 

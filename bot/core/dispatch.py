@@ -19,9 +19,9 @@ from typing import Protocol
 
 from bot.core.actions import BATCHABLE, ActionError, Completions, call_key, summary
 from bot.core.audit import Auditor
+from bot.core.queue import QueuedAction
 from bot.core.sender import ActionSender, Sent
 from bot.core.text import escape
-from bot.store.queue import QueuedAction
 from bot.victorops import errors
 from bot.victorops.limits import Clock, Gate, Sleep
 

@@ -13,11 +13,11 @@ from dataclasses import replace
 from slack_sdk.errors import SlackApiError
 
 from bot.core.actions import Outcome, outcomes_of
+from bot.core.queue import QueuedAction
 from bot.services import Services
 from bot.slack.blocks import Block, outcomes_message, sentence
 from bot.slack.listeners.cards import names_for, redraw_card, seen_by
 from bot.slack.surface import Surface
-from bot.store.queue import QueuedAction
 
 log = logging.getLogger(__name__)
 

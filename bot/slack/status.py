@@ -7,8 +7,8 @@ from datetime import UTC
 from bot.core.refusals import EVERYWHERE
 from bot.core.text import escape
 from bot.services import Services
-from bot.victorops.client import Family
 from bot.victorops.errors import VictorOpsError
+from bot.victorops.limits import Family
 
 
 async def status_report(services: Services) -> str:
