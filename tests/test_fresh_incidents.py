@@ -215,7 +215,7 @@ async def test_a_rate_limit_403_does_not_fail_a_queued_ack(tmp_path: Path) -> No
         number = bot.open_numbers("UNACKED")[0]
         await listed(bot)
         auth = {"X-VO-Api-Id": "demo", "X-VO-Api-Key": "demo"}
-        async with httpx.AsyncClient(base_url=str(bot.services.settings.victorops_api_url), headers=auth) as other:
+        async with httpx.AsyncClient(base_url=str(bot.vobot.settings.victorops_api_url), headers=auth) as other:
             assert [(await other.get(INCIDENTS)).status_code for _ in range(2)] == [200, 200]  # another tool
         await bot.driver.command("U0ALICE", CHANNEL, f"ack {number}")
         await replies(bot, "U0ALICE", "Acknowledged by you", within=12)

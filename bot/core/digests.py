@@ -76,14 +76,14 @@ class Digests:
         claims: Claims,
         view: IncidentView,
         *,
-        post: Post | None = None,
+        post: Post,
         grace: timedelta = GRACE,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
         self._claims = claims
         self._view = view
-        self.post: Post | None = post  # set once the Slack side exists
+        self.post = post
         self._grace = grace
         self._now = now
         self._scheduler: AsyncIOScheduler | None = None
@@ -94,7 +94,6 @@ class Digests:
 
     async def send(self, digest: Digest) -> str | None:
         """Post the digest now, whatever the schedule or a hold (`/vo digest now`, `vobot digest send`)."""
-        assert self.post is not None
         try:
             ts = await self.post(digest, await self.incidents_for(digest))
         except PostRefused as refused:

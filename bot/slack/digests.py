@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from bot.services import Services
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core.incidents import IncidentView
+from bot.metrics import Metrics
 from bot.slack.blocks import ListSpec, check_message
-from bot.slack.listeners.cards import listing_message, names_for
+from bot.slack.cards import Cards, listing_message
 from bot.slack.slack_errors import post_message
 from bot.store.digests import Digest
 from bot.victorops.models import Incident
@@ -17,24 +20,27 @@ def spec_for(digest: Digest) -> ListSpec:
 
 
 class DigestPoster:
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, incidents: IncidentView, cards: Cards, slack: AsyncWebClient, metrics: Metrics) -> None:
+        self.incidents = incidents
+        self.cards = cards
+        self.slack = slack
+        self.metrics = metrics
 
     async def __call__(self, digest: Digest, incidents: list[Incident]) -> str | None:
         """Post the digest; returns the message's ts, or None when it is empty and set to skip."""
         if not incidents and digest.when_empty == "skip":
             return None
-        known = self.services.incidents.routes()
+        known = self.incidents.routes()
         text, blocks = listing_message(
             spec_for(digest),
             incidents,
-            self.services.settings.command,
+            self.cards.command,
             known_routes=known,
-            names=await names_for(self.services),  # a channel message: nobody is "you"
+            names=await self.cards.names(),  # a channel message: nobody is "you"
         )
         check_message(blocks, text)
         # Slack's ~1 message/s per channel: the client waits out a 429 (Retry-After) rather than dropping it.
         # A channel gone, archived or without vobot raises a `PostRefused`: the scheduler holds it a while.
-        ts = await post_message(self.services.slack, digest.channel, text=text, blocks=blocks)
-        self.services.metrics.digests_posted.labels(digest.name).inc()
+        ts = await post_message(self.slack, digest.channel, text=text, blocks=blocks)
+        self.metrics.digests_posted.labels(digest.name).inc()
         return ts
