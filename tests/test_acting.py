@@ -3,17 +3,26 @@ reads the queued rows of the version before it."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from bot.core.actions import ActionError
+from bot.core.contexts import Saved
 from bot.slack.blocks import ActionId, ListSpec
+from bot.slack.contexts import TTL, Contexts, Kind
+from bot.slack.linking import Pending
+from bot.slack.modals import ModalMeta
+from bot.store.contexts import SavedContexts
 from bot.store.db import Database
 from bot.store.queue import ActionQueue
 from tests.harness import CHANNEL, Bot, running_bot
 
 ALICE = "U0ALICE"
+HOOK = "https://hooks.slack.com/actions/T0/1/x"
 
 
 @pytest.fixture
@@ -48,23 +57,18 @@ async def test_one_person_has_one_slack_name_by_command_button_and_modal(bot: Bo
     assert {a.slack_name for a in queued} == {"alice"}  # what VictorOps is told "by @…"
 
 
-async def test_a_queued_row_with_the_older_reply_shape_is_still_told(bot: Bot, tmp_path: Path) -> None:
+async def test_a_queued_row_with_the_older_reply_shape_is_still_told(bot: Bot, database: Database) -> None:
     """Rows queued before the reply had short keys hold kind, response_url, channel, listing, public."""
     number = bot.open_numbers("UNACKED")[0]
     url = bot.slack.new_response_url("commands", CHANNEL, ALICE)
     older = {"kind": "card", "response_url": url, "channel": CHANNEL, "listing": ListSpec().model_dump(mode="json")}
-    db = Database(f"sqlite:///{tmp_path}/older.db")  # not the bot's: its dispatcher would send the row
-    await db.migrate()
-    try:
-        queue = ActionQueue(db)
-        action, _ = await queue.enqueue(
-            verb="ack", vo_username="alice", slack_user_id=ALICE, slack_name="alice", incidents=[number],
-            payload={"note": None}, reply=older, dedupe_key=None,
-        )  # fmt: skip
-        outcome = {"n": number, "done": True, "note": f"Acknowledged #{number} (older row)."}
-        done = await queue.complete(action.id, {"outcomes": [outcome], "created": None})
-    finally:
-        await db.dispose()
+    queue = ActionQueue(database)  # not the bot's database: its dispatcher would send the row
+    action, _ = await queue.enqueue(
+        verb="ack", vo_username="alice", slack_user_id=ALICE, slack_name="alice", incidents=[number],
+        payload={"note": None}, reply=older, dedupe_key=None,
+    )  # fmt: skip
+    outcome = {"n": number, "done": True, "note": f"Acknowledged #{number} (older row)."}
+    done = await queue.complete(action.id, {"outcomes": [outcome], "created": None})
     await bot.vobot.slack_side.notifier(done)
     [post] = bot.slack.response_posts(url)
     assert post.payload["replace_original"] is True  # the card's listing, redrawn in place
@@ -74,3 +78,22 @@ async def test_a_queued_row_with_the_older_reply_shape_is_still_told(bot: Bot, t
 
 def texts_of(payload: dict[str, object]) -> str:
     return str(payload.get("text", "")) + str(payload.get("blocks", ""))
+
+
+@pytest.mark.parametrize(
+    ("kind", "older", "says"),
+    [
+        (Kind.MODAL, {"numbers": ["42"], "channel": CHANNEL, "response_url": HOOK}, "This window is from an older"),
+        (Kind.LINK, {"f": "ack", "u": "alice", "n": ["42"], "r": HOOK, "ch": CHANNEL}, "This button is from an older"),
+    ],
+)
+async def test_a_context_saved_in_the_older_shape_is_answered_with_one_sentence(
+    database: Database, kind: Kind, older: dict[str, object], says: str
+) -> None:
+    """Contexts live 30 minutes: one saved before the place was its own part is refused, not misread."""
+    token, now = secrets.token_urlsafe(32), datetime.now(UTC)
+    await SavedContexts(database).put(Saved(token, kind, ALICE, older, now + TTL))
+    with pytest.raises(ActionError, match=says):
+        await Contexts(SavedContexts(database), lambda: now).load(
+            kind, ALICE, token, ModalMeta if kind == Kind.MODAL else Pending
+        )

@@ -46,6 +46,7 @@ async def test_a_lease_that_cannot_be_renewed_stops_sending(tmp_path: Path) -> N
             sender=ActionSender(bot.vobot.vo, bot.vobot.lookups.incidents),
             gate=bot.vobot.vo.budgets[next(iter(bot.vobot.vo.budgets))],
             auditor=bot.vobot.core.dispatcher._audit,
+            on_done=bot.vobot.slack_side.notifier,
         )
         stop = asyncio.Event()
         running = asyncio.create_task(dispatcher.run(stop))
