@@ -30,10 +30,8 @@ from bot.sim.server import ServerThread, free_port
 from bot.sim.slack import SlackWorkspace
 from bot.sim.slack_api import build_slack_api
 from bot.sim.victorops import SimConfig, build_app
-from bot.slack.app import build_bolt_app
 from bot.victorops.limits import RateSpec
-from bot.web import build_http_app
-from bot.wiring import build_services
+from bot.wiring import build, build_bolt, build_web
 
 REQUESTS = 200
 CONCURRENCY = 20
@@ -114,8 +112,8 @@ async def serve_app(which: str, port: int) -> None:
                 VICTOROPS_API_KEY="demo",
                 VOBOT_DATABASE_URL=f"sqlite:///{folder}/bench.db",
             )
-            services = await build_services(settings, AppConfig())
-            app = build_http_app(build_bolt_app(services), services)
+            vobot = await build(settings, AppConfig())
+            app = build_web(vobot, build_bolt(vobot))
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
         await uvicorn.Server(config).serve()
 

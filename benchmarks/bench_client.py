@@ -16,8 +16,8 @@ from pydantic import SecretStr
 
 from bot.sim.server import ServerThread
 from bot.sim.victorops import SimConfig, build_app
-from bot.victorops.client import UNLIMITED, VictorOpsClient
-from bot.victorops.limits import RateSpec
+from bot.victorops.client import VictorOpsClient
+from bot.victorops.limits import UNLIMITED, RateSpec
 
 CALLS = 400
 CONCURRENCY = 4

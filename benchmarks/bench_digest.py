@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from bot.slack.blocks import ListSpec, check_message
-from bot.slack.listeners.cards import listing_message
+from bot.slack.cards import listing_message
 from bot.victorops.models import Incident, Named, PagedPolicy, Phase, Transition
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

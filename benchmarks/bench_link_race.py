@@ -74,7 +74,7 @@ async def race(folder: Path, database_url: str, n: int, *, self_links: bool) -> 
             await asyncio.gather(*(stack.driver.command(ADMIN, CHANNEL, f"link <@{u}> heidi") for u in people))
         answers = await stack.until(lambda: (m := stack.slack.ephemerals()) and len(m) >= n and m, within=60)
         elapsed = time.monotonic() - start
-        held = len(await LinkStore(stack.services.db).holders("heidi"))
+        held = len(await LinkStore(stack.vobot.store.db).holders("heidi"))
         return held, sum(TAKEN in (m.text or "") for m in answers), elapsed
 
 

@@ -17,7 +17,8 @@ from bot.config import AppConfig, Settings
 from bot.slack.scopes import SCOPES
 from bot.store.db import Database, known_revisions
 from bot.victorops import errors
-from bot.victorops.client import UNLIMITED, VictorOpsClient
+from bot.victorops.client import VictorOpsClient
+from bot.victorops.limits import UNLIMITED
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,7 @@ from bot.core.digest import (
     check_when_empty,
 )
 from bot.store.db import check_url
-from bot.victorops.client import Budgets
-from bot.victorops.limits import RateSpec
+from bot.victorops.limits import Budgets, RateSpec
 from bot.victorops.models import Phase, parse_phase
 
 

@@ -78,7 +78,7 @@ async def run_demo(port: int, host: str = "127.0.0.1") -> None:
             VICTOROPS_REPORTING_RATE_LIMIT="1/minute",
             VICTOROPS_LOOKUP_RATE_LIMIT="15/minute",
         ) as stack:
-            await stack.services.digests.start()
+            await stack.vobot.core.digests.start()
             alerts = asyncio.create_task(keep_alerting(stack, random.Random()))
             app = Starlette(routes=build_workspace_routes(stack, DEMO_USERS))
             server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
@@ -93,4 +93,4 @@ async def run_demo(port: int, host: str = "127.0.0.1") -> None:
                 alerts.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await alerts
-                await stack.services.digests.stop()
+                await stack.vobot.core.digests.stop()

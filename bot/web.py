@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 
-from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.services import Services
+from bot.metrics import Metrics
 from bot.slack.auth import SlackAuth
 from bot.slack.edge import Edge
 
 READY_TIMEOUT = 5.0  # seconds the database may take before the probe says not ready
+
+Check = Callable[[], Awaitable[str]]  # "ok", or what is wrong
 
 
 async def healthz(_: Request) -> Response:
@@ -22,41 +24,50 @@ async def healthz(_: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
-class Readiness:
-    """Ready when the database answers and Slack accepts our token (auth.test's answer is shared and cached)."""
+def database_check(ping: Callable[[], Awaitable[None]]) -> Check:
+    """Ready when the database answers within READY_TIMEOUT."""
 
-    def __init__(self, services: Services, auth: SlackAuth) -> None:
-        self.services = services
-        self.auth = auth
-
-    async def check(self, _: Request) -> Response:
-        found = {"database": await self._database(), "slack": (await self.auth.answer()).problem or "ok"}
-        ready = all(value == "ok" for value in found.values())
-        return JSONResponse(found, status_code=200 if ready else 503)
-
-    async def _database(self) -> str:
+    async def check() -> str:
         try:
             async with asyncio.timeout(READY_TIMEOUT):
-                await self.services.db.ping()
+                await ping()
         except Exception as exc:
             return f"unavailable: {exc}"
         return "ok"
 
+    return check
 
-def build_http_app(bolt: AsyncApp | None, services: Services) -> Starlette:
-    """`bolt` None: Socket Mode, where Slack's requests come over the WebSocket and only health is served."""
-    metrics, auth = services.metrics, SlackAuth(services.slack)
+
+def slack_check(auth: SlackAuth) -> Check:
+    """Ready when Slack accepts our token (auth.test's answer is shared and cached)."""
+
+    async def check() -> str:
+        return (await auth.answer()).problem or "ok"
+
+    return check
+
+
+class Readiness:
+    def __init__(self, checks: Mapping[str, Check]) -> None:
+        self._checks = dict(checks)
+
+    async def check(self, _: Request) -> Response:
+        found = {name: await check() for name, check in self._checks.items()}
+        ready = all(value == "ok" for value in found.values())
+        return JSONResponse(found, status_code=200 if ready else 503)
+
+
+def build_http_app(metrics: Metrics, checks: Mapping[str, Check], edge: Edge | None = None) -> Starlette:
+    """`edge` None: Socket Mode, where Slack's requests come over the WebSocket and only health is served."""
 
     async def metrics_endpoint(_: Request) -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", Readiness(services, auth).check, methods=["GET"]),
+        Route("/readyz", Readiness(checks).check, methods=["GET"]),
         Route("/metrics", metrics_endpoint),
     ]
-    if bolt is not None:
-        secret = services.settings.slack_signing_secret
-        edge = Edge(bolt, secret.get_secret_value() if secret else "", auth.team_id, services.seen, metrics)
+    if edge is not None:
         routes.append(Route("/slack/events", edge.endpoint, methods=["POST"]))
     return Starlette(routes=routes)

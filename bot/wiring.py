@@ -1,4 +1,5 @@
-"""The one place that builds everything from settings and runs the bot."""
+"""The one place that builds everything from settings, layer by layer (store, VictorOps, core, Slack), and
+runs the bot."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import os
 import signal
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import uvicorn
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -18,27 +22,34 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
 
 from bot.config import AppConfig, Settings
 from bot.core.actions import Completions, IncidentActions
 from bot.core.digest_admin import DigestAdmin
-from bot.core.digests import Digests
+from bot.core.digests import Digests, Poster
 from bot.core.directory import Directory
 from bot.core.dispatch import Dispatcher
 from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
 from bot.core.posting import PostLimits
+from bot.core.queue import QueuedAction
 from bot.core.sender import ActionSender
 from bot.core.status import FamilyBudget, Status
 from bot.metrics import Metrics
-from bot.services import Services
+from bot.slack.acting import Answers
 from bot.slack.app import build_bolt_app
+from bot.slack.auth import SlackAuth
+from bot.slack.cards import Cards
 from bot.slack.contexts import Contexts
 from bot.slack.digests import DigestPoster
+from bot.slack.edge import Edge
 from bot.slack.errors import explain
-from bot.slack.listeners.cards import names_for
-from bot.slack.names import Names
+from bot.slack.listeners.buttons import Buttons
+from bot.slack.listeners.commands import Commands
+from bot.slack.listeners.digest_commands import DigestCommands
+from bot.slack.listeners.views import Views
 from bot.slack.notify import Notifier
 from bot.slack.profiles import SlackProfiles
 from bot.slack.responses import ResponseUrls
@@ -53,11 +64,11 @@ from bot.store.post_limits import PostWindows
 from bot.store.queue import ActionQueue
 from bot.store.replays import SeenRequestStore
 from bot.store.snapshots import Snapshots
-from bot.victorops.client import Family, VictorOpsClient
+from bot.victorops.client import VictorOpsClient
 from bot.victorops.errors import VictorOpsError
-from bot.victorops.limits import SharedBudget
+from bot.victorops.limits import Family, SharedBudget
 from bot.victorops.models import Target
-from bot.web import build_http_app
+from bot.web import build_http_app, database_check, slack_check
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +86,49 @@ def default_targets(config: AppConfig) -> list[Target]:
     return targets
 
 
-async def build_services(settings: Settings, config: AppConfig) -> Services:
+@dataclass(frozen=True)
+class Store:
+    """The database and what is kept in it."""
+
+    db: Database
+    queue: ActionQueue
+    lease: Lease
+    audit: AuditStore
+    links: LinkStore
+    snapshots: Snapshots
+    digests: DigestStore
+    claims: SlotClaims
+    contexts: SavedContexts
+    seen: SeenRequestStore
+    post_windows: PostWindows
+
+
+async def open_store(settings: Settings, config: AppConfig, holder: str) -> Store:
+    """Migrated, and holding the configuration file's digests."""
     db = Database(settings.database_url)
     await db.migrate()
+    digests = DigestStore(db)
+    await digests.sync_config([c.digest() for c in config.digests])
+    return Store(
+        db=db,
+        queue=ActionQueue(db),
+        lease=Lease(db, "dispatcher", holder, ttl=settings.lease_seconds),
+        audit=AuditStore(db),
+        links=LinkStore(db),
+        snapshots=Snapshots(db),
+        digests=digests,
+        claims=SlotClaims(db, holder),
+        contexts=SavedContexts(db),
+        seen=SeenRequestStore(db),
+        post_windows=PostWindows(db),
+    )
+
+
+def connect_victorops(settings: Settings, store: Store, metrics: Metrics) -> VictorOpsClient:
     assert settings.victorops_api_id is not None and settings.victorops_api_key is not None  # checked by the CLI
-    metrics = Metrics()
     # One budget per endpoint family, kept in the database: replicas share it and a restart keeps it.
-    gates = {f: SharedBudget(SharedWindow(db, f.value, settings.budgets.spec(f).padded())) for f in Family}
-    vo = VictorOpsClient(
+    gates = {f: SharedBudget(SharedWindow(store.db, f.value, settings.budgets.spec(f).padded())) for f in Family}
+    return VictorOpsClient(
         base_url=settings.victorops_api_url,
         api_id=settings.victorops_api_id,
         api_key=settings.victorops_api_key,
@@ -90,7 +136,10 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         gates=gates,
         on_call=metrics.victorops_call,
     )
-    slack = AsyncWebClient(
+
+
+def connect_slack(settings: Settings) -> AsyncWebClient:
+    return AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
         base_url=settings.slack_api_url,
         # Slack answers 429 with Retry-After when we post too fast: wait it out rather than lose the reply;
@@ -101,82 +150,221 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
     )
-    incidents = IncidentView(vo, snapshots=Snapshots(db))
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """The core's views of VictorOps and of people, which the Slack side draws from."""
+
+    incidents: IncidentView
+    directory: Directory
+    identity: Identity
+    history: History
+
+
+def build_lookups(
+    settings: Settings, config: AppConfig, store: Store, vo: VictorOpsClient, slack: AsyncWebClient
+) -> Lookups:
     directory = Directory(vo)
-    audit = AuditStore(db)
-    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this replica, in leases and claims
-    digest_store = DigestStore(db)
-    await digest_store.sync_config([c.digest() for c in config.digests])
-    queue = ActionQueue(db)
+    identity = Identity(
+        static_users=config.users,
+        admins=[*config.admins, *settings.admins],
+        links=store.links,
+        directory=directory,
+        profiles=SlackProfiles(slack),
+        auditor=store.audit,
+        email_matching=config.email_matching,
+        allow_unverified_self_link=config.allow_unverified_self_link,
+    )
+    return Lookups(
+        incidents=IncidentView(vo, snapshots=store.snapshots),
+        directory=directory,
+        identity=identity,
+        history=History(vo, vo.budgets[Family.REPORTING].wait_time),
+    )
+
+
+@dataclass(frozen=True)
+class SlackSide:
+    """What the Slack layer draws and posts with, shared by the listeners and the core's callbacks."""
+
+    contexts: Contexts
+    hooks: ResponseUrls
+    answers: Answers
+    cards: Cards
+    notifier: Notifier
+    poster: DigestPoster
+
+
+def build_slack_side(
+    settings: Settings, store: Store, lookups: Lookups, slack: AsyncWebClient, metrics: Metrics
+) -> SlackSide:
+    contexts = Contexts(store.contexts, now)
+    hooks = ResponseUrls(settings.slack_api_url)
+    answers = Answers(lookups.identity, contexts, settings.command)
+    cards = Cards(lookups.incidents, lookups.directory, lookups.identity, contexts, slack, answers, settings.command)
+    return SlackSide(
+        contexts=contexts,
+        hooks=hooks,
+        answers=answers,
+        cards=cards,
+        notifier=Notifier(lookups.incidents, cards, hooks, slack),
+        poster=DigestPoster(slack, settings.command, cards.names, lookups.incidents.routes, metrics),
+    )
+
+
+@dataclass(frozen=True)
+class Core:
+    """The use cases: actions through the queue and its dispatcher, digests and their administration, flood
+    limits, the bot's status."""
+
+    actions: IncidentActions
+    dispatcher: Dispatcher
+    digests: Digests
+    digest_admin: DigestAdmin
+    posts: PostLimits
+    status: Status
+
+
+def build_core(
+    settings: Settings,
+    config: AppConfig,
+    store: Store,
+    vo: VictorOpsClient,
+    lookups: Lookups,
+    metrics: Metrics,
+    tell: Callable[[QueuedAction], Awaitable[None]],
+    poster: Poster,
+) -> Core:
     completions = Completions()
+    gate = vo.budgets[Family.INCIDENTS]
     dispatcher = Dispatcher(
-        queue=queue,
-        lease=Lease(db, "dispatcher", holder, ttl=settings.lease_seconds),
-        sender=ActionSender(vo, incidents, default_targets(config)),
-        gate=gates[Family.INCIDENTS],
-        auditor=audit,
+        queue=store.queue,
+        lease=store.lease,
+        sender=ActionSender(vo, lookups.incidents, default_targets(config)),
+        gate=gate,
+        auditor=store.audit,
+        on_done=tell,
         batch_window=settings.batch_window,
         completions=completions,
         depth=metrics.queue_depth.set,
     )
-    identity = Identity(
-        static_users=config.users,
-        admins=[*config.admins, *settings.admins],
-        links=LinkStore(db),
-        directory=directory,
-        profiles=SlackProfiles(slack),
-        auditor=audit,
-        email_matching=config.email_matching,
-        allow_unverified_self_link=config.allow_unverified_self_link,
+    actions = IncidentActions(
+        store.queue,
+        lookups.incidents,
+        gate,
+        store.audit,
+        wake=dispatcher.wake,
+        completions=completions,
+        budget_label=str(settings.victorops_rate_limit),
     )
-
-    async def channel_names() -> Names:  # a digest is a channel message: nobody is "you" (called once built)
-        return await names_for(services)
-
-    poster = DigestPoster(slack, settings.command, channel_names, incidents.routes, metrics)
-    digests = Digests(digest_store, SlotClaims(db, holder), incidents, poster=poster, now=now)
-    posts = PostLimits(PostWindows(db), settings.command)
+    digests = Digests(store.digests, store.claims, lookups.incidents, poster=poster, now=now)
+    posts = PostLimits(store.post_windows, settings.command)
+    identity = lookups.identity
     budgets = [FamilyBudget(f.value, settings.budgets.spec(f), vo.budgets[f]) for f in Family]
-    services = Services(
-        settings=settings,
-        config=config,
-        vo=vo,
-        slack=slack,
-        db=db,
-        incidents=incidents,
-        actions=IncidentActions(
-            queue,
-            incidents,
-            gates[Family.INCIDENTS],
-            audit,
-            wake=dispatcher.wake,
-            completions=completions,
-            budget_label=str(settings.victorops_rate_limit),
-        ),
-        queue=queue,
+    return Core(
+        actions=actions,
         dispatcher=dispatcher,
-        digest_store=digest_store,
         digests=digests,
-        digest_admin=DigestAdmin(digest_store, digests, posts, incidents, poster, admins=identity.admins, now=now),
-        status=Status(directory.oncall, budgets, queue, digests, identity),
-        metrics=metrics,
+        digest_admin=DigestAdmin(
+            store.digests, digests, posts, lookups.incidents, poster, admins=identity.admins, now=now
+        ),
         posts=posts,
-        seen=SeenRequestStore(db),
-        directory=directory,
-        history=History(vo, vo.budgets[Family.REPORTING].wait_time),
-        identity=identity,
-        now=now,
-        contexts=Contexts(SavedContexts(db), now),
-        hooks=ResponseUrls(settings.slack_api_url),
+        status=Status(lookups.directory.oncall, budgets, store.queue, digests, identity),
     )
-    dispatcher.on_done = Notifier(services)
-    return services
+
+
+@dataclass(frozen=True)
+class Vobot:
+    """Everything built, for `run_bot`, `send_digest` and the test stack; the Slack layer never sees it."""
+
+    settings: Settings
+    config: AppConfig
+    metrics: Metrics
+    store: Store
+    vo: VictorOpsClient
+    slack: AsyncWebClient
+    lookups: Lookups
+    slack_side: SlackSide
+    core: Core
+
+    async def aclose(self) -> None:
+        await self.vo.aclose()
+        await self.store.db.dispose()
+
+
+async def build(settings: Settings, config: AppConfig) -> Vobot:
+    """Layer by layer: the store, VictorOps, the core's lookups, the Slack side, the core's use cases."""
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this replica, in leases and claims
+    metrics = Metrics()
+    store = await open_store(settings, config, holder)
+    vo = connect_victorops(settings, store, metrics)
+    slack = connect_slack(settings)
+    lookups = build_lookups(settings, config, store, vo, slack)
+    side = build_slack_side(settings, store, lookups, slack, metrics)
+    core = build_core(settings, config, store, vo, lookups, metrics, tell=side.notifier, poster=side.poster)
+    return Vobot(settings, config, metrics, store, vo, slack, lookups, side, core)
+
+
+def build_bolt(vobot: Vobot) -> AsyncApp:
+    """The Bolt app, its listeners given what each uses."""
+    settings, lookups, side, core = vobot.settings, vobot.lookups, vobot.slack_side, vobot.core
+    digests = DigestCommands(core.digest_admin, settings.command)
+    commands = Commands(
+        command=settings.command,
+        now=now,
+        actions=core.actions,
+        directory=lookups.directory,
+        identity=lookups.identity,
+        history=lookups.history,
+        posts=core.posts,
+        contexts=side.contexts,
+        hooks=side.hooks,
+        cards=side.cards,
+        answers=side.answers,
+        digests=digests,
+        status=core.status,
+        slack=vobot.slack,
+        default_targets=vobot.config.default_targets,
+    )
+    buttons = Buttons(
+        command=settings.command,
+        actions=core.actions,
+        identity=lookups.identity,
+        contexts=side.contexts,
+        hooks=side.hooks,
+        cards=side.cards,
+        answers=side.answers,
+        slack=vobot.slack,
+    )
+    views = Views(
+        actions=core.actions,
+        directory=lookups.directory,
+        identity=lookups.identity,
+        contexts=side.contexts,
+        hooks=side.hooks,
+        cards=side.cards,
+        answers=side.answers,
+    )
+    return build_bolt_app(vobot.slack, lookups.identity, commands, buttons, views)
+
+
+def build_web(vobot: Vobot, bolt: AsyncApp | None) -> Starlette:
+    """Health, readiness and metrics; Slack's requests too, through the edge, unless `bolt` is None (Socket Mode)."""
+    auth = SlackAuth(vobot.slack)
+    checks = {"database": database_check(vobot.store.db.ping), "slack": slack_check(auth)}
+    edge = None
+    if bolt is not None:
+        secret = vobot.settings.slack_signing_secret
+        signing_secret = secret.get_secret_value() if secret else ""
+        edge = Edge(bolt, signing_secret, auth.team_id, vobot.store.seen, vobot.metrics)
+    return build_http_app(vobot.metrics, checks, edge)
 
 
 async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") -> None:  # noqa: S104
     """`vobot run`: Socket Mode when SLACK_APP_TOKEN is set, else HTTP mode; health on $PORT in both."""
-    services = await build_services(settings, config)
-    bolt = build_bolt_app(services)
+    vobot = await build(settings, config)
+    bolt = build_bolt(vobot)
     socket = None
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler  # aiohttp's, only here
@@ -185,7 +373,7 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
         socket = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
         await socket.connect_async()  # type: ignore[no-untyped-call]
         log.info("connected to Slack in Socket Mode")
-    web = build_http_app(None if socket else bolt, services)
+    web = build_web(vobot, None if socket else bolt)
     # log_config None: uvicorn's own lines go through our handler and formatter (escaped, JSON when asked)
     server = uvicorn.Server(
         uvicorn.Config(web, host=host, port=settings.port, log_level="warning", log_config=None, lifespan="off")
@@ -195,32 +383,32 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
     stop = asyncio.Event()
-    dispatching = asyncio.create_task(services.dispatcher.run(stop))
-    await services.digests.start()
+    dispatching = asyncio.create_task(vobot.core.dispatcher.run(stop))
+    await vobot.core.digests.start()
     try:
         await server.serve()
     finally:
-        await services.digests.stop()
+        await vobot.core.digests.stop()
         stop.set()  # the dispatcher finishes the call in flight; what is queued stays queued
         await dispatching
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         if socket:
             await socket.close_async()  # type: ignore[no-untyped-call]
-        await services.aclose()
+        await vobot.aclose()
 
 
 async def send_digest(settings: Settings, config: AppConfig, name: str) -> tuple[bool, str]:
     """`vobot digest send NAME`: post one digest now, from the command line; (worked, what happened)."""
-    services = await build_services(settings, config)
+    vobot = await build(settings, config)
     try:
-        digest = await services.digest_store.get(name)
+        digest = await vobot.store.digests.get(name)
         if digest is None:
-            known = ", ".join(d.name for d in await services.digest_store.all()) or "none"
+            known = ", ".join(d.name for d in await vobot.store.digests.all()) or "none"
             return False, f"No digest named {name!r} (known: {known})."
-        ts = await services.digests.send(digest)
+        ts = await vobot.core.digests.send(digest)
         return True, f"Posted digest {name!r} to {digest.channel}." if ts else f"Nothing open: {name!r} skipped."
     except (VictorOpsError, SlackApiError) as exc:
         return False, explain(exc)
     finally:
-        await services.aclose()
+        await vobot.aclose()

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.store.queue import QueuedAction
+from bot.core.queue import QueuedAction
 
 
 class FakeClock:

@@ -20,7 +20,7 @@ from bot.slack.blocks import (
     outcomes_message,
     replace_card,
 )
-from bot.slack.listeners.cards import listing_message
+from bot.slack.cards import listing_message
 from bot.slack.modals import reroute_view
 from bot.slack.names import Names, said, when
 from bot.victorops.models import Incident, Named, PagedPolicy, PolicyInfo, Target, Transition, User

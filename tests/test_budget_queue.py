@@ -66,7 +66,7 @@ async def test_a_double_click_is_one_action(tmp_path: Path) -> None:
         await bot.until(lambda: bot.incident(number)["currentPhase"] == "ACKED")
         await asyncio.sleep(0.5)
         assert [acked_numbers(c) for c in ack_calls(bot)] == [[number]]
-        assert len(await bot.services.queue.recent()) == 1
+        assert len(await bot.vobot.store.queue.recent()) == 1
 
 
 async def test_twenty_concurrent_lists_cost_one_call(tmp_path: Path) -> None:
@@ -125,4 +125,4 @@ async def test_a_failure_that_will_not_heal_is_reported_to_the_asker(tmp_path: P
         reply = await bot.reply("U0ALICE")
         assert "VictorOps has no user `ghost`" in reply.text
         assert bot.incident(number)["currentPhase"] == "UNACKED"
-        assert [a.status for a in await bot.services.queue.recent()] == ["failed"]
+        assert [a.status for a in await bot.vobot.store.queue.recent()] == ["failed"]

@@ -10,8 +10,8 @@ import respx
 from pydantic import SecretStr
 
 from bot.victorops import errors
-from bot.victorops.client import Budgets, VictorOpsClient
-from bot.victorops.limits import RateSpec
+from bot.victorops.client import VictorOpsClient
+from bot.victorops.limits import Budgets, RateSpec
 from tests.fakes import FakeClock
 
 BASE = "https://vo.test"

@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from bot.sim.server import ServerThread
 from bot.sim.victorops import SimConfig, SimState, build_app
 from bot.victorops import errors
-from bot.victorops.client import UNLIMITED, Budgets, VictorOpsClient
-from bot.victorops.limits import RateSpec
+from bot.victorops.client import VictorOpsClient
+from bot.victorops.limits import UNLIMITED, Budgets, RateSpec
 from bot.victorops.models import (
     CreateIncidentRequest,
     HistoryQuery,

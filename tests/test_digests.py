@@ -83,7 +83,7 @@ async def test_admins_add_list_and_remove_digests(bot: Bot) -> None:
     assert "*morning*" in listed and "configuration file" in listed and "added by <@U0ADMIN1>" in listed
     assert "next " in listed and ("CET" in listed or "CEST" in listed) and ("EST" in listed or "EDT" in listed)
     assert "Removed the digest “standup”" in await say(bot, ADMIN, "digest remove standup")
-    assert [d.name for d in await bot.services.digest_store.all()] == ["morning"]
+    assert [d.name for d in await bot.vobot.store.digests.all()] == ["morning"]
 
 
 async def test_digest_changes_are_refused_with_reasons(bot: Bot) -> None:
@@ -95,7 +95,7 @@ async def test_digest_changes_are_refused_with_reasons(bot: Bot) -> None:
     assert "is not a five-field cron expression" in await say(bot, ADMIN, "digest add x 61 9 * * *")
     assert "unknown time zone" in await say(bot, ADMIN, "digest add x 0 9 * * * tz:Mars/Base")
     assert "There is no digest “nope”" in await say(bot, ADMIN, "digest remove nope")
-    assert [d.name for d in await bot.services.digest_store.all()] == ["morning"]
+    assert [d.name for d in await bot.vobot.store.digests.all()] == ["morning"]
 
 
 async def test_a_slot_is_posted_once_and_empty_digests_follow_when_empty(tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ async def test_a_slot_is_posted_once_and_empty_digests_follow_when_empty(tmp_pat
     clear = {**MORNING, "name": "clear", "filter": {"routing_keys": ["nothing-here"]}}
     async with running_bot(tmp_path, config={"digests": [MORNING, quiet, clear]}) as bot:
         slot = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)  # 09:00 in Berlin
-        digests = bot.services.digests
+        digests = bot.vobot.core.digests
         assert await digests.run_slot("morning", slot) is True
         assert await digests.run_slot("morning", slot) is False  # claimed already: another replica, or a repeat
         assert await digests.run_slot("quiet", slot) is True
@@ -116,29 +116,29 @@ async def test_a_slot_is_posted_once_and_empty_digests_follow_when_empty(tmp_pat
 async def test_a_missed_slot_is_posted_late_once_within_grace(bot: Bot) -> None:
     slot = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
     late = Digests(
-        bot.services.digest_store,
-        SlotClaims(bot.services.db, "late-replica"),
-        bot.services.incidents,
-        poster=bot.services.digests.poster,
+        bot.vobot.store.digests,
+        SlotClaims(bot.vobot.store.db, "late-replica"),
+        bot.vobot.lookups.incidents,
+        poster=bot.vobot.core.digests.poster,
         now=lambda: slot + timedelta(minutes=10),
     )
     await late.catch_up()
     await late.catch_up()
     assert len(bot.slack.messages(CHANNEL)) == 1
     too_late = Digests(
-        bot.services.digest_store,
-        SlotClaims(bot.services.db, "later"),
-        bot.services.incidents,
-        poster=bot.services.digests.poster,
+        bot.vobot.store.digests,
+        SlotClaims(bot.vobot.store.db, "later"),
+        bot.vobot.lookups.incidents,
+        poster=bot.vobot.core.digests.poster,
         now=lambda: slot + timedelta(days=1, hours=5),  # the next day's slot missed by 5 h: past grace
     )
     await too_late.catch_up()
     assert len(bot.slack.messages(CHANNEL)) == 1
-    assert await SlotClaims(bot.services.db, "x").last("morning") == slot_key(slot, "Europe/Berlin")
+    assert await SlotClaims(bot.vobot.store.db, "x").last("morning") == slot_key(slot, "Europe/Berlin")
 
 
 async def test_the_scheduler_schedules_every_digest_in_its_zone(bot: Bot) -> None:
-    digests = bot.services.digests
+    digests = bot.vobot.core.digests
     await digests.start()
     try:
         job = digests._scheduler.get_job("digest:morning")  # type: ignore[union-attr]
@@ -154,7 +154,7 @@ async def test_the_scheduler_schedules_every_digest_in_its_zone(bot: Bot) -> Non
 async def test_slack_rate_limit_on_posting_is_waited_out(bot: Bot) -> None:
     bot.slack.fail_next("chat.postMessage", status=429, retry_after=1)
     slot = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-    assert await bot.services.digests.run_slot("morning", slot)
+    assert await bot.vobot.core.digests.run_slot("morning", slot)
     assert len(bot.slack.messages(CHANNEL)) == 1
     assert [c.error for c in bot.slack.calls("chat.postMessage")] == ["ratelimited", None]
 
@@ -164,7 +164,7 @@ async def test_config_digests_are_kept_in_step_with_the_file(tmp_path: Path) -> 
         await say(bot, ADMIN, "digest add extra 0 12 * * *")
     evening = {**MORNING, "name": "evening", "schedule": "0 18 * * *"}
     async with running_bot(tmp_path, config={"digests": [evening]}) as bot:
-        assert sorted(d.name for d in await bot.services.digest_store.all()) == ["evening", "extra"]
+        assert sorted(d.name for d in await bot.vobot.store.digests.all()) == ["evening", "extra"]
 
 
 async def test_two_replicas_on_postgres_post_a_slot_once(tmp_path: Path) -> None:
@@ -177,7 +177,7 @@ async def test_two_replicas_on_postgres_post_a_slot_once(tmp_path: Path) -> None
         ):
             slots = [datetime(2026, 11, 2, 8, 0, tzinfo=UTC) + timedelta(days=d) for d in range(5)]
             won = await asyncio.gather(
-                *(replica.services.digests.run_slot("morning", s) for s in slots for replica in (first, second))
+                *(replica.vobot.core.digests.run_slot("morning", s) for s in slots for replica in (first, second))
             )
             assert sum(won) == 5 and len(first.slack.messages(CHANNEL)) == 5
 

@@ -16,8 +16,8 @@ from bot.core.text import escape
 from bot.sim.slack_driver import typed_as_slack_sends
 from bot.slack import grammar as g
 from bot.slack.blocks import ListSpec, card, incident_list, outcomes_message, sentence
+from bot.slack.cards import listing_message
 from bot.slack.errors import explain
-from bot.slack.listeners.cards import listing_message
 from bot.slack.modals import create_errors, create_view, picked_targets, reroute_view
 from bot.slack.names import Names, said, when
 from bot.slack.replies import history_message, oncall_message

@@ -19,8 +19,8 @@ from bot.core.sender import ActionSender
 from bot.sim.server import ServerThread
 from bot.sim.victorops import SimConfig, SimState, build_app
 from bot.victorops import errors
-from bot.victorops.client import UNLIMITED, VictorOpsClient
-from bot.victorops.limits import RateSpec
+from bot.victorops.client import VictorOpsClient
+from bot.victorops.limits import UNLIMITED, RateSpec
 from bot.victorops.models import Target
 from tests.dbfixtures import fresh_postgres_schema
 from tests.fakes import FakeClock, queued
@@ -215,7 +215,7 @@ async def test_a_rate_limit_403_does_not_fail_a_queued_ack(tmp_path: Path) -> No
         number = bot.open_numbers("UNACKED")[0]
         await listed(bot)
         auth = {"X-VO-Api-Id": "demo", "X-VO-Api-Key": "demo"}
-        async with httpx.AsyncClient(base_url=str(bot.services.settings.victorops_api_url), headers=auth) as other:
+        async with httpx.AsyncClient(base_url=str(bot.vobot.settings.victorops_api_url), headers=auth) as other:
             assert [(await other.get(INCIDENTS)).status_code for _ in range(2)] == [200, 200]  # another tool
         await bot.driver.command("U0ALICE", CHANNEL, f"ack {number}")
         await replies(bot, "U0ALICE", "Acknowledged by you", within=12)

@@ -186,7 +186,7 @@ async def test_replays_act_once_across_two_replicas(tmp_path: Path, database_url
         answers = await replay_to_both(urls, submission.encode(), {**FORM, **sign(secret, submission.encode())})
         assert [a.status_code for a in answers] == [200] * 4
         assert await settled(bot, "Replayed queue stuck") == 1
-        creates = [a for a in await ActionQueue(bot.services.db).recent() if a.verb == "create"]
+        creates = [a for a in await ActionQueue(bot.vobot.store.db).recent() if a.verb == "create"]
         assert len(creates) == 2
 
 
@@ -236,7 +236,7 @@ async def test_without_its_database_the_edge_takes_nothing(bot: Bot, monkeypatch
     async def unreachable(key: str, expires_at: int) -> bool:
         raise ConnectionRefusedError(key)  # the fault injected: the database does not answer
 
-    monkeypatch.setattr(bot.services.seen, "first_time", unreachable)
+    monkeypatch.setattr(bot.vobot.store.seen, "first_time", unreachable)
     refused = await bot.driver.command("U0ALICE", CHANNEL, "create Without a database")
     assert refused.status == 503 and refused.body == "vobot cannot reach its database right now; try again in a minute."
     await asyncio.sleep(0.5)

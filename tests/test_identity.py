@@ -33,13 +33,13 @@ async def say(bot: Bot, user: str, text: str) -> str:
 
 
 async def stored(bot: Bot) -> dict[str, tuple[str, str]]:
-    async with bot.services.db.session() as session:
+    async with bot.vobot.store.db.session() as session:
         rows = await session.scalars(select(UserLink))
         return {r.slack_user_id: (r.vo_username, r.source) for r in rows}
 
 
 async def audit(bot: Bot) -> list[AuditLog]:
-    return list(reversed(await AuditStore(bot.services.db).recent()))
+    return list(reversed(await AuditStore(bot.vobot.store.db).recent()))
 
 
 # ---- resolution order -------------------------------------------------------------------------------------

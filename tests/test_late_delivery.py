@@ -47,5 +47,5 @@ async def test_a_late_outcome_for_an_archived_channel_arrives_as_a_direct_messag
 async def test_a_slack_server_error_is_tried_again(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as bot:
         bot.slack.fail_next("chat.postMessage", status=503, retry_after=None, error="service_unavailable")
-        await bot.services.slack.chat_postMessage(channel=CHANNEL, text="after one 503")
+        await bot.vobot.slack.chat_postMessage(channel=CHANNEL, text="after one 503")
         assert [m.text for m in bot.slack.messages(CHANNEL)] == ["after one 503"]

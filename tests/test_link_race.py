@@ -43,7 +43,7 @@ async def answers(bot: Bot, user: str, count: int) -> list[str]:
 
 
 async def heidis(bot: Bot) -> list[str]:
-    return [link.slack_user_id for link in await LinkStore(bot.services.db).holders("heidi")]
+    return [link.slack_user_id for link in await LinkStore(bot.vobot.store.db).holders("heidi")]
 
 
 def refused(winner: str) -> str:
@@ -104,14 +104,14 @@ async def test_a_kelvin_sign_is_not_a_k(tmp_path: Path) -> None:
         assert "nothing was sent to VictorOps" in (await answers(bot, "U0KELVIN", 1))[0]
         await bot.driver.command("U0KELVIN", CHANNEL, "link frank")
         assert "Your Slack email does not match VictorOps user `frank`'s" in (await answers(bot, "U0KELVIN", 2))[1]
-        assert await LinkStore(bot.services.db).all() == [] and bot.writes() == []
+        assert await LinkStore(bot.vobot.store.db).all() == [] and bot.writes() == []
 
 
 async def test_the_configuration_file_takes_a_victorops_user_from_an_older_stored_link(tmp_path: Path) -> None:
     """A link stored before the configuration file gave its VictorOps user to someone else (the file wins):
     only the file's person acts as that user; the other one is asked to link again."""
     async with running_bot(tmp_path) as bot:  # the file gives heidi to U0ADMIN1
-        await LinkStore(bot.services.db).put(Link("U0ERIN", "heidi", "self", "U0ERIN"))
+        await LinkStore(bot.vobot.store.db).put(Link("U0ERIN", "heidi", "self", "U0ERIN"))
         number = bot.open_numbers("UNACKED")[0]
         await bot.driver.command("U0ERIN", CHANNEL, f"ack {number}")
         assert "nothing was sent to VictorOps" in (await answers(bot, "U0ERIN", 1))[0]

@@ -41,11 +41,12 @@ async def test_a_lease_that_cannot_be_renewed_stops_sending(tmp_path: Path) -> N
     async with running_bot(tmp_path) as bot:
         lease = FlakyLease()
         dispatcher = Dispatcher(
-            queue=bot.services.queue,
+            queue=bot.vobot.store.queue,
             lease=lease,  # type: ignore[arg-type]
-            sender=ActionSender(bot.services.vo, bot.services.incidents),
-            gate=bot.services.vo.budgets[next(iter(bot.services.vo.budgets))],
-            auditor=bot.services.dispatcher._audit,
+            sender=ActionSender(bot.vobot.vo, bot.vobot.lookups.incidents),
+            gate=bot.vobot.vo.budgets[next(iter(bot.vobot.vo.budgets))],
+            auditor=bot.vobot.core.dispatcher._audit,
+            on_done=bot.vobot.slack_side.notifier,
         )
         stop = asyncio.Event()
         running = asyncio.create_task(dispatcher.run(stop))
@@ -90,9 +91,9 @@ async def test_a_digest_that_cannot_be_posted_gives_its_slot_back(tmp_path: Path
             "chat.postMessage", status=500, error="internal_error", retry_after=None, times=3
         )  # past the 5xx retries
         with pytest.raises(Exception, match="internal_error"):
-            await bot.services.digests.run_slot("morning", slot)
-        assert await SlotClaims(bot.services.db, "x").last("morning") is None  # free to be posted again
-        assert await bot.services.digests.run_slot("morning", slot) is True
+            await bot.vobot.core.digests.run_slot("morning", slot)
+        assert await SlotClaims(bot.vobot.store.db, "x").last("morning") is None  # free to be posted again
+        assert await bot.vobot.core.digests.run_slot("morning", slot) is True
         assert len(bot.slack.messages(CHANNEL)) == 1
 
 

@@ -22,6 +22,7 @@ import pytest
 from bot.config import AppConfig
 from bot.core.actions import ActionError
 from bot.core.contexts import Saved
+from bot.core.queue import QueuedAction
 from bot.sim.server import ServerThread, free_port, serve
 from bot.sim.slack import Message, SlackWorkspace
 from bot.sim.slack_api import build_slack_api
@@ -31,11 +32,10 @@ from bot.slack.blocks import ActionId
 from bot.slack.contexts import TOKEN, TTL, Contexts, Kind
 from bot.slack.linking import Pending
 from bot.slack.modals import ModalMeta
-from bot.slack.notify import Notifier
+from bot.slack.place import Place
 from bot.slack.responses import ResponseUrls
 from bot.store.contexts import SavedContexts
 from bot.store.db import Database
-from bot.store.queue import QueuedAction
 from bot.wiring import run_bot
 from tests.harness import CHANNEL, OFF, USERS, Bot, running_bot, settings_for, texts
 
@@ -104,7 +104,9 @@ async def test_the_store_finds_a_context_only_for_its_person_kind_and_time(datab
     try:
         clock = [datetime(2026, 12, 1, 9, 0, tzinfo=UTC)]
         contexts = Contexts(SavedContexts(db), lambda: clock[0])
-        meta = ModalMeta(numbers=["42"], channel="C0OPS", response_url="https://hooks.slack.com/commands/T0/1/x")
+        meta = ModalMeta(
+            numbers=("42",), place=Place(channel="C0OPS", response_url="https://hooks.slack.com/commands/T0/1/x")
+        )
         token = await contexts.save(Kind.MODAL, ALICE, meta)
         assert TOKEN.fullmatch(token)
         assert await contexts.load(Kind.MODAL, ALICE, token, ModalMeta) == meta
@@ -217,7 +219,7 @@ async def test_a_queued_outcome_is_not_posted_to_a_foreign_url(
         "failed", 1, None, None, now, None, "VictorOps said no", True, None,
     )  # fmt: skip
     with caplog.at_level(logging.WARNING):
-        await Notifier(bot.services)(action)
+        await bot.vobot.slack_side.notifier(action)
     assert app.hits == [] and "refused to post" in caplog.text and "secret-path" not in caplog.text
 
 
@@ -316,7 +318,7 @@ async def test_a_link_prompt_with_a_foreign_response_url_posts_nothing_there(
 ) -> None:
     app, foreign = catcher
     prompt, number = await erin_prompt(bot)
-    old = Pending(f="ack", u="erin.walsh", n=(number,), r=foreign)
+    old = Pending(finish="ack", username="erin.walsh", numbers=(number,), place=Place(response_url=foreign))
     said = await click_prompt_with(bot, prompt, old.model_dump_json(exclude_defaults=True))
     assert "This button is from an older version of vobot, so nothing was done; run your command again." in said
     assert app.hits == [] and bot.writes() == []
@@ -361,7 +363,9 @@ async def test_old_modal_metadata_with_a_foreign_response_url_posts_nothing_ther
     app, foreign = catcher
     view_id = await open_view(bot, ALICE, "create", "summary")
     payload = bot.driver.view_submission_payload(ALICE, view_id, {"summary": {"summary": "db down"}})
-    payload["view"]["private_metadata"] = ModalMeta(channel=CHANNEL, response_url=foreign).model_dump_json()
+    payload["view"]["private_metadata"] = ModalMeta(
+        place=Place(channel=CHANNEL, response_url=foreign)
+    ).model_dump_json()
     said = modal_sentence(await bot.driver._interact(payload))
     assert "This window is from an older version of vobot, so nothing was done" in said
     assert app.hits == [] and bot.writes() == [] and bot.slack.response_posts() == []
@@ -402,9 +406,13 @@ async def test_an_expired_modal_token_does_nothing(tmp_path: Path, database_url:
     async with running_bot(tmp_path, VOBOT_DATABASE_URL=database_url) as bot:
         view_id = await open_view(bot, ALICE, "create", "summary")
         token = secrets.token_urlsafe(32)
-        meta = ModalMeta(channel=CHANNEL, response_url=bot.slack.new_response_url("commands", CHANNEL, ALICE))
+        meta = ModalMeta(
+            place=Place(channel=CHANNEL, response_url=bot.slack.new_response_url("commands", CHANNEL, ALICE))
+        )
         expired = datetime.now(UTC) - timedelta(seconds=1)
-        await SavedContexts(bot.services.db).put(Saved(token, Kind.MODAL, ALICE, meta.model_dump(mode="json"), expired))
+        await SavedContexts(bot.vobot.store.db).put(
+            Saved(token, Kind.MODAL, ALICE, meta.model_dump(mode="json"), expired)
+        )
         payload = bot.driver.view_submission_payload(ALICE, view_id, {"summary": {"summary": "db down"}})
         payload["view"]["private_metadata"] = token
         said = modal_sentence(await bot.driver._interact(payload))

@@ -15,7 +15,7 @@ from bot.core.refusals import Refusals
 from bot.slack.errors import explain
 from bot.slack.slack_errors import ChannelArchived, NotInChannel, TokenRevoked, post_message
 from bot.slack.status import status_text
-from bot.web import build_http_app
+from bot.wiring import build_web
 from tests.harness import CHANNEL, USERS, Bot, running_bot
 from tests.procs import BotProcess, bot_env
 from tests.test_crash_and_replicas import fakes
@@ -41,7 +41,7 @@ async def test_an_archived_channel_is_held_30_minutes_then_tried_again_once(
 ) -> None:
     async with running_bot(tmp_path, config={"digests": [MORNING]}) as bot:
         clock = Clock()
-        digests = bot.services.digests
+        digests = bot.vobot.core.digests
         digests.refusals = Refusals(clock)
         bot.slack.archive(CHANNEL)
         with caplog.at_level(logging.WARNING, logger="bot.core.digests"):
@@ -49,7 +49,7 @@ async def test_an_archived_channel_is_held_30_minutes_then_tried_again_once(
             clock.at += timedelta(minutes=29, seconds=59)
             assert await digests.run_slot("morning", SLOT + timedelta(days=1)) is False
             assert posts(bot) == 1  # held: Slack was not asked
-            status = status_text(await bot.services.status.report(), bot.services.settings.command)
+            status = status_text(await bot.vobot.core.status.report(), bot.vobot.settings.command)
             clock.at += timedelta(seconds=1)
             assert await digests.run_slot("morning", SLOT + timedelta(days=1)) is False
             assert posts(bot) == 2  # asked once more, after 30 minutes
@@ -60,12 +60,12 @@ async def test_an_archived_channel_is_held_30_minutes_then_tried_again_once(
 
 async def test_a_person_fixing_the_channel_ends_the_hold(tmp_path: Path) -> None:
     async with running_bot(tmp_path, config={"digests": [MORNING]}) as bot:
-        digests = bot.services.digests
+        digests = bot.vobot.core.digests
         bot.slack.fail_next("chat.postMessage", status=200, retry_after=None, error="not_in_channel")
         assert await digests.run_slot("morning", SLOT) is False
         assert digests.refusals.held(CHANNEL) is not None
         # `/vo digest now` after `/invite @vobot`: asked whatever the hold, and the scheduled posts resume
-        digest = await bot.services.digest_store.get("morning")
+        digest = await bot.vobot.store.digests.get("morning")
         assert digest is not None and await digests.send(digest)
         assert digests.refusals.held(CHANNEL) is None
         assert await digests.run_slot("morning", SLOT + timedelta(days=1)) is True
@@ -74,15 +74,15 @@ async def test_a_person_fixing_the_channel_ends_the_hold(tmp_path: Path) -> None
 async def test_a_revoked_token_holds_every_digest_and_readyz_says_so(tmp_path: Path) -> None:
     other = {**MORNING, "name": "other", "channel": "C0DB"}
     async with running_bot(tmp_path, config={"digests": [MORNING, other]}) as bot:
-        digests = bot.services.digests
+        digests = bot.vobot.core.digests
         bot.slack.fail_next("chat.postMessage", status=200, retry_after=None, error="token_revoked")
         assert await digests.run_slot("morning", SLOT) is False
         assert await digests.run_slot("other", SLOT) is False
         assert posts(bot) == 1
-        status = status_text(await bot.services.status.report(), bot.services.settings.command)
+        status = status_text(await bot.vobot.core.status.report(), bot.vobot.settings.command)
         assert ":red_circle: Every digest held until" in status and "reinstall the app" in status
         bot.slack.fail_next("auth.test", status=200, retry_after=None, error="invalid_auth")
-        transport = httpx.ASGITransport(app=build_http_app(None, bot.services))
+        transport = httpx.ASGITransport(app=build_web(bot.vobot, None))
         async with httpx.AsyncClient(transport=transport, base_url="http://vobot") as client:
             ready = await client.get("/readyz")
         assert ready.status_code == 503
@@ -94,13 +94,13 @@ async def test_each_family_explains_itself_to_the_user(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as bot:
         bot.slack.archive(CHANNEL)
         with pytest.raises(ChannelArchived) as archived:
-            await post_message(bot.services.slack, CHANNEL, text="hello")
+            await post_message(bot.vobot.slack, CHANNEL, text="hello")
         bot.slack.fail_next("chat.postMessage", status=200, retry_after=None, error="not_in_channel")
         with pytest.raises(NotInChannel) as outside:
-            await post_message(bot.services.slack, "C0DB", text="hello")
+            await post_message(bot.vobot.slack, "C0DB", text="hello")
         bot.slack.fail_next("chat.postMessage", status=200, retry_after=None, error="account_inactive")
         with pytest.raises(TokenRevoked) as revoked:
-            await post_message(bot.services.slack, "C0DB", text="hello")
+            await post_message(bot.vobot.slack, "C0DB", text="hello")
         assert "unarchive it, or point the digest at another channel" in explain(archived.value)
         assert "invite it with `/invite @vobot`" in explain(outside.value)
         assert "invite it with `/invite @vobot`" in explain(outside.value.__cause__)  # type: ignore[arg-type]

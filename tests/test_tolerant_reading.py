@@ -19,10 +19,10 @@ from bot.core.sender import ActionSender
 from bot.sim.server import ServerThread
 from bot.sim.victorops import SimConfig, SimState, build_app
 from bot.slack.blocks import ListSpec, card, check_message
-from bot.slack.listeners.cards import listing_message
+from bot.slack.cards import listing_message
 from bot.slack.replies import history_message
-from bot.victorops.client import UNLIMITED, VictorOpsClient
-from bot.victorops.limits import RateSpec
+from bot.victorops.client import VictorOpsClient
+from bot.victorops.limits import UNLIMITED, RateSpec
 from bot.victorops.models import HistoryPage, HistoryQuery, Phase
 from tests.fakes import queued
 

@@ -13,10 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.core.audit import Auditor
 from bot.core.incidents import IncidentView
+from bot.core.queue import QueuedAction
 from bot.core.text import MAX_DETAILS, MAX_NOTE, MAX_SUMMARY, escape
 from bot.victorops.limits import Clock, Gate
 from bot.victorops.models import (
@@ -30,9 +31,6 @@ from bot.victorops.models import (
     Target,
     Transition,
 )
-
-if TYPE_CHECKING:
-    from bot.store.queue import QueuedAction
 
 
 class IncidentWriter(Protocol):

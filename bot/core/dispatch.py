@@ -19,9 +19,9 @@ from typing import Protocol
 
 from bot.core.actions import BATCHABLE, ActionError, Completions, call_key, summary
 from bot.core.audit import Auditor
+from bot.core.queue import QueuedAction
 from bot.core.sender import ActionSender, Sent
 from bot.core.text import escape
-from bot.store.queue import QueuedAction
 from bot.victorops import errors
 from bot.victorops.limits import Clock, Gate, Sleep
 
@@ -96,7 +96,7 @@ class Dispatcher:
         sender: ActionSender,
         gate: Gate,
         auditor: Auditor,
-        on_done: Callable[[QueuedAction], Awaitable[None]] | None = None,
+        on_done: Callable[[QueuedAction], Awaitable[None]],
         completions: Completions | None = None,
         depth: Callable[[int], None] = lambda _: None,
         batch_window: float = 1.0,
@@ -109,7 +109,7 @@ class Dispatcher:
         self._sender = sender
         self._gate = gate
         self._audit = auditor
-        self.on_done = on_done  # how to tell the person who asked; set once the Slack side exists
+        self._on_done = on_done  # how to tell the person who asked
         self._completions = completions or Completions()
         self._depth = depth  # reports how many actions wait (metrics)
         self.batch_window = batch_window
@@ -278,10 +278,10 @@ class Dispatcher:
             await self._tell(action)
 
     async def _tell(self, action: QueuedAction) -> None:
-        if self.on_done is None or not await self._queue.claim_telling(action.id):
+        if not await self._queue.claim_telling(action.id):
             return
         try:
-            await self.on_done(action)
+            await self._on_done(action)
         except Exception:
             log.exception("could not tell the user about queued action %d", action.id)
 

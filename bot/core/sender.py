@@ -26,9 +26,9 @@ from bot.core.actions import (
     vo_message,
 )
 from bot.core.incidents import IncidentView
+from bot.core.queue import QueuedAction
 from bot.core.readback import rerouted, settled
 from bot.core.text import escape
-from bot.store.queue import QueuedAction
 from bot.victorops import errors
 from bot.victorops.models import (
     ActionResult,

@@ -11,16 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import AppConfig, Settings
-from bot.services import Services
 from bot.sim.server import ServerThread, serve
 from bot.sim.slack import Message, SlackWorkspace
 from bot.sim.slack_api import build_slack_api
 from bot.sim.slack_driver import SlackDriver, wait_for
 from bot.sim.victorops import CallRecord, SimConfig, SimState, build_app
-from bot.slack.app import build_bolt_app
 from bot.victorops.limits import RateSpec
-from bot.web import build_http_app
-from bot.wiring import build_services
+from bot.wiring import Vobot, build, build_bolt, build_web
 
 OFF = RateSpec.parse("off")
 
@@ -30,7 +27,7 @@ class LocalStack:
     vo: SimState
     slack: SlackWorkspace
     driver: SlackDriver
-    services: Services
+    vobot: Vobot
     url: str
 
     def writes(self) -> list[CallRecord]:
@@ -102,17 +99,17 @@ async def local_stack(
         # A second replica on the same workspace talks to the Slack its response URLs come from, as replicas do.
         slack.base_url = slack.base_url or slack_server.url
         settings = settings_for(slack, slack.base_url, vo_server.url, folder, **env)
-        services = await build_services(settings, AppConfig.model_validate(config or {}))
+        vobot = await build(settings, AppConfig.model_validate(config or {}))
         stop = asyncio.Event()
-        dispatching = asyncio.create_task(services.dispatcher.run(stop))
+        dispatching = asyncio.create_task(vobot.core.dispatcher.run(stop))
         try:
-            async with serve(build_http_app(build_bolt_app(services), services)) as url:
+            async with serve(build_web(vobot, build_bolt(vobot))) as url:
                 driver = SlackDriver(slack, f"{url}/slack/events", slack.signing_secret)
-                yield LocalStack(state, slack, driver, services, url)
+                yield LocalStack(state, slack, driver, vobot, url)
         finally:
             stop.set()
             await dispatching
-            await services.aclose()
+            await vobot.aclose()
 
 
 def texts(message: Message) -> str:

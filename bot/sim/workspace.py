@@ -204,7 +204,7 @@ class _Page:
     async def command(self, request: Request) -> Json:
         body = await _body(request)
         user, channel = self._user(_field(body, "user")), self._channel(_field(body, "channel"))
-        name = self.stack.services.settings.command
+        name = self.stack.vobot.settings.command
         text = (_field(body, "text", required=False) or "").strip()
         if text.startswith("/"):
             typed, _, text = text.partition(" ")

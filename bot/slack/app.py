@@ -1,20 +1,31 @@
-"""The Bolt app, built from services by a function (no global app: tests build fresh ones)."""
+"""The Bolt app, built from its listeners by a function (no global app: tests build fresh ones)."""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.services import Services
-from bot.slack.listeners import register
+from bot.core.identity import Identity
+from bot.slack.acting import acting_middleware
+from bot.slack.listeners import buttons, commands, views
 
 
-def build_bolt_app(services: Services) -> AsyncApp:
+def build_bolt_app(
+    client: AsyncWebClient,
+    identity: Identity,
+    on_commands: commands.Commands,
+    on_buttons: buttons.Buttons,
+    on_views: views.Views,
+) -> AsyncApp:
     app = AsyncApp(
-        client=services.slack,
+        client=client,
         # Bolt verifies nothing: HTTP requests reach it only through the edge (bot/slack/edge.py), which
         # checks the signature on the raw bytes first; Socket Mode ones come over our authenticated WebSocket.
         signing_secret="",
         request_verification_enabled=False,
     )
-    register(app, services)
+    middleware = [acting_middleware(identity)]  # every listener knows who is acting
+    commands.register(app, on_commands, middleware)
+    buttons.register(app, on_buttons, middleware)
+    views.register(app, on_views, middleware)
     return app

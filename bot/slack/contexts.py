@@ -50,7 +50,7 @@ class Contexts:
     async def save(self, kind: Kind, slack_user_id: str, context: BaseModel) -> str:
         """Keep `context` for `slack_user_id`; returns the token to carry in the modal or button."""
         token = secrets.token_urlsafe(32)
-        body = context.model_dump(mode="json", exclude_defaults=True)
+        body = context.model_dump(mode="json", exclude_defaults=True, by_alias=True)
         await self._store.put(Saved(token, kind, slack_user_id, body, self._now() + TTL))
         return token
 

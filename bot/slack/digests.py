@@ -9,7 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.digest import Digest
 from bot.metrics import Metrics
 from bot.slack.blocks import Block, ListSpec, check_message
-from bot.slack.listeners.cards import listing_message
+from bot.slack.cards import listing_message
 from bot.slack.names import Names
 from bot.slack.slack_errors import post_message
 from bot.victorops.models import Incident

@@ -3,44 +3,58 @@ they are, and one button that links them and then finishes what they were doing.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict, Field
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
 from bot.core.identity import Identity, Suggestion
 from bot.core.text import escape
-from bot.slack.blocks import ActionId, Block, ListSpec
+from bot.slack.blocks import ActionId, Block
 from bot.slack.contexts import Contexts, Kind
+from bot.slack.place import Place, Wire
 
 Finish = Literal["ack", "resolve", "reroute", "link"]
 VERBS = {"ack": "acknowledge", "resolve": "resolve", "reroute": "reroute"}
 
 
-class Pending(BaseModel):
+class NotLinked(Exception):
+    """The person acting has no VictorOps user: they get the link prompt, whose button finishes `finish`."""
+
+    def __init__(
+        self, slack_user_id: str, finish: Finish = "link", numbers: Sequence[str] = (), mine: bool = False,
+        place: Place | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(f"{slack_user_id} is not linked to a VictorOps user")
+        self.slack_user_id = slack_user_id
+        self.finish = finish
+        self.numbers = tuple(numbers)
+        self.mine = mine
+        self.place = place or Place()
+
+
+class Pending(Wire):
     """The action to finish once linked, kept server-side (`bot.slack.contexts`): the prompt's button carries
     only the token naming it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(extra="forbid")  # another shape was saved by an older version
 
-    f: Finish  # what to finish
-    u: str  # the VictorOps username to link
-    n: tuple[str, ...] = ()  # incident numbers
-    m: bool = False  # "mine" (byUser) instead of numbers
-    r: str | None = None  # response_url of the message holding the original card
-    ch: str | None = None  # its channel
-    ts: str | None = None  # its ts, when it is a channel message
-    l: ListSpec | None = None  # noqa: E741 - the listing the card is in
+    finish: Finish = Field(alias="f")
+    username: str = Field(alias="u")  # the VictorOps user to link
+    numbers: tuple[str, ...] = Field((), alias="n")
+    mine: bool = Field(False, alias="m")  # "mine" (byUser) instead of numbers
+    place: Place = Field(Place(), alias="at")  # the message holding the original card
 
     def button_text(self) -> str:
-        if self.f == "link":
-            return f"Link me as {self.u}"
-        what = "mine" if self.m else ", ".join(f"#{n}" for n in self.n)
-        return f"Link me as {self.u} and {VERBS[self.f]} {what}"
+        if self.finish == "link":
+            return f"Link me as {self.username}"
+        what = "mine" if self.mine else ", ".join(f"#{n}" for n in self.numbers)
+        return f"Link me as {self.username} and {VERBS[self.finish]} {what}"
 
 
 async def link_prompt(
-    identity: Identity, contexts: Contexts, slack_user_id: str, command: str, finish: Finish, **pending: Any
+    identity: Identity, contexts: Contexts, command: str, unlinked: NotLinked
 ) -> tuple[str, list[Block]]:
     """What an unlinked person sees, with a one-click link when the rules allow one."""
     why = "You are not linked to a VictorOps user yet, so nothing was sent to VictorOps."
@@ -48,15 +62,21 @@ async def link_prompt(
         f"Link yourself with `{command} link <victorops-username>` (its email must match your Slack email), "
         f"or ask an admin ({identity.admin_mentions()}) to link you."
     )
-    suggestion = await identity.suggest(slack_user_id)
+    suggestion = await identity.suggest(unlinked.slack_user_id)
     if suggestion is None:
         return why, [_section(f"{why}\n{how}")]
     allowed = suggestion.verified or identity.allow_unverified
     if not allowed:
         guess = f"If you are VictorOps user {_who(suggestion)}, {how[0].lower()}"
         return why, [_section(f"{why}\n{guess}{how[1:]}")]
-    action = Pending(f=finish, u=suggestion.user.username, **pending)
-    token = await contexts.save(Kind.LINK, slack_user_id, action)
+    action = Pending(
+        finish=unlinked.finish,
+        username=suggestion.user.username,
+        numbers=unlinked.numbers,
+        mine=unlinked.mine,
+        place=unlinked.place,
+    )
+    token = await contexts.save(Kind.LINK, unlinked.slack_user_id, action)
     blocks: list[Block] = [
         _section(f"{why}\n{_because(suggestion)}"),
         ActionsBlock(

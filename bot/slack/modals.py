@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import ConfigDict, Field
 from slack_sdk.models.blocks import (
     ContextBlock,
     InputBlock,
@@ -21,7 +21,8 @@ from slack_sdk.models.views import View
 
 from bot.core.targets import SLUG, VO_USERNAME, TargetKind
 from bot.core.text import MAX_DETAILS, MAX_SUMMARY, escape
-from bot.slack.blocks import ListSpec, clip
+from bot.slack.blocks import clip
+from bot.slack.place import Place, Wire
 from bot.victorops.models import Incident, PolicyInfo, User
 
 MAX_OPTIONS = 100  # Slack's cap per select
@@ -32,15 +33,14 @@ class ViewId(StrEnum):
     CREATE = "create"
 
 
-class ModalMeta(BaseModel):
+class ModalMeta(Wire):
     """What a submission needs to finish the job, kept server-side (`bot.slack.contexts`): the view's
     private_metadata holds only the token naming it."""
 
-    numbers: list[str] = []
-    channel: str | None = None
-    response_url: str | None = None  # where to answer the user (ephemeral) and update an ephemeral card
-    message_ts: str | None = None  # a channel message holding the card, updated with chat.update
-    listing: ListSpec | None = None  # the listing the card is in, to redraw it
+    model_config = ConfigDict(extra="forbid")  # another shape was saved by an older version
+
+    numbers: tuple[str, ...] = Field((), alias="n")
+    place: Place = Field(Place(), alias="at")  # where to answer, and the card to redraw
 
 
 def loading(title: str, callback_id: ViewId) -> dict[str, Any]:

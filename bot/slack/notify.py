@@ -11,13 +11,16 @@ import logging
 from dataclasses import replace
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.actions import Outcome, outcomes_of
-from bot.services import Services
+from bot.core.incidents import IncidentView
+from bot.core.queue import QueuedAction
 from bot.slack.blocks import Block, outcomes_message, sentence
-from bot.slack.listeners.cards import names_for, redraw_card, seen_by
+from bot.slack.cards import Cards
+from bot.slack.place import Place
+from bot.slack.responses import ResponseUrls
 from bot.slack.surface import Surface
-from bot.store.queue import QueuedAction
 
 log = logging.getLogger(__name__)
 
@@ -32,40 +35,42 @@ WHAT = {
 
 
 class Notifier:
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, incidents: IncidentView, cards: Cards, hooks: ResponseUrls, slack: AsyncWebClient) -> None:
+        self._incidents = incidents
+        self._cards = cards
+        self._hooks = hooks
+        self._slack = slack
 
     async def __call__(self, action: QueuedAction) -> None:
-        surface = Surface.from_reply(self.services.hooks, action.reply, strict=True)
+        place = Place.model_validate(action.reply)
+        surface = Surface(self._hooks, place, strict=True)
         outcomes: list[Outcome] = []
         if action.status == "failed":
             text = f"Your queued {WHAT.get(action.verb, 'action')} was not sent: {action.error}"
             blocks = sentence(text)
         else:
             stored = outcomes_of(action.result)
-            found = await self.services.incidents.find(o.number for o in stored if o.number)
+            found = await self._incidents.find(o.number for o in stored if o.number)
             outcomes = [replace(o, incident=found.get(o.number)) for o in stored]
-            viewer = seen_by(surface, action.slack_user_id, bool(action.reply.get("public")))
             text = "VictorOps had no incidents paging you, so nothing changed."
             text, blocks = (
-                outcomes_message(outcomes, await names_for(self.services, viewer))
+                outcomes_message(outcomes, await self._cards.names(place.viewer(action.slack_user_id)))
                 if outcomes
                 else (text, sentence(text))
             )
         try:
             if action.status == "failed":
                 await surface.tell(text)
-            elif action.reply.get("kind") == "card" and len(outcomes) == 1:
-                await redraw_card(self.services, self.services.slack, surface, outcomes, action.slack_user_id)
+            elif place.kind == "card" and len(outcomes) == 1:
+                await self._cards.redraw(surface, outcomes, action.slack_user_id)
             else:
-                await surface.redraw(self.services.slack, text, blocks)
+                await surface.redraw(self._slack, text, blocks)
         except Exception as exc:  # refused, expired, or the message is gone: the outcome must still arrive
             log.warning("could not update the reply to queued action %d (%s); posting it anew", action.id, reason(exc))
-            await self._post_anew(action, text, blocks)
+            await self._post_anew(action, place.channel, text, blocks)
 
-    async def _post_anew(self, action: QueuedAction, text: str, blocks: list[Block]) -> None:
-        client, user = self.services.slack, action.slack_user_id
-        channel = action.reply.get("channel")
+    async def _post_anew(self, action: QueuedAction, channel: str | None, text: str, blocks: list[Block]) -> None:
+        client, user = self._slack, action.slack_user_id
         if channel:
             try:
                 await client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.blocks import Block, ListSpec, check_message
+from bot.slack.place import Place
 from bot.slack.responses import ResponseUrls
 
 
@@ -50,71 +51,53 @@ DRAWN = Drawn()
 @dataclass(frozen=True)
 class Surface:
     hooks: ResponseUrls  # every post to `response_url` goes through it
-    response_url: str | None
-    channel: str | None = None
-    message_ts: str | None = None  # set for channel messages, which chat.update can edit
+    place: Place
     message_blocks: tuple[Block, ...] = ()  # the message's blocks when Slack sent them with the click
-    listing: ListSpec | None = None
     strict: bool = False  # a refused response URL raises Undelivered (a late outcome falls back to a new message)
 
     @classmethod
-    def of_click(cls, hooks: ResponseUrls, body: dict[str, Any], listing: ListSpec | None = None) -> Surface:
+    def of_click(cls, hooks: ResponseUrls, body: dict[str, Any]) -> Surface:
         """Where the click came from, as the request Slack signed says."""
         # Socket Mode has no edge in front of the listeners: a null or odd part is taken as absent
         container, message = _part(body, "container"), _part(body, "message")
         channel = container.get("channel_id") or _part(body, "channel").get("id")
         in_channel = not container.get("is_ephemeral") and container.get("message_ts")
-        return cls(
-            hooks,
+        place = Place(
             response_url=body.get("response_url"),
             channel=channel,
             message_ts=container.get("message_ts") if in_channel else None,
-            message_blocks=tuple(message.get("blocks") or ()),
-            listing=listing,
         )
+        return cls(hooks, place, message_blocks=tuple(message.get("blocks") or ()))
 
-    def to_reply(self, kind: str) -> dict[str, Any]:
-        """Where to show the result of a queued action, stored with it (`kind`: a card, or a reply)."""
-        reply: dict[str, Any] = {"kind": kind, "response_url": self.response_url, "channel": self.channel}
-        if self.message_ts:
-            reply["message_ts"] = self.message_ts
-        if self.listing:
-            reply["listing"] = self.listing.model_dump()
-        return reply
-
-    @classmethod
-    def from_reply(cls, hooks: ResponseUrls, reply: dict[str, Any], *, strict: bool = False) -> Surface:
-        listing = reply.get("listing")
-        return cls(
-            hooks,
-            response_url=reply.get("response_url"),
-            channel=reply.get("channel"),
-            message_ts=reply.get("message_ts"),
-            listing=ListSpec.model_validate(listing) if listing else None,
-            strict=strict,
-        )
+    def at(self, listing: ListSpec | None) -> Surface:
+        """The same surface, its card in `listing`."""
+        return replace(self, place=self.place.model_copy(update={"listing": listing}))
 
     async def redraw(self, client: AsyncWebClient, text: str, blocks: Sequence[Block]) -> None:
         check_message(blocks, text)
-        if self.message_ts and self.channel:
-            await client.chat_update(channel=self.channel, ts=self.message_ts, text=text, blocks=list(blocks))
-            DRAWN.remember((self.channel, self.message_ts), blocks)
+        channel, ts = self.place.channel, self.place.message_ts
+        if ts and channel:
+            await client.chat_update(channel=channel, ts=ts, text=text, blocks=list(blocks))
+            DRAWN.remember((channel, ts), blocks)
         else:
-            self._check(await self.hooks.post(self.response_url, text, blocks, replace_original=True))
+            self._check(await self.hooks.post(self.place.response_url, text, blocks, replace_original=True))
 
     async def splice(self, client: AsyncWebClient, text: str, change: Callable[[Sequence[Block]], list[Block]]) -> None:
         """Redraw part of the message Slack sent with the click (`change` maps its blocks to the new ones)."""
-        if not (self.message_ts and self.channel):
+        channel, ts = self.place.channel, self.place.message_ts
+        if not (ts and channel):
             await self.redraw(client, text, change(self.message_blocks))
             return
-        key = (self.channel, self.message_ts)
+        key = (channel, ts)
         async with DRAWN.lock(key):
             await self.redraw(client, text, change(DRAWN.newest(key, self.message_blocks)))
 
     async def tell(self, text: str, blocks: Sequence[Block] | None = None) -> None:
         """A new ephemeral message to the person who acted (errors, confirmations)."""
         self._check(
-            await self.hooks.post(self.response_url, text, blocks, response_type="ephemeral", replace_original=False)
+            await self.hooks.post(
+                self.place.response_url, text, blocks, response_type="ephemeral", replace_original=False
+            )
         )
 
     def _check(self, posted: bool) -> None:

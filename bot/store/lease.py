@@ -7,7 +7,6 @@ another's, so their clocks must agree to much better than `ttl` (NTP does).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,8 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.db import Database
 from bot.store.tables import LeaseRow
-
-Clock = Callable[[], float]
+from bot.victorops.limits import Clock
 
 _RELEASED = datetime.fromtimestamp(0, UTC)  # expired for every clock
 

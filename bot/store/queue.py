@@ -7,44 +7,20 @@ sending after a restart was interrupted mid-send), done, failed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot.core.queue import QueuedAction
 from bot.store.db import Database
 from bot.store.tables import QueuedActionRow
-
-Clock = Callable[[], float]
+from bot.victorops.limits import Clock
 
 ACTIVE = ("pending", "sending")
 FINISHED = ("done", "failed")
-
-
-@dataclass(frozen=True)
-class QueuedAction:
-    id: int
-    created_at: datetime
-    verb: str
-    vo_username: str
-    slack_user_id: str
-    slack_name: str
-    incidents: tuple[str, ...]
-    payload: dict[str, Any]
-    reply: dict[str, Any]
-    status: str
-    attempts: int
-    not_before: datetime | None
-    sent_at: datetime | None
-    finished_at: datetime | None
-    result: dict[str, Any] | None
-    error: str | None
-    handed_off: bool
-    dedupe_key: str | None
-    told: bool = False
 
 
 def _action(row: QueuedActionRow) -> QueuedAction:

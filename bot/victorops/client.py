@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from enum import StrEnum
 from time import monotonic, time
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -24,7 +22,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from bot.victorops import errors
-from bot.victorops.limits import Budget, Clock, Gate, RateSpec, Sleep
+from bot.victorops.limits import Budget, Budgets, Clock, Family, Gate, Sleep
 from bot.victorops.models import (
     AckOrResolveRequest,
     ActionResult,
@@ -62,34 +60,13 @@ _TEAMS = TypeAdapter(list[Team])
 _HISTORY_V1 = TypeAdapter(list[HistoryPageV1] | HistoryPageV1)
 
 
-class Family(StrEnum):
-    """Endpoint families, each with its own budget."""
-
-    INCIDENTS = "incidents"
-    REPORTING = "reporting"
-    LOOKUPS = "lookups"
-
-    @classmethod
-    def of(cls, path: str) -> Family:
-        if path.startswith(INCIDENTS_PATH):
-            return cls.INCIDENTS
-        if path.startswith("/api-reporting/"):
-            return cls.REPORTING
-        return cls.LOOKUPS
-
-
-@dataclass(frozen=True)
-class Budgets:
-    incidents: RateSpec
-    reporting: RateSpec
-    lookups: RateSpec
-
-    def spec(self, family: Family) -> RateSpec:
-        spec: RateSpec = getattr(self, family.value)
-        return spec
-
-
-UNLIMITED = Budgets(RateSpec(0, 60), RateSpec(0, 60), RateSpec(0, 60))
+def family_of(path: str) -> Family:
+    """The endpoint family whose budget a call to `path` spends."""
+    if path.startswith(INCIDENTS_PATH):
+        return Family.INCIDENTS
+    if path.startswith("/api-reporting/"):
+        return Family.REPORTING
+    return Family.LOOKUPS
 
 
 class VictorOpsClient:
@@ -226,7 +203,7 @@ class VictorOpsClient:
         json: dict[str, Any] | None = None,
         probing: bool = False,
     ) -> httpx.Response:
-        family = Family.of(path)
+        family = family_of(path)
         budget = self.budgets[family]
         idempotent = method == "GET"
         attempts = 1 if probing else self.max_attempts

@@ -11,6 +11,7 @@ import re
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from time import monotonic
 from typing import Protocol
 
@@ -58,6 +59,30 @@ class RateSpec:
             return "off"
         names = {v: k for k, v in _PERIODS.items()}
         return f"{self.count}/{names.get(self.period, f'{self.period:g}s')}"
+
+
+class Family(StrEnum):
+    """VictorOps' endpoint families, each with its own budget."""
+
+    INCIDENTS = "incidents"
+    REPORTING = "reporting"
+    LOOKUPS = "lookups"
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """The configured budget of each endpoint family."""
+
+    incidents: RateSpec
+    reporting: RateSpec
+    lookups: RateSpec
+
+    def spec(self, family: Family) -> RateSpec:
+        spec: RateSpec = getattr(self, family.value)
+        return spec
+
+
+UNLIMITED = Budgets(RateSpec(0, 60), RateSpec(0, 60), RateSpec(0, 60))
 
 
 class SlidingWindow:
