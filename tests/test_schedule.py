@@ -109,7 +109,8 @@ CRON_WEEKDAY = {0: 1, 1: 2, 2: 3, 3: 4, 4: 5, 5: 6, 6: 0}  # date.weekday() (Mon
 @settings(max_examples=40, deadline=None)
 @given(day=st.integers(1, 28), weekday=st.integers(0, 7), hour=st.integers(0, 23))
 def test_a_restricted_day_of_month_or_day_of_week_is_enough(day: int, weekday: int, hour: int) -> None:
-    times = fire_times(f"0 {hour} {day} * {weekday}", "UTC", at("UTC", "2024-12-31 23:59"), at("UTC", "2025-12-31 23:59"))
+    start, end = at("UTC", "2024-12-31 23:59"), at("UTC", "2025-12-31 23:59")
+    times = fire_times(f"0 {hour} {day} * {weekday}", "UTC", start, end)
     days = [t.date() for t in times]
     year = [date(2025, 1, 1) + timedelta(days=n) for n in range(365)]
     assert days == [d for d in year if d.day == day or CRON_WEEKDAY[d.weekday()] == weekday % 7]

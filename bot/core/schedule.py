@@ -80,8 +80,8 @@ def _cron(schedule: str, start: datetime) -> CronSim:
     if len(fields) != 5:  # cronsim would take a sixth, for seconds
         raise ValueError("Wrong number of fields")
     minute, hour, day, month, weekday = fields
-    expression = [minute.replace("*", "0-59"), hour.replace("*", "0-23"), day, month, _RANGE_TO_SUNDAY.sub("-7", weekday)]
+    minute, hour, weekday = minute.replace("*", "0-59"), hour.replace("*", "0-23"), _RANGE_TO_SUNDAY.sub("-7", weekday)
     try:
-        return CronSim(" ".join(expression), start)
+        return CronSim(f"{minute} {hour} {day} {month} {weekday}", start)
     except CronSimError as exc:
         raise ValueError(str(exc)) from None
