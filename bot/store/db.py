@@ -5,12 +5,13 @@ from __future__ import annotations
 import ast
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import URL, Connection, event, inspect, make_url, text
+from sqlalchemy import URL, ColumnElement, Connection, Insert, event, inspect, make_url, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -100,6 +101,23 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.safe_url!r})"
+
+    def upsert(
+        self,
+        table: Any,
+        values: Mapping[str, Any],
+        keys: Sequence[str],
+        update: Mapping[str, Any] | None = None,
+        where: ColumnElement[bool] | None = None,
+    ) -> Insert:
+        """INSERT `values` … ON CONFLICT (`keys`) DO UPDATE SET `update` (where `where` holds), or DO NOTHING
+        without `update`: one statement, so two writers of one row cannot both find it missing. SQLite and
+        Postgres say it alike, each with its own dialect's insert."""
+        insert = postgresql.insert if self.url.get_backend_name() == "postgresql" else sqlite.insert
+        statement: postgresql.Insert | sqlite.Insert = insert(table).values(values)
+        if update is None:
+            return statement.on_conflict_do_nothing(index_elements=keys)
+        return statement.on_conflict_do_update(index_elements=keys, set_=update, where=where)
 
     @property
     def safe_url(self) -> str:
