@@ -18,6 +18,7 @@ from bot.slack import grammar as g
 from bot.slack.blocks import ListSpec, check_message, outcomes_message, sentence
 from bot.slack.contexts import Kind
 from bot.slack.errors import explain
+from bot.slack.help import usage
 from bot.slack.linking import Finish, link_prompt
 from bot.slack.listeners.cards import names_for, open_reroute_modal, render_listing
 from bot.slack.listeners.digest_commands import DigestCommands
@@ -91,7 +92,7 @@ class Commands:
             limited = await self.services.posts.public_reply(command["user_id"], command["channel_id"])
         public = parsed.public and limited is None
         if isinstance(parsed, g.Help):
-            text = g.usage(name, parsed.topic)
+            text = usage(name, parsed.topic)
             kind = "in_channel" if public else "ephemeral"
             await ack(text=f"{limited}\n{text}" if limited else text, response_type=kind)
             return
