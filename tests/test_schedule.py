@@ -103,9 +103,6 @@ def test_fire_times(schedule: str, zone: str, start: str, end: str, expected: li
     assert all(t.tzinfo is UTC for t in times)
 
 
-CRON_WEEKDAY = {0: 1, 1: 2, 2: 3, 3: 4, 4: 5, 5: 6, 6: 0}  # date.weekday() (Monday 0) -> cron's (Sunday 0)
-
-
 @settings(max_examples=40, deadline=None)
 @given(day=st.integers(1, 28), weekday=st.integers(0, 7), hour=st.integers(0, 23))
 def test_a_restricted_day_of_month_or_day_of_week_is_enough(day: int, weekday: int, hour: int) -> None:
@@ -113,7 +110,7 @@ def test_a_restricted_day_of_month_or_day_of_week_is_enough(day: int, weekday: i
     times = fire_times(f"0 {hour} {day} * {weekday}", "UTC", start, end)
     days = [t.date() for t in times]
     year = [date(2025, 1, 1) + timedelta(days=n) for n in range(365)]
-    assert days == [d for d in year if d.day == day or CRON_WEEKDAY[d.weekday()] == weekday % 7]
+    assert days == [d for d in year if d.day == day or d.isoweekday() % 7 == weekday % 7]  # cron: Sunday 0 or 7
     assert all(t.hour == hour and t.minute == 0 for t in times)
 
 
@@ -142,7 +139,7 @@ def test_a_daily_time_runs_once_a_day_across_daylight_saving(zone: str, year: in
             assert local > wall and not _exists(local - timedelta(minutes=1), tz), f"{wall} runs at {local}"
 
 
-# (zone, spring-forward day, fall-back day) of a 02:30 schedule: it runs once each day
+# A 02:30 schedule on the days clocks change: (zone, spring-forward day, its one run, fall-back day, its one run)
 DST_DAYS = [
     (BERLIN, "2025-03-30", "03:00 +0200", "2025-10-26", "02:30 +0200"),
     (NEW_YORK, "2025-03-09", "03:00 -0400", "2025-11-02", "02:30 -0500"),  # New York repeats 01:00-02:00
