@@ -15,7 +15,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/venv
 
 WORKDIR /src
-# Only what the distribution needs (pyproject.toml reads README.md as the long description).
+# Only what the distribution needs (pyproject.toml reads README.md as the long description); bot/sim, the
+# development-only simulator, is not even sent (.dockerignore), and the wheel would leave it out anyway.
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 # The production install the README documents: the project, no dev extras, not editable.

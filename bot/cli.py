@@ -91,10 +91,26 @@ def digest_send(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if worked else 1
 
 
+def development_only(command: str, missing: ModuleNotFoundError) -> int:
+    """`vobot demo` and `vobot victorops-sim` run bot.sim, which only the development install has (the wheel and
+    the image leave it out): say how to get it, rather than a traceback."""
+    if missing.name != "bot.sim" and not (missing.name or "").startswith("bot.sim."):
+        raise missing
+    print(
+        f"vobot {command} runs the simulator, which only the development install has: "
+        "`pip install -e '.[dev]'` in a clone of the repository (as `make` does).",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def victorops_sim(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from bot.sim.victorops import SimConfig, build_app
+    try:
+        from bot.sim.victorops import SimConfig, build_app
+    except ModuleNotFoundError as exc:
+        return development_only("victorops-sim", exc)
 
     config = SimConfig(
         api_id=args.api_id,
@@ -117,7 +133,10 @@ def victorops_sim(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.demo import PortBusy, run_demo
+    try:
+        from bot.sim.demo import PortBusy, run_demo
+    except ModuleNotFoundError as exc:
+        return development_only("demo", exc)
 
     try:
         asyncio.run(run_demo(settings.port))

@@ -31,8 +31,8 @@ from bot.slack.grammar import (
     Unlink,
     WhoAmI,
     parse,
-    usage,
 )
+from bot.slack.help import usage
 from bot.victorops.models import Phase
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

@@ -1,5 +1,8 @@
-"""Packaging: the Slack app manifests, the Dockerfile, .dockerignore, docker-compose.yml and vobot.env.example,
-checked without Slack or a Docker engine.
+"""Packaging: the Slack app manifests, the wheel, the Dockerfile, .dockerignore, docker-compose.yml and
+vobot.env.example, checked without Slack or a Docker engine.
+
+The wheel is built here and holds the product only: no bot.sim (the simulator, the Slack fake, the demo) and no
+websockets requirement outside the dev extra; from it, `vobot demo` says what to install.
 
 Both manifests (Socket Mode and HTTP mode) are validated against Slack's published JSON Schema and compared
 with what the code uses: the scopes of bot/slack/scopes.py and the default slash command; docker-compose.yml is
@@ -18,7 +21,9 @@ import shlex
 import shutil
 import subprocess
 import sys
+import sysconfig
 import threading
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -182,6 +187,86 @@ def test_env_example_names_only_real_variables_and_no_secrets() -> None:
             assert value == "" or "your" in value, f"{name} must be a placeholder, not a value"
     ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
     assert "vobot.env" in ignored and ".env" in ignored, "the filled-in copies must never be committed"
+
+
+# ---- the wheel: the product only --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel `pip install .` builds, from what the image's builder stage copies (bot/ whole, bot/sim too)."""
+    source = tmp_path_factory.mktemp("source")  # not the checkout: a build leaves build/ and *.egg-info behind
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "bot", source / "bot", ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path_factory.mktemp("wheel")
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(source)]
+    built = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert built.returncode == 0, built.stdout + built.stderr
+    (path,) = out.glob("vobot-*.whl")
+    return path
+
+
+def _wheel_files(wheel: Path) -> set[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        return set(archive.namelist())
+
+
+def test_the_wheel_holds_the_product_and_not_the_simulator(wheel: Path) -> None:
+    files = _wheel_files(wheel)
+    assert not sorted(f for f in files if f.startswith("bot/sim/")), "bot.sim is for development only"
+    product = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "bot").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and not path.is_relative_to(ROOT / "bot" / "sim")
+    }
+    assert "bot/store/migrations/script.py.mako" in product
+    assert product <= files, f"missing from the wheel: {sorted(product - files)}"
+
+
+def test_the_wheel_requires_websockets_only_for_development(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata,) = (name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
+        requires = re.findall(r"^Requires-Dist: (.+)$", archive.read(metadata).decode(), re.MULTILINE)
+    runtime = [r for r in requires if "extra ==" not in r]
+    assert not [r for r in runtime if r.lower().startswith("websockets")], runtime
+    assert [r for r in requires if r.lower().startswith("websockets")] == ['websockets>=13; extra == "dev"']
+    assert any(r.startswith("cronsim") for r in runtime)
+
+
+@pytest.mark.parametrize("command", ["demo", "victorops-sim"])
+def test_without_the_simulator_the_dev_commands_say_what_to_install(wheel: Path, tmp_path: Path, command: str) -> None:
+    """The product as installed from the wheel has no bot.sim: one sentence, no traceback.
+
+    The wheel is imported as it is (a zip on the path) with this environment's packages beside it; `-S` skips
+    the .pth files, among them the editable install's finder, which would find bot/sim in the checkout."""
+    run_cli = "import sys, bot; assert bot.__file__.startswith(sys.path[1]), bot.__file__; import bot.__main__"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VOBOT_", "SLACK_", "VICTOROPS_", "PORT"))}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(wheel), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", run_cli, command],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout == ""
+    assert done.stderr == (
+        f"vobot {command} runs the simulator, which only the development install has: "
+        "`pip install -e '.[dev]'` in a clone of the repository (as `make` does).\n"
+    )
+
+
+def test_the_development_install_has_the_simulator() -> None:
+    import bot.sim.demo
+    import bot.sim.victorops
+
+    assert Path(bot.sim.victorops.__file__).is_relative_to(ROOT / "bot" / "sim")
+    assert callable(bot.sim.demo.run_demo)
 
 
 # ---- the Dockerfile ---------------------------------------------------------------------------------------
@@ -485,6 +570,8 @@ def _ignored(path: str, patterns: list[str]) -> bool:
         "vobot.env",
         ".pytest_cache",
         "bot/__pycache__",
+        "bot/sim",
+        "bot/sim/static/workspace.js",
     ],
 )
 def test_dockerignore_excludes(path: str) -> None:

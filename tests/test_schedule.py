@@ -1,9 +1,11 @@
-"""Cron slots in time zones: weekdays as cron numbers them, and daylight saving without doubles or skips."""
+"""Cron slots in time zones: fields as Debian's cron reads them, and daylight saving without doubles or skips."""
 
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.core.schedule import fire_times, missed_slot, next_slot, previous_slot, slot_key
 
@@ -35,6 +37,20 @@ CASES = {
               ["Fri 01-03 18:00 +0000", "Sat 01-04 18:00 +0000", "Sun 01-05 18:00 +0000"]),
     "a weekday step counts from Sunday": ("0 12 * * */3", "UTC", "2025-01-01 00:00", "2025-01-08 00:00",
                                           ["Wed 01-01 12:00 +0000", "Sat 01-04 12:00 +0000", "Sun 01-05 12:00 +0000"]),
+    # cron: a restricted day of month and a restricted day of week, and either one is enough
+    "the 1st or a Monday": ("0 9 1 * 1", "UTC", "2025-01-01 00:00", "2025-01-15 00:00",
+                            ["Wed 01-01 09:00 +0000", "Mon 01-06 09:00 +0000", "Mon 01-13 09:00 +0000"]),
+    "the 13th or a Friday": ("0 9 13 * fri", "UTC", "2025-06-01 00:00", "2025-06-21 00:00",
+                             ["Fri 06-06 09:00 +0000", "Fri 06-13 09:00 +0000", "Fri 06-20 09:00 +0000"]),
+    "the 10th to 12th or a weekend day": ("0 9 10-12 * 0,6", "UTC", "2025-01-09 00:00", "2025-01-13 00:00",
+                                          ["Fri 01-10 09:00 +0000", "Sat 01-11 09:00 +0000",
+                                           "Sun 01-12 09:00 +0000"]),
+    # as in Debian's cron, a field starting with * is not a restriction: then both must match
+    "odd days that are Mondays": ("0 9 */2 * 1", "UTC", "2025-01-01 00:00", "2025-02-01 00:00",
+                                  ["Mon 01-13 09:00 +0000", "Mon 01-27 09:00 +0000"]),
+    "Mondays in the first week, with a * weekday step": ("0 9 1-7 * */1", "UTC", "2025-01-01 00:00",
+                                                         "2025-01-03 00:00",
+                                                         ["Wed 01-01 09:00 +0000", "Thu 01-02 09:00 +0000"]),
     "minute steps and hour ranges": ("*/20 8-9 * * *", "UTC", "2025-01-01 08:00", "2025-01-01 12:00",
                                      ["Wed 01-01 08:20 +0000", "Wed 01-01 08:40 +0000", "Wed 01-01 09:00 +0000",
                                       "Wed 01-01 09:20 +0000", "Wed 01-01 09:40 +0000"]),
@@ -85,6 +101,60 @@ def test_fire_times(schedule: str, zone: str, start: str, end: str, expected: li
     times = fire_times(schedule, zone, at(zone, start), at(zone, end))
     assert shown(times, zone) == expected
     assert all(t.tzinfo is UTC for t in times)
+
+
+@settings(max_examples=40, deadline=None)
+@given(day=st.integers(1, 28), weekday=st.integers(0, 7), hour=st.integers(0, 23))
+def test_a_restricted_day_of_month_or_day_of_week_is_enough(day: int, weekday: int, hour: int) -> None:
+    start, end = at("UTC", "2024-12-31 23:59"), at("UTC", "2025-12-31 23:59")
+    times = fire_times(f"0 {hour} {day} * {weekday}", "UTC", start, end)
+    days = [t.date() for t in times]
+    year = [date(2025, 1, 1) + timedelta(days=n) for n in range(365)]
+    assert days == [d for d in year if d.day == day or d.isoweekday() % 7 == weekday % 7]  # cron: Sunday 0 or 7
+    assert all(t.hour == hour and t.minute == 0 for t in times)
+
+
+DST_ZONES = [BERLIN, NEW_YORK, LORD_HOWE, "America/Santiago", "Australia/Sydney", "Europe/London", "Asia/Tehran"]
+
+
+def _exists(wall: datetime, zone: ZoneInfo) -> bool:
+    return wall.replace(tzinfo=zone).astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall
+
+
+@settings(max_examples=20, deadline=None)
+@given(zone=st.sampled_from(DST_ZONES), year=st.integers(2020, 2030), hour=st.integers(0, 3), minute=st.integers(0, 59))
+def test_a_daily_time_runs_once_a_day_across_daylight_saving(zone: str, year: int, hour: int, minute: int) -> None:
+    """Each local day has one run: at its time, the first time when clocks repeat it, else just after the gap."""
+    tz = ZoneInfo(zone)
+    start, end = at(zone, f"{year - 1}-12-31 23:59"), at(zone, f"{year}-12-31 23:59")
+    times = fire_times(f"{minute} {hour} * * *", zone, start, end)
+    days = [date(year, 1, 1) + timedelta(days=n) for n in range((date(year + 1, 1, 1) - date(year, 1, 1)).days)]
+    assert [t.astimezone(tz).date() for t in times] == days
+    for run in times:
+        local = run.astimezone(tz).replace(tzinfo=None)
+        wall = local.replace(hour=hour, minute=minute)
+        if _exists(wall, tz):
+            assert run == wall.replace(tzinfo=tz, fold=0).astimezone(UTC), f"{wall}: at its time, the first time"
+        else:  # in the gap: the first minute after it
+            assert local > wall and not _exists(local - timedelta(minutes=1), tz), f"{wall} runs at {local}"
+
+
+# A 02:30 schedule on the days clocks change: (zone, spring-forward day, its one run, fall-back day, its one run)
+DST_DAYS = [
+    (BERLIN, "2025-03-30", "03:00 +0200", "2025-10-26", "02:30 +0200"),
+    (NEW_YORK, "2025-03-09", "03:00 -0400", "2025-11-02", "02:30 -0500"),  # New York repeats 01:00-02:00
+    ("Europe/London", "2025-03-30", "02:30 +0100", "2025-10-26", "02:30 +0000"),  # London skips 01:00-02:00
+    (LORD_HOWE, "2025-10-05", "02:30 +1100", "2025-04-06", "02:30 +1030"),
+]
+
+
+@pytest.mark.parametrize(("zone", "spring", "spring_run", "autumn", "autumn_run"), DST_DAYS)
+def test_a_0230_schedule_on_the_days_clocks_change(
+    zone: str, spring: str, spring_run: str, autumn: str, autumn_run: str
+) -> None:
+    for day, expected in [(spring, spring_run), (autumn, autumn_run)]:
+        times = fire_times("30 2 * * *", zone, at(zone, f"{day} 00:00"), at(zone, f"{day} 23:59"))
+        assert [t.astimezone(ZoneInfo(zone)).strftime("%H:%M %z") for t in times] == [expected]
 
 
 def test_fire_times_are_in_utc_and_the_range_is_open_at_the_start() -> None:
@@ -139,10 +209,14 @@ def test_previous_slot_looks_back_eight_days() -> None:
     assert previous_slot("* * * * *", "UTC", at("UTC", "2025-01-01 12:34:56")) == at("UTC", "2025-01-01 12:34")
 
 
-def test_a_schedule_that_never_fires_has_no_slots() -> None:
+@pytest.mark.parametrize("schedule", ["0 0 30 2 *", "0 9 31 4,6 *"])
+def test_a_schedule_that_would_never_fire_is_refused(schedule: str) -> None:
+    """cronsim refuses a day of month that none of the months has, rather than a schedule with no slot."""
     now = at("UTC", "2025-01-01 00:00")
-    assert next_slot("0 0 30 2 *", "UTC", now) is None
-    assert previous_slot("0 0 30 2 *", "UTC", now) is None
+    with pytest.raises(ValueError, match="day-of-month"):
+        next_slot(schedule, "UTC", now)
+    with pytest.raises(ValueError, match="day-of-month"):
+        previous_slot(schedule, "UTC", now)
 
 
 def test_previous_and_next_slot_across_dst() -> None:

@@ -1,5 +1,6 @@
 import asyncio
 import re
+import shutil
 import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
@@ -9,15 +10,25 @@ from zoneinfo import ZoneInfo
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import exc, func, inspect, select, text
 
 from bot.core.errors import StorageBusy
 from bot.slack.errors import explain
-from bot.store.db import MIGRATIONS_DIR, SQLITE_BUSY_TIMEOUT_MS, Database, DatabaseUnavailable, normalize_url
+from bot.store.db import (
+    MIGRATIONS_DIR,
+    SQLITE_BUSY_TIMEOUT_MS,
+    Database,
+    DatabaseUnavailable,
+    alembic_config,
+    head_revision,
+    known_revisions,
+    normalize_url,
+)
 from bot.store.tables import AuditLog, Base
 
-# the newest revision file: migrations are numbered, each revising the one before
-HEAD = max(p.stem.split("_")[0] for p in (MIGRATIONS_DIR / "versions").glob("[0-9]*.py"))
+# the head revision as Alembic reads the migrations (merge revisions included); it refuses several heads
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def audit_row(n: int = 1, **overrides: object) -> AuditLog:
@@ -53,6 +64,28 @@ async def test_migrate_from_empty(database_url: str) -> None:
         assert diff == []
     finally:
         await db.dispose()
+
+
+def _revision_file(folder: Path, revision: str, down: str) -> None:
+    (folder / f"{revision}_x.py").write_text(
+        f'"""x"""\n\nrevision: str = "{revision}"\ndown_revision = {down}\n\n\n'
+        "def upgrade() -> None:\n    pass\n\n\ndef downgrade() -> None:\n    pass\n",
+        encoding="utf-8",
+    )
+
+
+def test_the_head_revision_after_branches_and_a_merge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two branches from the head, then a merge naming both: the files alone cannot say, Alembic can."""
+    migrations = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr("bot.store.db.MIGRATIONS_DIR", migrations)
+    assert HEAD is not None and head_revision() == HEAD
+    _revision_file(migrations / "versions", "b1", f'"{HEAD}"')
+    _revision_file(migrations / "versions", "b2", f'"{HEAD}"')
+    assert head_revision() is None, "two heads: there is no one newest revision"
+    _revision_file(migrations / "versions", "m1", '("b1", "b2")')
+    assert head_revision() == "m1"
+    assert known_revisions() >= {HEAD, "b1", "b2", "m1"}
 
 
 async def test_migrate_again_is_a_no_op(database: Database) -> None:

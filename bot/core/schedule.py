@@ -1,28 +1,27 @@
 """Cron schedules in a time zone: the instants a digest is due (its slots), and the key each slot is claimed under.
 
-APScheduler 3.11's CronTrigger, given a zoneinfo zone, gets daylight saving wrong both ways:
-- when clocks go back, a local time that happens twice fires twice (02:30 CEST and 02:30 CET);
-- when clocks go forward, a local time that does not exist is read with the old offset: a daily 02:30 fires
-  at 03:30 local, and an hourly :30 loses a run (its 02:30 and 03:30 fall on one instant).
-So the cron expression is matched here against local wall-clock times (a CronTrigger in UTC, which has no
-daylight saving), and each wall time is then placed in the zone: a time that happens twice at its first
-occurrence, a time that does not exist at the first instant after the gap (02:30 -> 03:00).
+A schedule is read as Debian's cron reads it, by cronsim: five fields, Sunday is 0 or 7, and when both the day of
+month and the day of week are restricted (neither starts with `*`) a day matching either is due. A range may also
+end on Sunday (`fri-sun`, `5-0`), which cron would refuse; digests stored with one before keep working.
 
-APScheduler 3's `from_crontab` also numbers weekdays from Monday = 0, where cron counts from Sunday = 0 (or 7):
-"1-5" would be Tuesday to Saturday. The day-of-week field is translated to day names first. As in
-APScheduler, a restricted day of month and day of week must both match (cron would take either).
+Daylight saving is cronsim's handling of a job at a fixed time, as in Debian's cron: a local time that happens
+twice runs at its first occurrence only, and one the clocks skip runs at the first minute after the gap. Cron gives
+a `*` in the minute or hour field no such care (an hourly job loses its run in the skipped hour and runs twice in
+the repeated one); a digest must neither double nor skip, so those fields reach cronsim as the explicit ranges
+they stand for, which it treats as fixed times.
 """
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import takewhile
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
+from cronsim import CronSim, CronSimError
 
 LOOKBACK = timedelta(days=8)  # how far previous_slot looks back: a weekly schedule always has a slot in it
 
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # cron's numbering: sun = 0 (and 7)
+_RANGE_TO_SUNDAY = re.compile(r"-(0|sun)\b", re.IGNORECASE)
 
 
 def fire_times(schedule: str, timezone: str, start: datetime, end: datetime) -> list[datetime]:
@@ -48,7 +47,7 @@ def previous_slot(schedule: str, timezone: str, now: datetime) -> datetime | Non
 
 
 def next_slot(schedule: str, timezone: str, now: datetime) -> datetime | None:
-    """The first slot after `now`; None for a schedule that never fires (such as 30 February)."""
+    """The first slot after `now`; None for a schedule that never fires."""
     return next(_slots(schedule, timezone, now), None)
 
 
@@ -64,64 +63,25 @@ def missed_slot(schedule: str, timezone: str, now: datetime, grace: timedelta, l
 
 
 def _slots(schedule: str, timezone: str, after: datetime) -> Iterator[datetime]:
-    """The slots after `after` (aware), in UTC, in order; endless unless the schedule ends."""
-    zone = ZoneInfo(timezone)
-    trigger = _wall_clock_trigger(schedule)
-    # A wall time earlier than `after`'s happens before `after`, so the search can start from it.
-    wall = trigger.get_next_fire_time(None, after.astimezone(zone).replace(tzinfo=UTC, fold=0))
+    """The slots after `after` (aware), in UTC, in order; endless unless the schedule ends. ValueError, saying
+    why, for a schedule that is not five-field cron."""
     last = after
-    while wall is not None:
-        instant = _instant(wall.replace(tzinfo=None), zone)
-        # Skips the wall times before `after` in a repeated hour, and fires once for all those in a gap.
+    for local in _cron(schedule, after.astimezone(ZoneInfo(timezone))):
+        instant = local.astimezone(UTC)
+        # cronsim walks wall-clock times: in a repeated hour it may start before `after`, and every time in a gap
+        # comes out as the minute after it; each instant is a slot once.
         if instant > last:
             yield instant
             last = instant
-        wall = trigger.get_next_fire_time(wall, wall)
 
 
-def _instant(wall: datetime, zone: ZoneInfo) -> datetime:
-    """When the naive local time `wall` happens in `zone`, in UTC: the first time when it happens twice;
-    when clocks skip it, the first instant after the gap."""
-    while True:
-        instant = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)  # fold=0: the earlier of two
-        if instant.astimezone(zone).replace(tzinfo=None) == wall:
-            return instant
-        wall += timedelta(minutes=1)  # not a real local time: walk to the end of the gap
-
-
-def _wall_clock_trigger(schedule: str) -> CronTrigger:
-    """The five-field cron expression as a trigger on a clock without daylight saving, with cron's weekdays."""
+def _cron(schedule: str, start: datetime) -> CronSim:
     fields = schedule.split()
-    if len(fields) == 5:  # else from_crontab says what is wrong
-        fields[4] = _weekday_names(fields[4])
-    return CronTrigger.from_crontab(" ".join(fields), timezone=UTC)
-
-
-def _weekday_names(field: str) -> str:
-    """Cron's day-of-week field (numbers, names, ranges, steps) as a list of day names, which APScheduler
-    reads as cron does. A range may end on Sunday: `5-7`, `5-0` and `fri-sun` are Friday to Sunday."""
-    if field == "*":
-        return field
-    days: set[int] = set()
-    for part in field.lower().split(","):
-        span, _, step = part.partition("/")
-        first, _, last = span.partition("-")
-        if first == "*" and not last:
-            low, high = 0, 6
-        else:
-            low = _weekday(first)
-            high = _weekday(last) if last else 6 if step else low
-            if last and high == 0:
-                high = 7
-        if high < low:
-            raise ValueError(f"day-of-week range {span!r} runs backwards")
-        days.update(day % 7 for day in range(low, high + 1, int(step or 1)))
-    return ",".join(_WEEKDAYS[day] for day in sorted(days))
-
-
-def _weekday(token: str) -> int:
-    if token.isdigit() and int(token) <= 7:
-        return int(token)
-    if token in _WEEKDAYS:
-        return _WEEKDAYS.index(token)
-    raise ValueError(f"{token!r} is not a day of the week (0-7 or sun-sat)")
+    if len(fields) != 5:  # cronsim would take a sixth, for seconds
+        raise ValueError("Wrong number of fields")
+    minute, hour, day, month, weekday = fields
+    minute, hour, weekday = minute.replace("*", "0-59"), hour.replace("*", "0-23"), _RANGE_TO_SUNDAY.sub("-7", weekday)
+    try:
+        return CronSim(f"{minute} {hour} {day} {month} {weekday}", start)
+    except CronSimError as exc:
+        raise ValueError(str(exc)) from None

@@ -1,4 +1,4 @@
-"""A stateful VictorOps (Splunk On-Call) simulator, built to the project's API reference (victorops-api.md).
+"""A stateful VictorOps (Splunk On-Call) simulator, built to docs/reference/victorops-api.md.
 
 One in-memory incident store seen through two views: the public API (`UNACKED`/`ACKED`/`RESOLVED`,
 `routingdefault`, manual transitions only) and the reporting API (lower case, `default`, with the `triggered`

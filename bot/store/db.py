@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import URL, Connection, event, inspect, make_url, text
+from sqlalchemy import URL, ColumnElement, Connection, Insert, event, inspect, make_url, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -17,6 +19,7 @@ from bot.core.errors import StorageBusy
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -98,6 +101,23 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.safe_url!r})"
+
+    def upsert(
+        self,
+        table: Any,
+        values: Mapping[str, Any],
+        keys: Sequence[str],
+        update: Mapping[str, Any] | None = None,
+        where: ColumnElement[bool] | None = None,
+    ) -> Insert:
+        """INSERT `values` … ON CONFLICT (`keys`) DO UPDATE SET `update` (where `where` holds), or DO NOTHING
+        without `update`: one statement, so two writers of one row cannot both find it missing. SQLite and
+        Postgres say it alike, each with its own dialect's insert."""
+        insert = postgresql.insert if self.url.get_backend_name() == "postgresql" else sqlite.insert
+        statement: postgresql.Insert | sqlite.Insert = insert(table).values(values)
+        if update is None:
+            return statement.on_conflict_do_nothing(index_elements=keys)
+        return statement.on_conflict_do_update(index_elements=keys, set_=update, where=where)
 
     @property
     def safe_url(self) -> str:
@@ -189,29 +209,48 @@ def _upgrade_to_head(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-_REVISION = re.compile(r'^(down_revision|revision)\b[^=]*=\s*"?([^"\s]+)"?', re.MULTILINE)
+_REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=(.+)$", re.MULTILINE)
 
 
-def _revisions() -> dict[str, str | None]:
+def _revisions() -> dict[str, str | None] | None:
     """Each revision this code ships and its predecessor, read from the files' own `revision` and
-    `down_revision` lines (one line of history each), without loading Alembic."""
+    `down_revision` lines without loading Alembic; None when the history is not one line (a merge revision
+    names two predecessors) or a file says it in a way this cannot read."""
     found: dict[str, str | None] = {}
     for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        lines = dict(_REVISION.findall(path.read_text(encoding="utf-8")))
-        if "revision" in lines:
-            found[lines["revision"]] = lines.get("down_revision")
+        source = path.read_text(encoding="utf-8")
+        try:
+            lines = {name: ast.literal_eval(value.strip()) for name, value in _REVISION.findall(source)}
+        except (ValueError, SyntaxError):
+            return None
+        if "revision" not in lines:
+            continue
+        revision, down = lines["revision"], lines.get("down_revision")
+        if not isinstance(revision, str) or not (down is None or isinstance(down, str)):
+            return None
+        found[revision] = down
     return found
 
 
 def known_revisions() -> set[str]:
-    return set(_revisions())
+    revisions = _revisions()
+    if revisions is None:
+        return {script.revision for script in _script_directory().walk_revisions()}
+    return set(revisions)
 
 
 def head_revision() -> str | None:
-    """The newest revision: the one no other revision names as its predecessor."""
+    """The newest revision: the one no other revision names as its predecessor (None when there are several).
+    Alembic's ScriptDirectory answers when the files alone cannot (a merge revision)."""
     revisions = _revisions()
-    heads = sorted(set(revisions) - set(revisions.values()))
-    return heads[0] if len(heads) == 1 else None
+    heads = set(revisions) - set(revisions.values()) if revisions is not None else set(_script_directory().get_heads())
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _script_directory() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config())
 
 
 def _check_sqlite_folder(database: str | None) -> None:

@@ -8,21 +8,14 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import or_, select, update
 
 from bot.store.db import Database
 from bot.store.tables import LeaseRow
 from bot.victorops.limits import Clock
 
 _RELEASED = datetime.fromtimestamp(0, UTC)  # expired for every clock
-
-
-def _insert_unless_present(backend: str, values: dict[str, Any]) -> Insert:
-    insert = postgresql.insert if backend == "postgresql" else sqlite.insert
-    return insert(LeaseRow).values(values).on_conflict_do_nothing(index_elements=["name"]).returning(LeaseRow.name)
 
 
 class Lease:
@@ -54,7 +47,7 @@ class Lease:
             # quiet loss instead of an IntegrityError that would abort the transaction. RETURNING says
             # whether we inserted: psycopg reports no rowcount (-1) for ON CONFLICT.
             values = {"name": self.name, "holder": self.holder_id, "expires_at": expires_at}
-            created = await session.scalar(_insert_unless_present(self._db.url.get_backend_name(), values))
+            created = await session.scalar(self._db.upsert(LeaseRow, values, ["name"]).returning(LeaseRow.name))
             return created is not None
 
     async def release(self) -> None:

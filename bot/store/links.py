@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,7 +74,6 @@ class LinkStore:
     async def _upsert(self, session: AsyncSession, link: Link) -> None:
         # INSERT … ON CONFLICT rather than read-then-write: two writers of one Slack user's row cannot both
         # find it missing and collide on the primary key.
-        insert = postgresql.insert if self._db.engine.dialect.name == "postgresql" else sqlite.insert
         values = {
             "slack_user_id": link.slack_user_id,
             "vo_username": link.vo_username,
@@ -83,12 +81,8 @@ class LinkStore:
             "linked_by": link.linked_by,
             "at": link.at,
         }
-        statement = insert(UserLink).values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[UserLink.slack_user_id], set_={name: statement.excluded[name] for name in values}
-        )
         try:
-            await session.execute(statement)
+            await session.execute(self._db.upsert(UserLink, values, ["slack_user_id"], update=values))
         except IntegrityError as exc:
             if LIVE_LINK_INDEX in str(exc.orig):
                 raise VictorOpsUserTaken(link.vo_username) from exc

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.db import Database
 from bot.store.tables import PostLimitRow
@@ -25,17 +24,17 @@ class PostWindows:
     async def take(self, key: str, spec: RateSpec) -> float:
         """Take a post for `key`: 0 when it may go out now, else nothing is taken and the seconds until one may."""
         async with self._db.session() as session:
-            connection = await session.connection()
-            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
             now = self._clock()
             for slot in range(spec.count):
+                # a slot is taken when free, or when its post has left the window
                 taken = await session.execute(
-                    insert(PostLimitRow)
-                    .values(key=key, slot=slot, at=now)
-                    .on_conflict_do_update(
-                        index_elements=["key", "slot"], set_={"at": now}, where=PostLimitRow.at <= now - spec.period
-                    )
-                    .returning(PostLimitRow.slot)
+                    self._db.upsert(
+                        PostLimitRow,
+                        {"key": key, "slot": slot, "at": now},
+                        ["key", "slot"],
+                        update={"at": now},
+                        where=PostLimitRow.at <= now - spec.period,
+                    ).returning(PostLimitRow.slot)
                 )
                 if taken.first() is not None:
                     return 0.0

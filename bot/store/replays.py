@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.db import Database
 from bot.store.tables import SeenRequestRow
@@ -22,7 +21,6 @@ class SeenRequestStore:
         self._purged_at = 0.0
 
     async def first_time(self, key: str, expires_at: int) -> bool:
-        insert = postgresql.insert if self._db.url.get_backend_name() == "postgresql" else sqlite.insert
         now = self._clock()
         async with self._db.session() as session:
             if now - self._purged_at >= PURGE_EVERY:
@@ -32,10 +30,6 @@ class SeenRequestStore:
                 )
             # ON CONFLICT: the losing insert is a quiet None, not an IntegrityError; RETURNING says who won
             # (psycopg reports no rowcount for ON CONFLICT).
-            won = await session.scalar(
-                insert(SeenRequestRow)
-                .values(key=key, expires_at=datetime.fromtimestamp(expires_at, UTC))
-                .on_conflict_do_nothing(index_elements=["key"])
-                .returning(SeenRequestRow.key)
-            )
+            row = {"key": key, "expires_at": datetime.fromtimestamp(expires_at, UTC)}
+            won = await session.scalar(self._db.upsert(SeenRequestRow, row, ["key"]).returning(SeenRequestRow.key))
         return won is not None

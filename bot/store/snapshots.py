@@ -6,8 +6,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import Insert, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, text
 
 from bot.store.db import Database
 from bot.store.tables import SnapshotRow
@@ -16,12 +15,6 @@ from bot.store.tables import SnapshotRow
 def _lock_id(name: str) -> int:
     """A Postgres advisory lock key for this snapshot, the same in every process (unlike hash())."""
     return int.from_bytes(hashlib.sha256(f"vobot:snapshot:{name}".encode()).digest()[:8], "big", signed=True)
-
-
-def _upsert(backend: str, name: str, fetched_at: float, body: str) -> Insert:
-    insert = postgresql.insert if backend == "postgresql" else sqlite.insert
-    statement = insert(SnapshotRow).values(name=name, fetched_at=fetched_at, body=body)
-    return statement.on_conflict_do_update(index_elements=["name"], set_={"fetched_at": fetched_at, "body": body})
 
 
 class Snapshots:
@@ -39,7 +32,8 @@ class Snapshots:
     async def put(self, name: str, fetched_at: float, body: str) -> None:
         """Store a snapshot, replacing the one before (one statement, so two replicas writing at once is fine)."""
         async with self._db.session() as session:
-            await session.execute(_upsert(self._db.url.get_backend_name(), name, fetched_at, body))
+            latest = {"fetched_at": fetched_at, "body": body}
+            await session.execute(self._db.upsert(SnapshotRow, {"name": name, **latest}, ["name"], update=latest))
 
     @asynccontextmanager
     async def refresh_lock(self, name: str) -> AsyncIterator[None]:

@@ -4,7 +4,7 @@ Tolerant by design: unknown fields are ignored, both phase vocabularies are read
 UNACKED/ACKED/RESOLVED and reporting's triggered/acknowledged/resolved), incident numbers are strings even
 when sent as numbers, and timestamps become aware datetimes. The spec calls every field optional: an incident
 without a start time is kept (its start is unknown), and one that cannot be read at all (no number, no phase)
-is left out of its list, logged once, so it never sinks the others. See ../shared/reference/victorops-api.md.
+is left out of its list, logged once, so it never sinks the others. See docs/reference/victorops-api.md.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from bot.slack.acting import Acting, Answers, Middleware
 from bot.slack.blocks import ListSpec, check_message, outcomes_message, sentence
 from bot.slack.cards import Cards
 from bot.slack.contexts import Contexts, Kind
+from bot.slack.help import usage
 from bot.slack.linking import NotLinked
 from bot.slack.listeners.digest_commands import DigestCommands
 from bot.slack.modals import ModalMeta, ViewId, create_view, loading
@@ -115,7 +116,7 @@ class Commands:
             limited = await self._posts.public_reply(command["user_id"], command["channel_id"])
         public = parsed.public and limited is None
         if isinstance(parsed, g.Help):
-            text = g.usage(name, parsed.topic)
+            text = usage(name, parsed.topic)
             kind = "in_channel" if public else "ephemeral"
             await ack(text=f"{limited}\n{text}" if limited else text, response_type=kind)
             return
