@@ -146,7 +146,7 @@ async def build_services(settings: Settings, config: AppConfig) -> Services:
         digest_store=digest_store,
         digests=Digests(digest_store, SlotClaims(db, holder), incidents, now=now),
         metrics=metrics,
-        posts=PostLimits(PostWindows(db), settings.command),
+        posts=PostLimits(PostWindows(db)),
         seen=SeenRequestStore(db),
         directory=directory,
         history=History(vo, vo.budgets[Family.REPORTING].wait_time),
@@ -208,6 +208,6 @@ async def send_digest(settings: Settings, config: AppConfig, name: str) -> tuple
         ts = await services.digests.send(digest)
         return True, f"Posted digest {name!r} to {digest.channel}." if ts else f"Nothing open: {name!r} skipped."
     except (VictorOpsError, SlackApiError) as exc:
-        return False, explain(exc)
+        return False, explain(exc, settings.command)
     finally:
         await services.aclose()

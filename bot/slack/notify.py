@@ -12,9 +12,11 @@ from dataclasses import replace
 
 from slack_sdk.errors import SlackApiError
 
-from bot.core.actions import Outcome, outcomes_of
+from bot.core.errors import failure_of
+from bot.core.outcomes import Outcome, Verb, outcomes_of
 from bot.services import Services
 from bot.slack.blocks import Block, outcomes_message, sentence
+from bot.slack.errors import explain
 from bot.slack.listeners.cards import names_for, redraw_card, seen_by
 from bot.slack.surface import Surface
 from bot.store.queue import QueuedAction
@@ -22,12 +24,10 @@ from bot.store.queue import QueuedAction
 log = logging.getLogger(__name__)
 
 WHAT = {
-    "ack": "acknowledgement",
-    "resolve": "resolution",
-    "ack_mine": "acknowledgement",
-    "resolve_mine": "resolution",
-    "reroute": "reroute",
-    "create": "new incident",
+    Verb.ACK: "acknowledgement",
+    Verb.RESOLVE: "resolution",
+    Verb.REROUTE: "reroute",
+    Verb.CREATE: "new incident",
 }
 
 
@@ -39,7 +39,8 @@ class Notifier:
         surface = Surface.from_reply(self.services.hooks, action.reply, strict=True)
         outcomes: list[Outcome] = []
         if action.status == "failed":
-            text = f"Your queued {WHAT.get(action.verb, 'action')} was not sent: {action.error}"
+            why = explain(failure_of(action.result, action.error), self.services.settings.command)
+            text = f"Your queued {WHAT[action.verb]} was not sent: {why}"
             blocks = sentence(text)
         else:
             stored = outcomes_of(action.result)

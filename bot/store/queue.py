@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot.core.outcomes import MINE, Verb, verb_name
 from bot.store.db import Database
 from bot.store.tables import QueuedActionRow
 
@@ -28,7 +29,7 @@ FINISHED = ("done", "failed")
 class QueuedAction:
     id: int
     created_at: datetime
-    verb: str
+    verb: Verb
     vo_username: str
     slack_user_id: str
     slack_name: str
@@ -45,13 +46,19 @@ class QueuedAction:
     handed_off: bool
     dedupe_key: str | None
     told: bool = False
+    mine: bool = False  # every incident paging the user (byUser) rather than `incidents`
+
+
+READ_MINE = {stored: verb for verb, stored in MINE.items()}  # the verb column names "mine" as it always did
 
 
 def _action(row: QueuedActionRow) -> QueuedAction:
+    mine = row.verb in READ_MINE
     return QueuedAction(
         id=row.id,
         created_at=row.created_at,
-        verb=row.verb,
+        verb=READ_MINE[row.verb] if mine else Verb(row.verb),
+        mine=mine,
         vo_username=row.vo_username,
         slack_user_id=row.slack_user_id,
         slack_name=row.slack_name,
@@ -82,7 +89,8 @@ class ActionQueue:
     async def enqueue(
         self,
         *,
-        verb: str,
+        verb: Verb,
+        mine: bool = False,
         vo_username: str,
         slack_user_id: str,
         slack_name: str,
@@ -95,7 +103,7 @@ class ActionQueue:
         while True:
             row = QueuedActionRow(
                 created_at=self._now(),
-                verb=verb,
+                verb=verb_name(verb, mine),
                 vo_username=vo_username,
                 slack_user_id=slack_user_id,
                 slack_name=slack_name,
@@ -207,8 +215,9 @@ class ActionQueue:
     async def complete(self, action_id: int, result: dict[str, Any]) -> QueuedAction:
         return await self._finish(action_id, "done", result=result)
 
-    async def fail(self, action_id: int, error: str) -> QueuedAction:
-        return await self._finish(action_id, "failed", error=error)
+    async def fail(self, action_id: int, error: str, result: dict[str, Any] | None = None) -> QueuedAction:
+        """`error` for people reading the table; `result`, when given, how it failed as the core states it."""
+        return await self._finish(action_id, "failed", result=result, error=error)
 
     async def retry_later(self, ids: Iterable[int], not_before: float, error: str | None) -> None:
         """Put actions being sent back to pending, not to be sent before `not_before`; `error` says why (None

@@ -12,15 +12,18 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.actions import ActionError, Actor, Verb
+from bot.core.actions import Actor
+from bot.core.errors import ActionError
+from bot.core.outcomes import Verb
 from bot.core.text import escape
 from bot.services import Services
-from bot.slack.blocks import ActionId, Block, CardRef, ListSpec, outcomes_message, sentence
+from bot.slack.blocks import NO_NAMES, ActionId, Block, CardRef, ListSpec, outcomes_message, sentence
 from bot.slack.contexts import Kind
 from bot.slack.errors import explain
 from bot.slack.linking import Pending, link_prompt
 from bot.slack.listeners.cards import names_for, open_reroute_modal, redraw_card, render_listing, seen_by
 from bot.slack.modals import ModalMeta
+from bot.slack.sentences import said
 from bot.slack.surface import Surface
 
 CardAction = Literal["ack", "resolve", "reroute"]
@@ -90,11 +93,11 @@ class Buttons:
                 meta = meta_for(surface, [ref.n])
                 await open_reroute_modal(self.services, client, body["trigger_id"], user["id"], meta)
             else:
-                text, blocks = await self.act(actor, what, [ref.n], surface, client)
+                text, blocks = await self.act(actor, Verb(what), [ref.n], surface, client)
                 if blocks:
                     await surface.tell(text, blocks)
         except Exception as exc:
-            await surface.tell(explain(exc))
+            await surface.tell(explain(exc, self.services.settings.command))
 
     async def act(
         self, actor: Actor, verb: Verb, numbers: list[str], card: Surface, client: AsyncWebClient
@@ -104,7 +107,7 @@ class Buttons:
         outcomes = await self.services.actions.act(verb, actor, numbers, reply=card.to_reply(kind))
         if kind == "card":
             await redraw_card(self.services, client, card, outcomes, actor.slack_user_id)
-            return outcomes[0].note, []
+            return said(outcomes[0], NO_NAMES), []
         return outcomes_message(outcomes, await names_for(self.services, actor.slack_user_id))
 
     async def on_refresh(
@@ -120,7 +123,7 @@ class Buttons:
             names = await names_for(self.services, seen_by(surface, clicker(body)["id"]))
             await surface.redraw(client, *await render_listing(self.services, spec.fresh(), names))
         except Exception as exc:
-            await surface.tell(explain(exc))
+            await surface.tell(explain(exc, self.services.settings.command))
 
     async def on_link_and_retry(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
@@ -140,7 +143,7 @@ class Buttons:
                 await open_reroute_modal(self.services, client, body["trigger_id"], user["id"], meta)
                 done += " Pick where to reroute in the window that opened."
             elif pending.f in ("ack", "resolve"):
-                verb: Verb = "ack" if pending.f == "ack" else "resolve"
+                verb = Verb(pending.f)
                 if pending.m:
                     outcomes = await self.services.actions.act_on_mine(verb, actor, reply=prompt.to_reply("reply"))
                     names = await names_for(self.services, user["id"])
@@ -152,7 +155,8 @@ class Buttons:
                 return
             await prompt.redraw(client, done, sentence(done))
         except Exception as exc:
-            await prompt.redraw(client, explain(exc), sentence(explain(exc)))
+            text = explain(exc, self.services.settings.command)
+            await prompt.redraw(client, text, sentence(text))
 
 
 def meta_for(card: Surface, numbers: list[str]) -> ModalMeta:

@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.actions import Outcome
 from bot.core.incidents import IncidentFilter
+from bot.core.outcomes import Outcome
 from bot.core.routes import unknown_routes
 from bot.core.text import escape
 from bot.services import Services
@@ -16,7 +16,8 @@ from bot.slack.blocks import NO_NAMES, Block, ListSpec, card, incident_list, out
 from bot.slack.contexts import Kind
 from bot.slack.errors import explain
 from bot.slack.modals import ModalMeta, ViewId, loading, message_view, reroute_view
-from bot.slack.names import Names, said
+from bot.slack.names import Names
+from bot.slack.sentences import said
 from bot.slack.surface import Surface
 from bot.victorops.models import Incident, Phase
 
@@ -152,5 +153,5 @@ async def open_reroute_modal(
             await directory.oncall_by_team(),
         )
     except Exception as exc:
-        view = message_view("Reroute incident", explain(exc), ViewId.REROUTE)
+        view = message_view("Reroute incident", explain(exc, services.settings.command), ViewId.REROUTE)
     await client.views_update(view_id=view_id, view=view)

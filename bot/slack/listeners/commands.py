@@ -10,7 +10,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.actions import Actor, Verb
+from bot.core.actions import Actor
+from bot.core.outcomes import Verb
 from bot.core.targets import resolve_targets
 from bot.core.text import escape
 from bot.services import Services
@@ -93,9 +94,9 @@ class Commands:
         if isinstance(parsed, g.Help):
             text = g.usage(name, parsed.topic)
             kind = "in_channel" if public else "ephemeral"
-            await ack(text=f"{limited}\n{text}" if limited else text, response_type=kind)
+            await ack(text=f"{explain(limited, name)}\n{text}" if limited else text, response_type=kind)
             return
-        await ack(text=limited or "")
+        await ack(text=explain(limited, name) if limited else "")
         reply = Reply(self.services.hooks, command.get("response_url"), public, command.get("channel_id"))
         try:
             await self.dispatch(parsed, command, reply, client)
@@ -110,7 +111,7 @@ class Commands:
             )
             await reply.privately(text, blocks)
         except Exception as exc:
-            await reply.privately(explain(exc))
+            await reply.privately(explain(exc, name))
 
     async def dispatch(self, parsed: g.Command, command: dict[str, Any], reply: Reply, client: AsyncWebClient) -> None:
         match parsed:
@@ -125,7 +126,9 @@ class Commands:
             case g.History():
                 await self.history(parsed, reply)
             case g.OnCall():
-                text, blocks = oncall_message(await self.services.directory.oncall.get(), parsed.team)
+                text, blocks = oncall_message(
+                    await self.services.directory.oncall.get(), parsed.team, self.services.settings.command
+                )
                 await reply(text, blocks)
             case g.WhoAmI():
                 await self.whoami(command, reply)
@@ -167,8 +170,9 @@ class Commands:
         await reply(text, blocks)
 
     async def ack_or_resolve(self, parsed: g.Ack | g.Resolve, command: dict[str, Any], reply: Reply) -> None:
-        verb: Verb = "ack" if isinstance(parsed, g.Ack) else "resolve"
-        actor = await self.actor(command, verb, n=parsed.numbers, m=parsed.mine)
+        finish: Finish = "ack" if isinstance(parsed, g.Ack) else "resolve"
+        verb = Verb(finish)
+        actor = await self.actor(command, finish, n=parsed.numbers, m=parsed.mine)
         actions = self.services.actions
         where = reply.to_reply()
         if parsed.mine:
@@ -224,7 +228,7 @@ class Commands:
                 defaults,
             )
         except Exception as exc:
-            view = message_view("Create incident", explain(exc), ViewId.CREATE)
+            view = message_view("Create incident", explain(exc, self.services.settings.command), ViewId.CREATE)
         await client.views_update(view_id=opened["view"]["id"], view=view)
 
     async def history(self, parsed: g.History, reply: Reply) -> None:

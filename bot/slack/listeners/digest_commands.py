@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from bot.config import DigestConfig
-from bot.core.actions import ActionError
 from bot.core.digests import describe_filter
+from bot.core.errors import ActionError
+from bot.core.identity import AdminOnly, NotAdmin
 from bot.core.schedule import next_slot
 from bot.core.text import escape
 from bot.services import Services
@@ -34,7 +35,7 @@ class DigestCommands:
         """Post this channel's digests now, or every open incident when it has none."""
         channel = command["channel_id"]
         if limited := await self.services.posts.digest_now(channel):
-            raise ActionError(limited)
+            raise limited
         try:
             digests = await self.post_now(channel)
         except Exception:
@@ -125,4 +126,4 @@ class DigestCommands:
     def _require_admin(self, slack_user_id: str) -> None:
         identity = self.services.identity
         if not identity.is_admin(slack_user_id):
-            raise ActionError(f"Only vobot admins can add or remove digests: {identity.admin_mentions()}.")
+            raise NotAdmin(AdminOnly.DIGESTS, identity.admins)

@@ -42,7 +42,10 @@ class Views:
             user = clicker(body)
             meta = await self.services.contexts.load(Kind.MODAL, user["id"], view.get("private_metadata"), ModalMeta)
         except Exception as exc:
-            await ack(response_action="update", view=message_view(title, explain(exc), callback_id))
+            await ack(
+                response_action="update",
+                view=message_view(title, explain(exc, self.services.settings.command), callback_id),
+            )
             return None
         return user, meta
 
@@ -81,7 +84,7 @@ class Views:
                 text, blocks = outcomes_message(outcomes, await names_for(self.services, user["id"]))
                 await surface.tell(text, blocks)
         except Exception as exc:
-            await surface.tell(explain(exc))
+            await surface.tell(explain(exc, self.services.settings.command))
 
     async def on_create(
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
@@ -109,7 +112,7 @@ class Views:
             text, blocks = outcomes_message([outcome], await names_for(self.services, user["id"]))
             await surface.tell(text, blocks)
         except Exception as exc:
-            await surface.tell(explain(exc))
+            await surface.tell(explain(exc, self.services.settings.command))
 
 
 def surface_of(hooks: ResponseUrls, meta: ModalMeta) -> Surface:
