@@ -276,3 +276,7 @@ def test_failures_stored_by_an_older_version_still_read() -> None:
     assert isinstance(failure_of(None, None), Lost)
     said_before = failure_of({"failed": failure_json(ActionError("Stated <@U0ALICE>."))}, None)
     assert explain(said_before, "/vo") == "Stated <@U0ALICE>."
+
+
+def test_facts_a_queued_action_cannot_fail_with_are_stored_as_not_sent() -> None:
+    assert isinstance(failure_of({"failed": failure_json(TooLong("summary", 300, 255))}, None), NotSent)

@@ -79,7 +79,9 @@ def failure_json(error: ActionError) -> dict[str, Any]:
     """How a queued action failed, to store with it: the facts, or (raised with a sentence) the sentence."""
     if type(error).__name__ in STORED:
         return {"kind": type(error).__name__, **asdict(error)}  # type: ignore[call-overload]
-    return {"kind": "said", "text": str(error)}
+    if type(error) is ActionError:
+        return {"kind": "said", "text": str(error)}
+    return {"kind": NotSent.__name__}  # facts of a kind a queued action does not store: what is sure
 
 
 def failure_of(result: dict[str, Any] | None, error: str | None) -> ActionError:
