@@ -34,10 +34,13 @@ async def say(bot: Bot, user: str, text: str) -> str:
 
 
 def everything_sent(bot: Bot) -> str:
-    """Every text and block the bot sent: Web API calls and posts to response URLs."""
+    """Every text and block the bot sent: Web API calls, posts to response URLs, and every message Slack
+    shows (each version of it; a command's ack is one)."""
     calls = [c.params for c in bot.slack.calls()]
     posts = [p.payload for p in bot.slack.response_posts()]
-    return json.dumps([calls, posts], ensure_ascii=False)
+    messages = [*bot.slack.ephemerals(), *bot.slack.messages(CHANNEL)]
+    shown = [[m.text, m.blocks, [[v.text, v.blocks] for v in m.history]] for m in messages]
+    return json.dumps([calls, posts, shown], ensure_ascii=False)
 
 
 async def test_every_reply_names_the_configured_command(bot: Bot) -> None:
