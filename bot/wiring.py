@@ -259,7 +259,7 @@ def build_core(
         budget_label=str(settings.victorops_rate_limit),
     )
     digests = Digests(store.digests, store.claims, lookups.incidents, poster=poster, now=now)
-    posts = PostLimits(store.post_windows, settings.command)
+    posts = PostLimits(store.post_windows)
     identity = lookups.identity
     budgets = [FamilyBudget(f.value, settings.budgets.spec(f), vo.budgets[f]) for f in Family]
     return Core(
@@ -409,6 +409,6 @@ async def send_digest(settings: Settings, config: AppConfig, name: str) -> tuple
         ts = await vobot.core.digests.send(digest)
         return True, f"Posted digest {name!r} to {digest.channel}." if ts else f"Nothing open: {name!r} skipped."
     except (VictorOpsError, SlackApiError) as exc:
-        return False, explain(exc)
+        return False, explain(exc, settings.command)
     finally:
         await vobot.aclose()

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.core.outcomes import Verb
 from bot.core.queue import QueuedAction
 
 
@@ -29,7 +30,7 @@ def queued(verb: str, *numbers: str, payload: dict[str, Any] | None = None, atte
     """A queued action as the dispatcher hands it to the sender (claimed: `attempts` counts this send)."""
     now = datetime.now(UTC)
     return QueuedAction(
-        id=1, created_at=now, verb=verb, vo_username="alice", slack_user_id="U0ALICE", slack_name="alice",
+        id=1, created_at=now, verb=Verb(verb), vo_username="alice", slack_user_id="U0ALICE", slack_name="alice",
         incidents=numbers, payload=payload or {}, reply={}, status="sending", attempts=attempts, not_before=None,
         sent_at=now, finished_at=None, result=None, error=None, handed_off=False, dedupe_key=None,
     )  # fmt: skip

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.actions import ActionError
 from bot.core.contexts import Saved
+from bot.core.errors import ActionError
 from bot.slack.blocks import ActionId, ListSpec
 from bot.slack.contexts import TTL, Contexts, Kind
 from bot.slack.linking import Pending

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.core.actions import Did, Outcome
+from bot.core.outcomes import Did, Outcome, Refused, Said, Verb
 from bot.slack.blocks import (
     ActionId,
     CardRef,
@@ -22,7 +22,8 @@ from bot.slack.blocks import (
 )
 from bot.slack.cards import listing_message
 from bot.slack.modals import reroute_view
-from bot.slack.names import Names, said, when
+from bot.slack.names import Names, when
+from bot.slack.sentences import said
 from bot.victorops.models import Incident, Named, PagedPolicy, PolicyInfo, Target, Transition, User
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -118,12 +119,12 @@ def test_people_and_policies_are_named_as_people_know_them() -> None:
 def test_notes_say_what_happened_in_names() -> None:
     targets = (Target(type="EscalationPolicy", slug="pol-x"), Target(type="User", slug="heidi"),
                Target(type="User", slug="gkim"))  # fmt: skip
-    rerouted = Outcome("7", True, "fallback", did=Did("reroute", "U0ALICE", targets))
+    rerouted = Outcome("7", Did(Verb.REROUTE, "U0ALICE", targets))
     assert said(rerouted, PEOPLE) == "Rerouted to Ops Primary, <@U0HEIDI>, Grace Kim by <@U0ALICE>."
     assert said(rerouted, PEOPLE.seen_by("U0ALICE")) == "Rerouted to Ops Primary, <@U0HEIDI>, Grace Kim by you."
-    acked = Outcome("7", True, "fallback", incident(7, "ACKED"), did=Did("ack", "U0ALICE"))
+    acked = Outcome("7", Did(Verb.ACK, "U0ALICE"), incident(7, "ACKED"))
     assert said(acked, PEOPLE.seen_by("U0ALICE")) == "Acknowledged by you."
-    refused = Outcome("7", False, "VictorOps did not ack #7: closed.")
+    refused = Outcome("7", Refused(Verb.ACK, "closed"))
     assert said(refused, PEOPLE) == "VictorOps did not ack #7: closed."
     text, blocks = outcomes_message([acked], PEOPLE.seen_by("U0ALICE"))
     assert text == "Acknowledged by you." and "Acknowledged by you." in json.dumps(blocks)
@@ -220,7 +221,7 @@ def test_replace_card_swaps_one_incident_only() -> None:
 
 
 def test_outcomes_are_cut_to_fit() -> None:
-    outcomes = [Outcome(str(n), True, "Acknowledged.", incident(n, "ACKED")) for n in range(1, 40)]
+    outcomes = [Outcome(str(n), Said("Acknowledged.", True), incident(n, "ACKED")) for n in range(1, 40)]
     text, blocks = outcomes_message(outcomes)
     check_message(blocks, text)
     assert text == "39 of 39 done." and "more." in json.dumps(blocks[-1], ensure_ascii=False)

@@ -17,6 +17,9 @@ from bot.core.history import History
 from bot.core.incidents import IncidentFilter, IncidentView
 from bot.core.readback import rerouted, settled
 from bot.core.routes import reporting_route, route_key, unknown_routes
+from bot.slack.blocks import NO_NAMES
+from bot.slack.errors import explain
+from bot.slack.sentences import said
 from bot.victorops import errors
 from bot.victorops.models import (
     HistoryPage,
@@ -168,7 +171,7 @@ async def test_a_read_back_is_newer_than_the_write() -> None:
 )
 def test_what_a_read_back_leaves_to_send(verb: str, found: Incident | None, done: bool | None, note: str) -> None:
     outcome = settled(verb, ALICE, found)  # type: ignore[arg-type]
-    assert (outcome.done, outcome.note) == (done, note) if outcome else (done, note) == (None, None)
+    assert (outcome.done, said(outcome, NO_NAMES)) == (done, note) if outcome else (done, note) == (None, None)
 
 
 def test_a_reroute_landed_when_every_target_is_paged() -> None:
@@ -183,7 +186,7 @@ def test_a_reroute_landed_when_every_target_is_paged() -> None:
 
 def test_a_create_given_up_after_lost_answers_says_it_may_exist_and_how_to_check() -> None:
     action = queued("create", payload={"summary": "Checkout is down"}, attempts=9)
-    lost = gave_up(action, errors.Unavailable("timed out"))
+    lost = explain(gave_up(action, errors.Unavailable("timed out")), "/vo")
     assert "“Checkout is down”" in lost and "may have been created" in lost and "incident list" in lost
-    refused = gave_up(action, errors.RateLimited())
+    refused = explain(gave_up(action, errors.RateLimited()), "/vo")
     assert refused == str(errors.RateLimited())  # VictorOps surely did not create it: no such warning

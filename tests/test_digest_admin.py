@@ -11,18 +11,13 @@ from pydantic import ValidationError
 
 from bot.config import DigestConfig
 from bot.core.digest import Digest, InvalidDigest
-from bot.core.digest_admin import (
-    DefinedInFile,
-    DigestAdmin,
-    DigestRefused,
-    NoSuchDigest,
-    NotAnAdmin,
-    PostedRecently,
-)
-from bot.core.digests import Digests
-from bot.core.posting import PostLimits
+from bot.core.digest_admin import DefinedInFile, DigestAdmin, NoSuchDigest
+from bot.core.digests import Digests, runnable
+from bot.core.errors import ActionError
+from bot.core.identity import AdminOnly, NotAdmin
+from bot.core.posting import PostLimits, TooSoon
 from bot.core.refusals import PostRefused
-from bot.slack.listeners.digest_commands import DigestCommands
+from bot.slack.errors import explain
 from bot.victorops.limits import RateSpec
 from bot.victorops.models import Incident, Phase
 from tests.test_core_rules import incident
@@ -146,9 +141,9 @@ def added(**changes: Any) -> dict[str, Any]:
 async def test_only_admins_change_digests_and_the_refusal_names_them(admins: tuple[str, ...]) -> None:
     world = World(FILE, admins=admins)
     for change in (lambda: world.admin.add(ALICE, **added()), lambda: world.admin.remove(ALICE, "morning")):
-        with pytest.raises(NotAnAdmin) as refused:
+        with pytest.raises(NotAdmin) as refused:
             await change()
-        assert refused.value.admins == admins
+        assert refused.value.admins == admins and refused.value.wanted is AdminOnly.DIGESTS
     assert await world.store.all() == [FILE]
 
 
@@ -184,11 +179,23 @@ async def test_add_then_replace_then_remove() -> None:
     assert await world.store.all() == [FILE]
 
 
-NEVER = "0 0 30 2 *"  # a valid cron that never fires
+NEVER = "0 0 30 2 *"  # 30 February: cron refuses it; older versions took it and never ran it
 
 
-async def test_a_schedule_that_never_fires_has_no_next_run() -> None:
-    assert (await World().admin.add(ADMIN, **added(schedule=NEVER))).next_run is None
+async def test_a_schedule_that_never_fires_is_refused_and_one_stored_earlier_never_runs() -> None:
+    world = World(FILE)
+    with pytest.raises(InvalidDigest) as refused:
+        await world.admin.add(ADMIN, **added(schedule=NEVER))
+    assert refused.value.field == "schedule" and "day-of-month" in refused.value.problem
+    world.store.digests["old"] = Digest("old", "C0DEV", NEVER, "UTC", "post", (), (), (), "slack", ADMIN)
+    assert [(s.digest.name, s.next_run) for s in await world.admin.scheduled()][1] == ("old", None)
+
+
+async def test_a_digest_stored_with_a_schedule_cron_refuses_keeps_the_others_running() -> None:
+    world = World(FILE, Digest("old", "C0DEV", NEVER, "UTC", "post", (), (), (), "slack", ADMIN))
+    await world.digests.start()  # reload and catch-up read every digest
+    await world.digests.stop()
+    assert runnable(await world.store.all(), NOW) == [FILE]
 
 
 RULES: list[tuple[dict[str, Any], str, str]] = [
@@ -230,9 +237,9 @@ async def test_post_now_posts_this_channels_digests_else_every_open_incident_onc
     assert await world.admin.post_now("C0OPS") == [FILE]
     assert await world.admin.post_now("C0DEV") == []
     assert world.poster.posts == [("C0OPS", "morning", ["1"]), ("C0DEV", "", ["1", "2"])]
-    with pytest.raises(PostedRecently) as limited:
+    with pytest.raises(TooSoon) as limited:
         await world.admin.post_now("C0OPS")
-    assert "less than a minute ago" in limited.value.sentence and "try again in" in limited.value.sentence
+    assert limited.value.what == "digest" and 0 < limited.value.wait <= 60
     world.windows.now += 60
     assert await world.admin.post_now("C0OPS") == [FILE] and len(world.poster.posts) == 3
 
@@ -259,14 +266,20 @@ async def test_a_post_now_that_fails_gives_its_turn_back(channel: str, failure: 
 @pytest.mark.parametrize(
     ("refused", "sentence"),
     [
-        (NotAnAdmin(("U0A", "U0B")), "Only vobot admins can add or remove digests: <@U0A>, <@U0B>."),
-        (NotAnAdmin(()), "Only vobot admins can add or remove digests: nobody yet (set `admins:` or VOBOT_ADMINS)."),
+        (
+            NotAdmin(AdminOnly.DIGESTS, ("U0A", "U0B")),
+            "Only vobot admins can add or remove digests: <@U0A>, <@U0B>.",
+        ),
+        (
+            NotAdmin(AdminOnly.DIGESTS, ()),
+            "Only vobot admins can add or remove digests: nobody yet (set `admins:` or VOBOT_ADMINS).",
+        ),
         (DefinedInFile("m", "add"), "Digest “m” is defined in vobot's configuration file; change it there."),
         (DefinedInFile("m", "remove"), "Digest “m” is defined in vobot's configuration file; remove it there."),
         (NoSuchDigest("nope"), "There is no digest “nope”; `/oncall digest list` shows them."),
-        (PostedRecently("A digest was posted here less than a minute ago."), "A digest was posted here less than a"),
+        (TooSoon("digest", 1, 42.0), "A digest was posted here with `/oncall digest now` less than a minute ago"),
         (InvalidDigest("timezone", "unknown <zone>"), "That digest cannot be added: timezone: unknown &lt;zone&gt;."),
     ],
 )
-def test_slack_says_why_in_one_sentence(refused: DigestRefused | InvalidDigest, sentence: str) -> None:
-    assert DigestCommands(World().admin, "/oncall").refusal(refused).startswith(sentence)
+def test_slack_says_why_in_one_sentence(refused: ActionError, sentence: str) -> None:
+    assert explain(refused, "/oncall").startswith(sentence)

@@ -10,8 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.actions import ActionError, Did, Outcome, already_done, not_open, unknown_user
-from bot.core.dispatch import told
+from bot.core.actions import already_done
+from bot.core.dispatch import failure
+from bot.core.errors import ActionError, MayHaveCreated, UnknownActor
+from bot.core.identity import Configured, NoSuchUser, Taken
+from bot.core.outcomes import Did, NotOpen, Outcome, Queued, Refused, Said, Verb
+from bot.core.targets import NoSuchPolicy, NoSuchTarget
 from bot.core.text import escape
 from bot.sim.slack_driver import typed_as_slack_sends
 from bot.slack import grammar as g
@@ -19,8 +23,9 @@ from bot.slack.blocks import ListSpec, card, incident_list, outcomes_message, se
 from bot.slack.cards import listing_message
 from bot.slack.errors import explain
 from bot.slack.modals import create_errors, create_view, picked_targets, reroute_view
-from bot.slack.names import Names, said, when
+from bot.slack.names import Names, when
 from bot.slack.replies import history_message, oncall_message
+from bot.slack.sentences import said
 from bot.slack.typed import decode
 from bot.victorops import errors
 from bot.victorops.models import (
@@ -140,8 +145,9 @@ def test_parse_errors_quote_input_without_pinging(hostile: str) -> None:
 def test_the_core_limits_hold_whatever_the_path() -> None:
     from bot.core.actions import check_lengths
 
-    with pytest.raises(ActionError, match="That summary is 256 characters"):
+    with pytest.raises(ActionError) as refused:
         check_lengths(summary="x" * 256)
+    assert "That summary is 256 characters" in explain(refused.value, "/vo")
     check_lengths(summary="x" * 255, details="y" * 3000, note="z" * 500)
 
 
@@ -176,23 +182,30 @@ def hostile_names(text: str) -> Names:
 
 
 def core_notes(text: str) -> list[str]:
-    """Notes the core builds around outside text, as cards and replies show them."""
-    from bot.core.actions import Actor
-
-    resolved = hostile_incident(text, "RESOLVED")
+    """Sentences the Slack layer writes from the core's facts around outside text, as cards and replies show them."""
+    already = already_done(hostile_incident(text, "RESOLVED"), Verb.ACK)
+    assert already is not None
     return [
-        already_done(resolved, "ack") or "",
-        not_open(text),
-        said(Outcome("7", True, "", did=Did("reroute", BUILT, (Target(type="User", slug=text),))), NO_NAMES),
-        said(
-            Outcome("7", True, "", did=Did("reroute", BUILT, (Target(type="EscalationPolicy", slug=text),))), NO_NAMES
-        ),
-        said(Outcome("7", True, "", did=Did("reroute", BUILT, REROUTED)), hostile_names(text)),
-        str(unknown_user(Actor(BUILT, text, text))),
-        told(errors.BadRequest(text)),
-        explain(errors.BadRequest(text)),
-        explain(errors.NotFound(text)),
-        explain(ActionError(f"Acknowledged by <@{BUILT}>.")),
+        said(Outcome("7", already), NO_NAMES),
+        said(Outcome(text, NotOpen()), NO_NAMES),
+        said(Outcome(text, Refused(Verb.ACK, text)), NO_NAMES),
+        said(Outcome("7", Queued(40, text)), NO_NAMES),
+        said(Outcome("7", Did(Verb.REROUTE, BUILT, (Target(type="User", slug=text),))), NO_NAMES),
+        said(Outcome("7", Did(Verb.REROUTE, BUILT, (Target(type="EscalationPolicy", slug=text),))), NO_NAMES),
+        said(Outcome("7", Did(Verb.REROUTE, BUILT, REROUTED)), hostile_names(text)),
+        said(Outcome(text, Did(Verb.CREATE, BUILT)), NO_NAMES),
+        said(Outcome("7", Said(f"Acknowledged by <@{BUILT}>.", True)), NO_NAMES),  # as an older version stored it
+        explain(UnknownActor(text), "/vo"),
+        explain(failure(errors.BadRequest(text)), "/vo"),
+        explain(errors.BadRequest(text), "/vo"),
+        explain(errors.NotFound(text), "/vo"),
+        explain(MayHaveCreated(text), "/vo"),
+        explain(NoSuchUser(text), "/vo"),
+        explain(NoSuchTarget(text), "/vo"),
+        explain(NoSuchPolicy(text), "/vo"),
+        explain(Configured(BUILT, text, BUILT), "/vo"),
+        explain(Taken(text, BUILT, (BUILT,)), "/vo"),
+        explain(ActionError(f"Acknowledged by <@{BUILT}>."), "/vo"),
     ]
 
 
@@ -211,12 +224,12 @@ def rendered(text: str) -> list[tuple[str, Any, str | None]]:
         out.append((f"list {phase}", blocks, title))
         title, blocks = history_message(HistoryPage(total=1, incidents=[incident]), 1, "/vo")
         out.append((f"history {phase}", blocks, title))
-    outcomes = [Outcome("7", False, note, hostile_incident(text)) for note in core_notes(text)]
+    outcomes = [Outcome("7", Said(note, False), hostile_incident(text)) for note in core_notes(text)]
     out.append(("outcomes", *reversed(outcomes_message(outcomes))))
-    done = Outcome("7", True, "", hostile_incident(text), did=Did("reroute", BUILT, REROUTED))
+    done = Outcome("7", Did(Verb.REROUTE, BUILT, REROUTED), hostile_incident(text))
     out.append(("named outcome", *reversed(outcomes_message([done], hostile_names(text).seen_by("U0ME")))))
     for note in core_notes(text):
-        out.append(("outcome", *reversed(outcomes_message([Outcome("", False, note)]))))
+        out.append(("outcome", *reversed(outcomes_message([Outcome("", Said(note, False))]))))
     team = TeamOnCall(
         team=Named(name=text, slug="team-x"),
         oncall_now=[
@@ -227,7 +240,7 @@ def rendered(text: str) -> list[tuple[str, Any, str | None]]:
         ],
     )
     for wanted in (None, text, "nothing-matches"):
-        title, blocks = oncall_message([team], wanted)
+        title, blocks = oncall_message([team], wanted, "/vo")
         out.append(("oncall", blocks, title))
     policies = [PolicyInfo(policy=Named(name=text, slug="pol-x"), team=Named(name=text, slug="team-x"))]
     users = [User(username="dana", first_name=text, last_name=text)]

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.core.actions import Did
 from bot.core.incidents import IncidentView
+from bot.core.outcomes import Did
 from bot.core.sender import ActionSender
 from bot.sim.server import ServerThread
 from bot.sim.victorops import SimConfig, SimState, build_app

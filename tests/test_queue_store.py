@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.core.outcomes import Verb
 from bot.store.budget import SharedWindow
 from bot.store.db import Database
 from bot.store.lease import Lease
@@ -42,7 +43,7 @@ def at(t: float) -> datetime:
 
 async def enqueue(queue: ActionQueue, key: str | None = None, verb: str = "ack", user: str = "alice") -> Any:
     return await queue.enqueue(
-        verb=verb,
+        verb=Verb(verb),
         vo_username=user,
         slack_user_id="U1",
         slack_name="Alice",

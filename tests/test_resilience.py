@@ -76,7 +76,7 @@ async def test_a_failed_read_after_an_accepted_write_does_not_fail_the_action() 
     writer = Writer()
     sender = ActionSender(writer, IncidentView(FailingSource()))  # type: ignore[arg-type]
     action: Any = type("A", (), {
-        "id": 1, "verb": "ack", "vo_username": "alice", "slack_user_id": "U1", "slack_name": "alice",
+        "id": 1, "verb": "ack", "mine": False, "vo_username": "alice", "slack_user_id": "U1", "slack_name": "alice",
         "incidents": ("42",), "payload": {}, "attempts": 1, "created_at": datetime.now(UTC),
     })()  # fmt: skip
     sent = await sender.send([action])

@@ -20,8 +20,8 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.config import AppConfig
-from bot.core.actions import ActionError
 from bot.core.contexts import Saved
+from bot.core.errors import ActionError
 from bot.core.queue import QueuedAction
 from bot.sim.server import ServerThread, free_port, serve
 from bot.sim.slack import Message, SlackWorkspace

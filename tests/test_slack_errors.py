@@ -101,10 +101,10 @@ async def test_each_family_explains_itself_to_the_user(tmp_path: Path) -> None:
         bot.slack.fail_next("chat.postMessage", status=200, retry_after=None, error="account_inactive")
         with pytest.raises(TokenRevoked) as revoked:
             await post_message(bot.vobot.slack, "C0DB", text="hello")
-        assert "unarchive it, or point the digest at another channel" in explain(archived.value)
-        assert "invite it with `/invite @vobot`" in explain(outside.value)
-        assert "invite it with `/invite @vobot`" in explain(outside.value.__cause__)  # type: ignore[arg-type]
-        assert "a Slack admin must reinstall the app" in explain(revoked.value)
+        assert "unarchive it, or point the digest at another channel" in explain(archived.value, "/vo")
+        assert "invite it with `/invite @vobot`" in explain(outside.value, "/vo")
+        assert "invite it with `/invite @vobot`" in explain(outside.value.__cause__, "/vo")  # type: ignore[arg-type]
+        assert "a Slack admin must reinstall the app" in explain(revoked.value, "/vo")
 
 
 def with_digest(config: Path, digest: dict[str, str]) -> None:

@@ -18,9 +18,10 @@ from bot.core.incidents import IncidentView
 from bot.core.sender import ActionSender
 from bot.sim.server import ServerThread
 from bot.sim.victorops import SimConfig, SimState, build_app
-from bot.slack.blocks import ListSpec, card, check_message
+from bot.slack.blocks import NO_NAMES, ListSpec, card, check_message
 from bot.slack.cards import listing_message
 from bot.slack.replies import history_message
+from bot.slack.sentences import said
 from bot.victorops.client import VictorOpsClient
 from bot.victorops.limits import UNLIMITED, RateSpec
 from bot.victorops.models import HistoryPage, HistoryQuery, Phase
@@ -116,7 +117,7 @@ async def test_a_result_without_cmd_accepted_is_a_done_ack(vo: VictorOpsClient) 
     sender = ActionSender(vo, IncidentView(vo))
     sent = await sender.send([queued("ack", "123")])
     outcome = sent[1].outcomes[0]
-    assert ack.call_count == 1 and outcome.done and outcome.note == "Acknowledged by <@U0ALICE>."
+    assert ack.call_count == 1 and outcome.done and said(outcome, NO_NAMES) == "Acknowledged by <@U0ALICE>."
     assert outcome.incident is not None and outcome.incident.current_phase is Phase.ACKED
 
 

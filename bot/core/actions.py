@@ -13,12 +13,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from time import monotonic
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from bot.core.audit import Auditor
+from bot.core.errors import Lost, TooLong, failure_of
 from bot.core.incidents import IncidentView
+from bot.core.outcomes import Already, Did, NotOpen, Outcome, Queued, Verb, outcomes_of, summary
 from bot.core.queue import QueuedAction
-from bot.core.text import MAX_DETAILS, MAX_NOTE, MAX_SUMMARY, escape
+from bot.core.text import MAX_DETAILS, MAX_NOTE, MAX_SUMMARY
 from bot.victorops.limits import Clock, Gate
 from bot.victorops.models import (
     ActionResult,
@@ -42,10 +44,6 @@ class IncidentWriter(Protocol):
     async def create_incident(self, request: CreateIncidentRequest) -> CreatedIncident: ...
 
 
-class ActionError(Exception):
-    """An action that cannot be done; the message is one sentence for the user."""
-
-
 @dataclass(frozen=True)
 class Actor:
     slack_user_id: str
@@ -53,46 +51,14 @@ class Actor:
     vo_username: str
 
 
-DoneVerb = Literal["ack", "resolve", "reroute"]
-
-
-@dataclass(frozen=True)
-class Did:
-    """What an action just did, as facts: the Slack layer says it in words people know (names, "you")."""
-
-    verb: DoneVerb
-    slack_user_id: str  # who did it
-    targets: tuple[Target, ...] = ()  # for a reroute: where to
-
-    def to_json(self) -> dict[str, Any]:
-        return {"verb": self.verb, "by": self.slack_user_id, "to": [t.wire() for t in self.targets]}
-
-    @classmethod
-    def from_json(cls, body: dict[str, Any] | None) -> Did | None:
-        if not body:
-            return None  # stored by an older version: its note says it
-        return cls(body["verb"], body["by"], tuple(Target.model_validate(t) for t in body.get("to", [])))
-
-
-@dataclass(frozen=True)
-class Outcome:
-    number: str
-    done: bool  # VictorOps has the incident in the wanted state (now or already)
-    note: str  # one sentence for the card or the reply (the fallback when `did` says what happened)
-    incident: Incident | None = None
-    queued: bool = False  # waiting in the queue for VictorOps budget; the card updates when it lands
-    did: Did | None = None  # set when this action did it (not when it was done already)
-
-
-Verb = Literal["ack", "resolve"]
-BATCHABLE = ("ack", "resolve")
-WANTED = {"ack": Phase.ACKED, "resolve": Phase.RESOLVED}
-PAST = {"ack": "acknowledged", "resolve": "resolved"}
+BATCHABLE = (Verb.ACK, Verb.RESOLVE)  # one person's clicks within the batch window share one call
+WANTED = {Verb.ACK: Phase.ACKED, Verb.RESOLVE: Phase.RESOLVED}
+RECORDED = {Verb.ACK: "Acknowledged", Verb.RESOLVE: "Resolved"}
 
 
 def vo_message(verb: Verb, actor: Actor, note: str | None) -> str:
     """The message VictorOps records: where the action came from and who clicked."""
-    text = f"{PAST[verb].capitalize()} from Slack by @{actor.slack_name}"
+    text = f"{RECORDED[verb]} from Slack by @{actor.slack_name}"
     return f"{text}: {note}" if note else text
 
 
@@ -105,20 +71,14 @@ def apply(incident: Incident, verb: Verb, actor: Actor, message: str, now: datet
         "paged_users": [],
         "transitions": [*incident.transitions, transition],
     }
-    if verb == "resolve":
+    if verb == Verb.RESOLVE:
         update["entity_state"] = "OK"
     return incident.model_copy(update=update)
 
 
 def done(verb: Verb, actor: Actor, number: str, incident: Incident | None) -> Outcome:
     """This actor's ack or resolve landed."""
-    note = f"{PAST[verb].capitalize()} by <@{actor.slack_user_id}>."
-    return Outcome(number, True, note, incident, did=Did(verb, actor.slack_user_id))
-
-
-def summary(outcomes: Sequence[Outcome]) -> str:
-    done = sum(1 for o in outcomes if o.done)
-    return "ok" if done == len(outcomes) else "partial" if done else "refused"
+    return Outcome(number, Did(verb, actor.slack_user_id), incident)
 
 
 class Queue(Protocol):
@@ -127,7 +87,8 @@ class Queue(Protocol):
     async def enqueue(
         self,
         *,
-        verb: str,
+        verb: Verb,
+        mine: bool = False,
         vo_username: str,
         slack_user_id: str,
         slack_name: str,
@@ -210,9 +171,9 @@ class IncidentActions:
         pending: list[str] = []
         for number, incident in found.items():
             if incident is None:
-                outcomes[number] = Outcome(number, False, not_open(number))
+                outcomes[number] = Outcome(number, NotOpen())
             elif already := already_done(incident, verb):
-                outcomes[number] = Outcome(number, True, already, incident)
+                outcomes[number] = Outcome(number, already, incident)
             else:
                 pending.append(number)
         if pending:
@@ -228,21 +189,20 @@ class IncidentActions:
     ) -> list[Outcome]:
         """Ack or resolve every incident VictorOps says the actor was paged for (byUser)."""
         check_lengths(note=note)
-        return await self._submit(f"{verb}_mine", actor, [], {"note": note}, reply, f"{verb}_mine:{actor.vo_username}")
+        key = f"{verb}:{actor.vo_username}:mine"
+        return await self._submit(verb, actor, [], {"note": note}, reply, key, mine=True)
 
     async def reroute(
         self, actor: Actor, numbers: Sequence[str], targets: Sequence[Target], reply: dict[str, Any] | None = None
     ) -> list[Outcome]:
         found = await self._view.find(numbers)
         outcomes = {
-            n: Outcome(n, False, not_open(n), i)
-            for n, i in found.items()
-            if i is None or i.current_phase is Phase.RESOLVED
+            n: Outcome(n, NotOpen(), i) for n, i in found.items() if i is None or i.current_phase is Phase.RESOLVED
         }
         pending = [n for n in found if n not in outcomes]
         if pending:
             payload = {"targets": [t.wire() for t in targets]}
-            sent = await self._submit("reroute", actor, pending, payload, reply, None)
+            sent = await self._submit(Verb.REROUTE, actor, pending, payload, reply, None)
             outcomes.update({o.number: o for o in sent})
         return [outcomes[n] for n in found]
 
@@ -257,19 +217,22 @@ class IncidentActions:
         """Create an incident; the outcome's number is empty while it is still queued."""
         check_lengths(summary=summary, details=details)
         payload = {"summary": summary, "details": details, "targets": [t.wire() for t in targets]}
-        return (await self._submit("create", actor, [], payload, reply, None))[0]
+        return (await self._submit(Verb.CREATE, actor, [], payload, reply, None))[0]
 
     async def _submit(
         self,
-        verb: str,
+        verb: Verb,
         actor: Actor,
         numbers: Sequence[str],
         payload: dict[str, Any],
         reply: dict[str, Any] | None,
         dedupe_key: str | None,
+        *,
+        mine: bool = False,
     ) -> list[Outcome]:
         action, _ = await self._queue.enqueue(
             verb=verb,
+            mine=mine,
             vo_username=actor.vo_username,
             slack_user_id=actor.slack_user_id,
             slack_name=actor.slack_name,
@@ -294,8 +257,10 @@ class IncidentActions:
             current = await self._queue.get(action.id)
             if current is not None and current.status in ("done", "failed"):
                 await self._queue.claim_telling(action.id)  # the asker tells: nobody else must
-            if current is None or current.status == "failed":
-                raise ActionError(current.error if current and current.error else "The action was lost; try again.")
+            if current is None:
+                raise Lost()
+            if current.status == "failed":
+                raise failure_of(current.result, current.error)
             if current.status == "done":
                 found = await self._show([o.number for o in outcomes_of(current.result) if o.number])
                 return [replace(o, incident=found.get(o.number)) for o in outcomes_of(current.result)]
@@ -329,15 +294,9 @@ class IncidentActions:
         return await self._gate.wait_time() + (calls_ahead - remaining) * spec.period / spec.count
 
     async def _queued(self, action: QueuedAction, numbers: Sequence[str]) -> list[Outcome]:
-        eta = await self._eta(action)
-        note = (
-            f"Queued: VictorOps allows {self._budget_label} and that is in use right now, so this goes out in "
-            f"{seconds(eta)}. It will show here when it lands."
-        )
+        why = Queued(await self._eta(action), self._budget_label)
         found = await self._show(list(numbers))
-        return [Outcome(n, False, note, found.get(n), queued=True) for n in numbers] or [
-            Outcome("", False, note, queued=True)
-        ]
+        return [Outcome(n, why, found.get(n)) for n in numbers] or [Outcome("", why)]
 
     async def _log(self, actor: Actor, action: str, numbers: Sequence[str], result: str, detail: str | None) -> None:
         await self._audit.record(
@@ -352,52 +311,28 @@ class IncidentActions:
 
 def call_key(action: QueuedAction) -> tuple[object, ...]:
     """Queued actions with the same key go out in one call (the dispatcher's batching)."""
-    return (action.verb, action.vo_username) if action.verb in BATCHABLE else (action.id,)
+    return (action.verb, action.vo_username) if batchable(action) else (action.id,)
 
 
-def seconds(value: float) -> str:
-    whole = max(1, round(value))
-    return f"about {whole} s" if whole < 90 else f"about {round(whole / 60)} min"
-
-
-def outcomes_of(result: dict[str, Any] | None) -> list[Outcome]:
-    """Outcomes as the dispatcher stored them with a finished action."""
-    return [
-        Outcome(o["n"], o["done"], o["note"], did=Did.from_json(o.get("did")))
-        for o in (result or {}).get("outcomes", [])
-    ]
+def batchable(action: QueuedAction) -> bool:
+    """Acks (or resolves) of numbers; "mine" is one byUser call of its own."""
+    return action.verb in BATCHABLE and not action.mine
 
 
 def check_lengths(*, summary: str | None = None, details: str | None = None, note: str | None = None) -> None:
     """The limits of `bot.core.text`, whatever path the text came by (commands and modals say so earlier)."""
-    for what, text, limit in (
-        ("summary", summary, MAX_SUMMARY),
-        ("details", details, MAX_DETAILS),
-        ("message", note, MAX_NOTE),
-    ):
-        if text and len(text) > limit:
-            raise ActionError(f"That {what} is {len(text)} characters; VictorOps gets at most {limit}, so shorten it.")
+    if summary and len(summary) > MAX_SUMMARY:
+        raise TooLong("summary", len(summary), MAX_SUMMARY)
+    if details and len(details) > MAX_DETAILS:
+        raise TooLong("details", len(details), MAX_DETAILS)
+    if note and len(note) > MAX_NOTE:
+        raise TooLong("message", len(note), MAX_NOTE)
 
 
-def already_done(incident: Incident, verb: Verb) -> str | None:
+def already_done(incident: Incident, verb: Verb) -> Already | None:
     """Why no call is needed: the incident is already acknowledged (or resolved) — or None."""
     phase = incident.current_phase
-    if phase is Phase.RESOLVED or (verb == "ack" and phase is Phase.ACKED):
+    if phase is Phase.RESOLVED or (verb == Verb.ACK and phase is Phase.ACKED):
         transition = incident.last_transition(phase)
-        by = f" by {escape(transition.by)}" if transition and transition.by else ""
-        past = PAST["resolve" if phase is Phase.RESOLVED else "ack"]
-        return f"#{escape(incident.incident_number)} was already {past}{by}."
+        return Already(phase, transition.by if transition and transition.by else None)
     return None
-
-
-def not_open(number: str) -> str:
-    return (
-        f"#{escape(number)} is not an open incident in VictorOps: it may be resolved already, or the number is wrong."
-    )
-
-
-def unknown_user(actor: Actor) -> ActionError:
-    return ActionError(
-        f"VictorOps has no user `{escape(actor.vo_username)}`, which is who you are linked to; "
-        "ask an admin to correct your link."
-    )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.core.errors import ActionError
 from bot.core.schedule import next_slot
 
 WhenEmpty = Literal["post", "skip"]
@@ -39,13 +40,12 @@ class Digest:
     created_by: str | None  # the Slack user who added it, for source "slack"
 
 
-class InvalidDigest(Exception):
+@dataclass(eq=False)
+class InvalidDigest(ActionError):
     """A digest breaking a rule: `field` as the YAML file names it (`filter.phases`), `problem` what is wrong."""
 
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
+    field: str
+    problem: str
 
 
 def check_name(value: str) -> str:

@@ -14,37 +14,23 @@ from typing import Literal
 
 from bot.core.digest import Digest, WhenEmpty, checked
 from bot.core.digests import Digests, DigestStore, Incidents, Poster
+from bot.core.errors import ActionError
+from bot.core.identity import AdminOnly, NotAdmin
 from bot.core.posting import PostLimits
 from bot.core.schedule import next_slot
 
 
-class DigestRefused(Exception):
-    """What the caller asked cannot be done; the subclass says why."""
+@dataclass(eq=False)
+class DefinedInFile(ActionError):
+    """Digest `name` is the configuration file's: `change` ("add" would replace it, or "remove") is refused."""
+
+    name: str
+    change: Literal["add", "remove"]
 
 
-class NotAnAdmin(DigestRefused):
-    def __init__(self, admins: Sequence[str]) -> None:
-        super().__init__("only admins add or remove digests")
-        self.admins = tuple(admins)  # Slack user IDs, to ask
-
-
-class DefinedInFile(DigestRefused):
-    def __init__(self, name: str, change: Literal["add", "remove"]) -> None:
-        super().__init__(f"digest {name} is defined in the configuration file")
-        self.name = name
-        self.change = change  # what was asked: `add` would have replaced it
-
-
-class NoSuchDigest(DigestRefused):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"no digest {name}")
-        self.name = name
-
-
-class PostedRecently(DigestRefused):
-    def __init__(self, sentence: str) -> None:
-        super().__init__(sentence)
-        self.sentence = sentence  # bot.core.posting's, with how long to wait
+@dataclass(eq=False)
+class NoSuchDigest(ActionError):
+    name: str
 
 
 @dataclass(frozen=True)
@@ -85,7 +71,7 @@ class DigestAdmin:
     async def post_now(self, channel: str) -> list[Digest]:
         """Post this channel's digests now, or every open incident when it has none (then the list is empty)."""
         if limited := await self._limits.digest_now(channel):
-            raise PostedRecently(limited)
+            raise limited
         try:
             digests = await self._store.in_channel(channel)
             for digest in digests:
@@ -146,8 +132,11 @@ class DigestAdmin:
         return digest
 
     def _next_run(self, digest: Digest) -> datetime | None:
-        return next_slot(digest.schedule, digest.timezone, self._now())
+        try:
+            return next_slot(digest.schedule, digest.timezone, self._now())
+        except ValueError:  # stored by an older version, which took schedules cron refuses: never runs
+            return None
 
     def _require_admin(self, caller: str) -> None:
         if caller not in self._admins:
-            raise NotAnAdmin(self._admins)
+            raise NotAdmin(AdminOnly.DIGESTS, self._admins)

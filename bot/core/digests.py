@@ -166,7 +166,7 @@ class Digests:
         """On start: post, late, the one slot of each digest missed while down, if still within grace."""
         now = self._now()
         await self._claims.prune(KEEP_CLAIMS)
-        for digest in await self.store.all():
+        for digest in runnable(await self.store.all(), now):
             slot = missed_slot(digest.schedule, digest.timezone, now, self._grace, await self._claims.last(digest.name))
             if slot is None:
                 continue
@@ -190,7 +190,7 @@ class Digests:
         """Schedule the digests as stored now (they change from Slack, on any replica)."""
         if self._scheduler is None:
             return
-        digests = {d.name: d for d in await self.store.all()}
+        digests = {d.name: d for d in runnable(await self.store.all(), self._now())}
         for job in self._scheduler.get_jobs():
             if job.id.startswith("digest:") and job.id.removeprefix("digest:") not in digests:
                 job.remove()
@@ -214,3 +214,17 @@ class Digests:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+
+
+def runnable(digests: list[Digest], now: datetime) -> list[Digest]:
+    """The digests whose schedule cron takes: an older version stored some it refuses (30 February), which are
+    logged and never run rather than keeping the others from running."""
+    found = []
+    for digest in digests:
+        try:
+            next_slot(digest.schedule, digest.timezone, now)
+        except ValueError as exc:
+            log.warning("digest %r is not scheduled: %s; change or remove it", digest.name, exc)
+            continue
+        found.append(digest)
+    return found

@@ -17,11 +17,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
-from bot.core.actions import BATCHABLE, ActionError, Completions, call_key, summary
+from bot.core.actions import Completions, batchable, call_key
 from bot.core.audit import Auditor
+from bot.core.errors import ActionError, MayHaveCreated, NotSent, VictorOpsRefused, failure_json
+from bot.core.outcomes import Verb, plain, summary, verb_name
 from bot.core.queue import QueuedAction
 from bot.core.sender import ActionSender, Sent
-from bot.core.text import escape
 from bot.victorops import errors
 from bot.victorops.limits import Clock, Gate, Sleep
 
@@ -38,7 +39,7 @@ class Queue(Protocol):
     async def interrupted(self) -> list[QueuedAction]: ...
     async def mark_sending(self, ids: Sequence[int]) -> list[QueuedAction]: ...
     async def complete(self, action_id: int, result: dict[str, object]) -> QueuedAction: ...
-    async def fail(self, action_id: int, error: str) -> QueuedAction: ...
+    async def fail(self, action_id: int, error: str, result: dict[str, object] | None = None) -> QueuedAction: ...
     async def retry_later(self, ids: Sequence[int], not_before: float, error: str | None) -> None: ...
     async def claim_telling(self, action_id: int) -> bool: ...
     async def untold(self, finished_before: float) -> list[QueuedAction]: ...
@@ -68,7 +69,7 @@ def plan(
     soonest = float("inf")
     for group in groups.values():
         ready_at = group[0].created_at.timestamp()
-        if group[0].verb in BATCHABLE:
+        if batchable(group[0]):
             newest = max(max(a.created_at.timestamp(), seen.get(a.id, 0.0)) for a in group)
             ready_at = min(newest + window, ready_at + HOLD * window)
         if ready_at <= now:
@@ -77,14 +78,11 @@ def plan(
     return [], soonest
 
 
-def gave_up(action: QueuedAction, error: Exception) -> str:
-    """What the person who asked is told when their action is given up after every attempt."""
-    if action.verb == "create" and isinstance(error, errors.VictorOpsError) and error.may_have_landed:
-        return (
-            f"VictorOps never confirmed creating “{escape(action.payload['summary'])}”, so it may have been created: "
-            "look for it in the incident list or in VictorOps before creating it again."
-        )
-    return told(error) if isinstance(error, errors.VictorOpsError) else "vobot could not send it; try again"
+def gave_up(action: QueuedAction, error: Exception) -> ActionError:
+    """Why an action is given up after every attempt, as the person who asked is told."""
+    if action.verb == Verb.CREATE and isinstance(error, errors.VictorOpsError) and error.may_have_landed:
+        return MayHaveCreated(action.payload["summary"])
+    return failure(error) if isinstance(error, errors.VictorOpsError) else NotSent()
 
 
 class Dispatcher:
@@ -236,7 +234,7 @@ class Dispatcher:
             return
         except (errors.VictorOpsError, ActionError) as exc:
             for action in batch:
-                await self._finish(await self._queue.fail(action.id, told(exc)), None)
+                await self._fail(action, failure(exc))
             return
         except Exception as exc:  # a bug or the database: try again later, and give up (telling the user) in the end
             log.exception("sending %d queued action(s) failed", len(batch))
@@ -251,7 +249,7 @@ class Dispatcher:
         if attempts > MAX_ATTEMPTS:
             reason = gave_up(batch[0], error)
             for action in batch:
-                await self._finish(await self._queue.fail(action.id, reason), None)
+                await self._fail(action, reason)
             return
         if isinstance(error, errors.RateLimited) and error.retry_after is not None:
             delay = error.retry_after
@@ -260,16 +258,19 @@ class Dispatcher:
         log.warning("VictorOps call for %d queued action(s) deferred %.0f s: %s", len(batch), delay, error)
         await self._queue.retry_later([a.id for a in batch], self._clock() + delay, str(error))
 
+    async def _fail(self, action: QueuedAction, error: ActionError) -> None:
+        await self._finish(await self._queue.fail(action.id, str(error), {"failed": failure_json(error)}), None)
+
     async def _finish(self, action: QueuedAction, sent: Sent | None) -> None:
         self._completions.finished(action.id)
         outcomes = sent.outcomes if sent else []
         await self._audit.record(
             slack_user_id=action.slack_user_id,
             vo_username=action.vo_username,
-            action=action.verb,
+            action=verb_name(action.verb, action.mine),
             incidents=[o.number for o in outcomes if o.number] or list(action.incidents),
             result=summary(outcomes) if sent else "failed",
-            detail=action.error if not sent else "; ".join(o.note for o in outcomes if not o.done) or None,
+            detail=action.error if not sent else "; ".join(plain(o) for o in outcomes if not o.done) or None,
         )
         # The person who asked is told here when they stopped waiting (handed off). Otherwise they are waiting
         # and tell themselves; if they never do (the process that queued it died), `step` tells them after
@@ -286,7 +287,6 @@ class Dispatcher:
             log.exception("could not tell the user about queued action %d", action.id)
 
 
-def told(error: Exception) -> str:
-    """A failure as one of vobot's sentences, which the user is shown: an ActionError is one already,
-    VictorOps' text is quoted."""
-    return str(error) if isinstance(error, ActionError) else escape(str(error))
+def failure(error: Exception) -> ActionError:
+    """A failure as the person who asked is told it: the core's facts, or VictorOps' own sentence."""
+    return error if isinstance(error, ActionError) else VictorOpsRefused(str(error))

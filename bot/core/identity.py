@@ -19,16 +19,79 @@ import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Literal, Protocol
 
-from bot.core.actions import ActionError
 from bot.core.audit import Auditor
 from bot.core.directory import Directory
+from bot.core.errors import ActionError
 from bot.victorops.models import User
 
 
 class IdentityError(ActionError):
-    """A link that is not allowed; the message says why and who can help."""
+    """A link that is not allowed; the subclasses say why (and who can help: `admins`, Slack user IDs)."""
+
+
+class AdminOnly(StrEnum):
+    """What only admins may do."""
+
+    LINK_OTHERS = "link others"
+    UNLINK_OTHERS = "unlink others"
+    DIGESTS = "add or remove digests"
+
+
+@dataclass(eq=False)
+class NotAdmin(IdentityError):
+    wanted: AdminOnly
+    admins: tuple[str, ...]
+
+
+@dataclass(eq=False)
+class Configured(IdentityError):
+    """The configuration file's `users:` maps `slack_user_id` (asked about by `asker`) to `vo_username`."""
+
+    slack_user_id: str
+    vo_username: str
+    asker: str
+
+
+@dataclass(eq=False)
+class Taken(IdentityError):
+    """`vo_username` is linked to `holder` (None: a Slack user not known here)."""
+
+    vo_username: str
+    holder: str | None
+    admins: tuple[str, ...]
+
+
+class Unproven(StrEnum):
+    """Why an email does not prove a self-link."""
+
+    NO_EMAIL = "no email"  # Slack did not say (no users:read.email, or a bot)
+    OTHER_EMAIL = "other email"  # the VictorOps user's is another
+    SHARED_EMAIL = "shared email"  # another Slack user has it too
+
+
+@dataclass(eq=False)
+class EmailUnproven(IdentityError):
+    vo_username: str
+    why: Unproven
+    admins: tuple[str, ...]
+
+
+@dataclass(eq=False)
+class NoSuchUser(IdentityError):
+    """VictorOps has no user `vo_username` to link to."""
+
+    vo_username: str
+
+
+@dataclass(eq=False)
+class NothingToUnlink(IdentityError):
+    """`slack_user_id` (asked about by `asker`) is not linked."""
+
+    slack_user_id: str
+    asker: str
 
 
 class VictorOpsUserTaken(Exception):
@@ -139,10 +202,8 @@ class Identity:
 
     @property
     def admins(self) -> tuple[str, ...]:
+        """Slack user IDs of the admins, as configured."""
         return self._admins
-
-    def admin_mentions(self) -> str:
-        return ", ".join(f"<@{a}>" for a in self._admins) or "nobody yet (set `admins:` or VOBOT_ADMINS)"
 
     async def resolve(self, slack_user_id: str) -> Link | None:
         """The user's link in resolution order; None when they are not linked."""
@@ -218,88 +279,67 @@ class Identity:
 
     async def link_self(self, slack_user_id: str, vo_username: str) -> Link:
         """Link the caller, proved by matching emails unless `allow_unverified_self_link`."""
-        self._not_configured(slack_user_id, "You are")
+        self._not_configured(slack_user_id, slack_user_id)
         user = await self._existing(vo_username)
         await self._free(user.username, slack_user_id)
         if not self.allow_unverified:
             profile = await self._profiles.profile(slack_user_id)
             if profile is None or not profile.email:
-                raise IdentityError(
-                    "Slack did not tell vobot your email, so it cannot check that "
-                    f"`{user.username}` is you; ask an admin ({self.admin_mentions()}) to link you."
-                )
+                raise EmailUnproven(user.username, Unproven.NO_EMAIL, self._admins)
             if not same_email(profile.email, user.email):
-                raise IdentityError(
-                    f"Your Slack email does not match VictorOps user `{user.username}`'s, so vobot cannot tell "
-                    f"it is you; ask an admin ({self.admin_mentions()}) to link you."
-                )
+                raise EmailUnproven(user.username, Unproven.OTHER_EMAIL, self._admins)
             if await self._profiles.email_shared(profile):
-                raise IdentityError(
-                    f"Another Slack user has your Slack email too, so it does not prove that `{user.username}` "
-                    f"is you; ask an admin ({self.admin_mentions()}) to link you."
-                )
+                raise EmailUnproven(user.username, Unproven.SHARED_EMAIL, self._admins)
         link = await self._put(Link(slack_user_id, user.username, "self", slack_user_id))
         await self._record(slack_user_id, user.username, "link", "ok", "self")
         return link
 
     async def link_other(self, admin: str, slack_user_id: str, vo_username: str) -> Link:
-        self._require_admin(admin, "link other people")
-        self._not_configured(slack_user_id, f"<@{slack_user_id}> is")
+        self._require_admin(admin, AdminOnly.LINK_OTHERS)
+        self._not_configured(slack_user_id, admin)
         user = await self._existing(vo_username)
         await self._free(user.username, slack_user_id)
         link = await self._put(Link(slack_user_id, user.username, "admin", admin))
-        await self._record(admin, user.username, "link", "ok", f"linked <@{slack_user_id}>")
+        await self._record(admin, user.username, "link", "ok", f"linked {slack_user_id}")
         return link
 
     async def unlink(self, actor: str, slack_user_id: str) -> Link:
         """Remove a stored link (the caller's own, or anyone's for an admin); returns what was removed."""
         if actor != slack_user_id:
-            self._require_admin(actor, "unlink other people")
-        who = "You are" if actor == slack_user_id else f"<@{slack_user_id}> is"
-        self._not_configured(slack_user_id, who)
+            self._require_admin(actor, AdminOnly.UNLINK_OTHERS)
+        self._not_configured(slack_user_id, actor)
         current = await self.resolve(slack_user_id)
         if current is None:
-            subject = "You are" if actor == slack_user_id else f"<@{slack_user_id}> is"
-            raise IdentityError(f"{subject} not linked to a VictorOps user; there is nothing to unlink.")
+            raise NothingToUnlink(slack_user_id, actor)
         await self._links.put(Link(slack_user_id, "", UNLINKED, actor))
-        await self._record(actor, current.vo_username, "unlink", "ok", f"unlinked <@{slack_user_id}>")
+        await self._record(actor, current.vo_username, "unlink", "ok", f"unlinked {slack_user_id}")
         return current
 
-    def _require_admin(self, slack_user_id: str, what: str) -> None:
+    def _require_admin(self, slack_user_id: str, wanted: AdminOnly) -> None:
         if not self.is_admin(slack_user_id):
-            raise IdentityError(f"Only vobot admins can {what}: {self.admin_mentions()}.")
+            raise NotAdmin(wanted, self._admins)
 
-    def _not_configured(self, slack_user_id: str, subject: str) -> None:
+    def _not_configured(self, slack_user_id: str, asker: str) -> None:
         if slack_user_id in self._static:
-            raise IdentityError(
-                f"{subject} mapped to `{self._static[slack_user_id]}` in vobot's configuration file (`users:`), "
-                "which only an edit of that file can change."
-            )
+            raise Configured(slack_user_id, self._static[slack_user_id], asker)
 
     async def _existing(self, vo_username: str) -> User:
         user = await self._directory.user(vo_username)
         if user is None:
-            raise IdentityError(f"VictorOps has no user `{vo_username}`; check the spelling of the username.")
+            raise NoSuchUser(vo_username)
         return user
 
     async def _free(self, vo_username: str, slack_user_id: str) -> None:
         """The friendly check before a link; the database's rule (see `_put`) is what guarantees it."""
         if other := await self._taken(vo_username, slack_user_id):
-            raise self._taken_error(vo_username, other)
+            raise Taken(vo_username, other, self._admins)
 
     async def _put(self, link: Link) -> Link:
         try:
             return await self._links.put(link)
         except VictorOpsUserTaken:  # lost a race to a link made since `_free` looked
             other = await self._taken(link.vo_username, link.slack_user_id)
-            raise self._taken_error(link.vo_username, other) from None
-
-    def _taken_error(self, vo_username: str, other: str | None) -> IdentityError:
-        who = f"<@{other}>" if other else "another Slack user"
-        return IdentityError(
-            f"`{vo_username}` is already linked to {who}; an admin ({self.admin_mentions()}) "
-            "can unlink them first if that is wrong."
-        )
+            raise Taken(link.vo_username, other, self._admins) from None
 
     async def _record(self, slack_user_id: str, vo_username: str | None, action: str, result: str, detail: str) -> None:
         await self._audit.record(

@@ -6,13 +6,23 @@ replies to commands ending in `public` per person and channel. The windows are s
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
-from bot.core.actions import seconds
+from bot.core.errors import ActionError
 from bot.victorops.limits import RateSpec
 
 DIGEST_NOW = RateSpec(1, 60.0)
 PUBLIC_REPLIES = RateSpec(5, 60.0)
+
+
+@dataclass(eq=False)
+class TooSoon(ActionError):
+    """A post its window refuses for now: `count` a minute are allowed, and there is room in `wait` seconds."""
+
+    what: Literal["digest", "public"]
+    count: int
+    wait: float
 
 
 class Windows(Protocol):
@@ -23,30 +33,19 @@ class Windows(Protocol):
 
 
 class PostLimits:
-    def __init__(self, windows: Windows, command: str = "/vo") -> None:
+    def __init__(self, windows: Windows) -> None:
         self._windows = windows
-        self._command = command
 
-    async def digest_now(self, channel: str) -> str | None:
-        """None when a digest may be posted in `channel` now (and counts it), else the sentence saying why not."""
+    async def digest_now(self, channel: str) -> TooSoon | None:
+        """None when a digest may be posted in `channel` now (and counts it), else why not."""
         wait = await self._windows.take(f"digest:{channel}", DIGEST_NOW)
-        if not wait:
-            return None
-        return (
-            f"A digest was posted here with `{self._command} digest now` less than a minute ago; it is just above, "
-            f"or try again in {seconds(wait)}."
-        )
+        return TooSoon("digest", DIGEST_NOW.count, wait) if wait else None
 
     async def digest_not_posted(self, channel: str) -> None:
         """The digest taken for `channel` failed (e.g. the bot was not invited): the next try must not wait."""
         await self._windows.give_back(f"digest:{channel}")
 
-    async def public_reply(self, slack_user_id: str, channel: str) -> str | None:
-        """None when the person may post a reply in `channel` now (and counts it), else the sentence saying why not."""
+    async def public_reply(self, slack_user_id: str, channel: str) -> TooSoon | None:
+        """None when the person may post a reply in `channel` now (and counts it), else why not."""
         wait = await self._windows.take(f"public:{channel}:{slack_user_id}", PUBLIC_REPLIES)
-        if not wait:
-            return None
-        return (
-            f"You posted {PUBLIC_REPLIES.count} public replies here in the last minute, so this answer is only "
-            f"for you; `public` works again in {seconds(wait)}."
-        )
+        return TooSoon("public", PUBLIC_REPLIES.count, wait) if wait else None

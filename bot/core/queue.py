@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.core.outcomes import Verb
+
 
 @dataclass(frozen=True)
 class QueuedAction:
     id: int
     created_at: datetime
-    verb: str
+    verb: Verb
     vo_username: str
     slack_user_id: str
     slack_name: str
@@ -29,3 +31,4 @@ class QueuedAction:
     handed_off: bool
     dedupe_key: str | None
     told: bool = False
+    mine: bool = False  # every incident paging the user (byUser) rather than `incidents`

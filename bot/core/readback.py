@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core.actions import WANTED, Actor, Outcome, Verb, already_done, done
+from bot.core.actions import WANTED, Actor, already_done, done
+from bot.core.outcomes import Outcome, Verb
 from bot.victorops.models import DIRECT_USER_POLICY, Incident, Target
 
 
@@ -21,7 +22,7 @@ def settled(verb: Verb, actor: Actor, incident: Incident | None) -> Outcome | No
     transition = incident.last_transition(incident.current_phase)
     if incident.current_phase is WANTED[verb] and transition is not None and transition.by == actor.vo_username:
         return done(verb, actor, incident.incident_number, incident)
-    return Outcome(incident.incident_number, True, already, incident)
+    return Outcome(incident.incident_number, already, incident)
 
 
 def rerouted(incident: Incident | None, targets: Sequence[Target]) -> bool:

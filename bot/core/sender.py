@@ -13,22 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from bot.core.actions import (
-    ActionError,
-    Actor,
-    Did,
-    IncidentWriter,
-    Outcome,
-    Verb,
-    apply,
-    done,
-    unknown_user,
-    vo_message,
-)
+from bot.core.actions import Actor, IncidentWriter, apply, done, vo_message
+from bot.core.errors import RerouteNotFound, UnknownActor
 from bot.core.incidents import IncidentView
+from bot.core.outcomes import Did, Outcome, Refused, Silent, Verb, stored
 from bot.core.queue import QueuedAction
 from bot.core.readback import rerouted, settled
-from bot.core.text import escape
 from bot.victorops import errors
 from bot.victorops.models import (
     ActionResult,
@@ -57,11 +47,7 @@ class Sent:
     created: str | None = None
 
     def to_result(self) -> dict[str, Any]:
-        outcomes = [
-            {"n": o.number, "done": o.done, "note": o.note, **({"did": o.did.to_json()} if o.did else {})}
-            for o in self.outcomes
-        ]
-        return {"outcomes": outcomes, "created": self.created}
+        return {"outcomes": [stored(o) for o in self.outcomes], "created": self.created}
 
 
 class ActionSender:
@@ -92,21 +78,18 @@ class ActionSender:
         first = batch[0]
         try:
             match first.verb:
-                case "ack" | "resolve":
+                case Verb.ACK | Verb.RESOLVE if first.mine:
+                    return {first.id: await self._mine(first.verb, first)}
+                case Verb.ACK | Verb.RESOLVE:
                     return await self._ack_or_resolve(first.verb, batch)
-                case "ack_mine" | "resolve_mine":
-                    return {first.id: await self._mine(first.verb.removesuffix("_mine"), first)}  # type: ignore[arg-type]
-                case "reroute":
+                case Verb.REROUTE:
                     return {first.id: await self._reroute(first)}
-                case "create":
+                case Verb.CREATE:
                     return {first.id: await self._create(first)}
         except errors.NotFound:
-            if first.verb == "reroute":  # the missing one may be a target as well as the actor
-                raise ActionError(
-                    "VictorOps did not find a user or policy of this reroute; pick targets from the reroute list, "
-                    "and check your own link with `/vo whoami`."
-                ) from None
-            raise unknown_user(actor_of(first)) from None
+            if first.verb == Verb.REROUTE:  # the missing one may be a target as well as the actor
+                raise RerouteNotFound() from None
+            raise UnknownActor(first.vo_username) from None
         raise ValueError(f"unknown queued verb {first.verb!r}")
 
     async def _ack_or_resolve(self, verb: Verb, batch: Sequence[QueuedAction]) -> dict[int, Sent]:
@@ -119,16 +102,16 @@ class ActionSender:
             seen = await self._view.current()
             by_number = {n: o for n in numbers if (o := settled(verb, actor, seen.get(n)))}
         if rest := [n for n in numbers if n not in by_number]:
-            send = self._vo.ack if verb == "ack" else self._vo.resolve
+            send = self._vo.ack if verb == Verb.ACK else self._vo.resolve
             asked = self._view.now()
             results = await self._write(batch, send(actor.vo_username, rest, message))
             by_number |= await self._record(verb, actor, message, results, await self._known(rest), asked)
-        return {action.id: Sent([by_number.get(n, silent(n)) for n in action.incidents]) for action in batch}
+        return {action.id: Sent([by_number.get(n, Outcome(n, Silent())) for n in action.incidents]) for action in batch}
 
     async def _mine(self, verb: Verb, action: QueuedAction) -> Sent:
         actor = actor_of(action)
         message = vo_message(verb, actor, action.payload.get("note"))
-        send = self._vo.ack_by_user if verb == "ack" else self._vo.resolve_by_user
+        send = self._vo.ack_by_user if verb == Verb.ACK else self._vo.resolve_by_user
         asked = self._view.now()
         results = await self._write([action], send(actor.vo_username, message))
         known = await self._known([r.incident_number for r in results])
@@ -159,9 +142,7 @@ class ActionSender:
             elif found := settled(verb, actor, after.get(number)):
                 outcomes[number] = found
             else:
-                reason = escape(result.message or "no reason given")
-                note = f"VictorOps did not {verb} #{escape(number)}: {reason}."
-                outcomes[number] = Outcome(number, False, note, incident)
+                outcomes[number] = Outcome(number, Refused(verb, result.message or ""), incident)
         await self._remember(changed, stale=any(known.get(n) is None for n in outcomes))
         return outcomes
 
@@ -208,14 +189,12 @@ class ActionSender:
         for n in action.incidents:
             status = statuses.get(n)
             if n in landed or (status is not None and status.success):
-                did = Did("reroute", actor.slack_user_id, tuple(targets))
-                outcomes.append(Outcome(n, True, f"Rerouted #{escape(n)} by <@{actor.slack_user_id}>.", did=did))
+                outcomes.append(Outcome(n, Did(Verb.REROUTE, actor.slack_user_id, tuple(targets))))
             elif status is None:
-                outcomes.append(silent(n))
+                outcomes.append(Outcome(n, Silent()))
             else:
                 reason = status.message or "; ".join(t.message for t in status.target_status if t.message)
-                note = f"VictorOps did not reroute #{escape(n)}: {escape(reason or 'no reason given')}."
-                outcomes.append(Outcome(n, False, note))
+                outcomes.append(Outcome(n, Refused(Verb.REROUTE, reason)))
         return Sent(outcomes)
 
     async def _create(self, action: QueuedAction) -> Sent:
@@ -223,7 +202,7 @@ class ActionSender:
         payload = action.payload
         if self.may_have_landed(action) and (number := await self._already_created(action)):
             # an earlier attempt may have reached VictorOps before we lost track: never create it twice
-            return Sent([created_note(number, actor)], created=number)
+            return Sent([creation(number, actor)], created=number)
         targets = [Target.model_validate(t) for t in payload.get("targets", [])]
         chosen = targets or self._default_targets or [Target(type="User", slug=actor.vo_username)]
         request = CreateIncidentRequest(
@@ -235,7 +214,7 @@ class ActionSender:
         created = await self._write([action], self._vo.create_incident(request))
         number = created.incident_number or ""
         await self._remember([], stale=True)
-        return Sent([created_note(number, actor)], created=number)
+        return Sent([creation(number, actor)], created=number)
 
     async def _already_created(self, action: QueuedAction) -> str | None:
         """An incident this action created on an earlier attempt: same creator and summary, started since."""
@@ -250,9 +229,5 @@ class ActionSender:
         return None
 
 
-def created_note(number: str, actor: Actor) -> Outcome:
-    return Outcome(number, True, f"Created #{escape(number)} for <@{actor.slack_user_id}>.")
-
-
-def silent(number: str) -> Outcome:
-    return Outcome(number, False, f"VictorOps said nothing about #{escape(number)}; check it in VictorOps.")
+def creation(number: str, actor: Actor) -> Outcome:
+    return Outcome(number, Did(Verb.CREATE, actor.slack_user_id))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
-from bot.core.actions import ActionError
 from bot.core.directory import Directory
+from bot.core.errors import ActionError
 from bot.core.identity import Identity
 from bot.victorops.models import Target
 
@@ -15,6 +16,25 @@ TargetKind = Literal["slack", "user", "policy"]
 # The shapes VictorOps gives usernames and policy slugs; anything else is refused before VictorOps is asked.
 VO_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 SLUG = re.compile(r"[A-Za-z0-9_.-]{1,80}")
+
+
+@dataclass(eq=False)
+class NoSuchPolicy(ActionError):
+    slug: str
+
+
+@dataclass(eq=False)
+class TargetNotLinked(ActionError):
+    """The Slack user named as a target is linked to no VictorOps user."""
+
+    slack_user_id: str
+
+
+@dataclass(eq=False)
+class NoSuchTarget(ActionError):
+    """VictorOps has no user `vo_username` to page."""
+
+    vo_username: str
 
 
 async def resolve_targets(
@@ -25,18 +45,14 @@ async def resolve_targets(
     for kind, value in wanted:
         if kind == "policy":
             if await directory.policy(value) is None:
-                raise ActionError(
-                    f"VictorOps has no escalation policy `{value}`; leave the target out to pick one from a list."
-                )
+                raise NoSuchPolicy(value)
             targets.append(Target(type="EscalationPolicy", slug=value))
             continue
         username = await identity.vo_username(value) if kind == "slack" else value
         if username is None:
-            raise ActionError(
-                f"<@{value}> is not linked to a VictorOps user; name them as `user:<victorops-username>` instead."
-            )
+            raise TargetNotLinked(value)
         user = await directory.user(username)
         if user is None:
-            raise ActionError(f"VictorOps has no user `{username}`; check the spelling with `/vo oncall`.")
+            raise NoSuchTarget(username)
         targets.append(Target(type="User", slug=user.username))
     return list({(t.type, t.slug): t for t in targets}.values())

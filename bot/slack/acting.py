@@ -13,7 +13,8 @@ from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.core.actions import ActionError, Actor
+from bot.core.actions import Actor
+from bot.core.errors import ActionError
 from bot.core.identity import Identity
 from bot.slack.blocks import Block
 from bot.slack.contexts import Contexts
@@ -100,4 +101,4 @@ class Answers:
         except NotLinked as unlinked:
             await say(*await link_prompt(self._identity, self._contexts, self._command, unlinked))
         except Exception as exc:  # the one place a listener's failure becomes a sentence
-            await say(explain(exc), None)
+            await say(explain(exc, self._command), None)

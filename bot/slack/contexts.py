@@ -13,8 +13,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from bot.core.actions import ActionError
 from bot.core.contexts import ContextStore, Refusal, Saved
+from bot.core.errors import ActionError
 
 # Slack's response URLs live 30 minutes; a context is worth no more than the URL it holds.
 TTL = timedelta(minutes=30)

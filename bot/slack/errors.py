@@ -7,19 +7,21 @@ import uuid
 
 from slack_sdk.errors import SlackApiError
 
-from bot.core.actions import ActionError
+from bot.core.errors import ActionError
 from bot.core.refusals import PostRefused
 from bot.core.text import escape
+from bot.slack.sentences import refusal_sentence
 from bot.slack.slack_errors import code_of, typed
 from bot.victorops import errors
 
 log = logging.getLogger(__name__)
 
 
-def explain(error: BaseException) -> str:
-    """The user-facing sentence (mrkdwn) for an error; unexpected ones are logged with a reference to quote."""
+def explain(error: BaseException, command: str) -> str:
+    """The user-facing sentence (mrkdwn) for an error; unexpected ones are logged with a reference to quote.
+    `command` is the slash command as configured, for sentences that say what to type."""
     if isinstance(error, ActionError):
-        return str(error)  # vobot's own sentence, its outside values already escaped
+        return refusal_sentence(error, command)  # the core's facts in words, or the Slack layer's own sentence
     if isinstance(error, errors.VictorOpsError):
         return escape(str(error))  # may quote VictorOps' own text
     if isinstance(error, PostRefused):

@@ -14,6 +14,7 @@ from bot.core.text import escape
 from bot.slack.blocks import ActionId, Block
 from bot.slack.contexts import Contexts, Kind
 from bot.slack.place import Place, Wire
+from bot.slack.sentences import admins_named
 
 Finish = Literal["ack", "resolve", "reroute", "link"]
 VERBS = {"ack": "acknowledge", "resolve": "resolve", "reroute": "reroute"}
@@ -60,7 +61,7 @@ async def link_prompt(
     why = "You are not linked to a VictorOps user yet, so nothing was sent to VictorOps."
     how = (
         f"Link yourself with `{command} link <victorops-username>` (its email must match your Slack email), "
-        f"or ask an admin ({identity.admin_mentions()}) to link you."
+        f"or ask an admin ({admins_named(identity.admins)}) to link you."
     )
     suggestion = await identity.suggest(unlinked.slack_user_id)
     if suggestion is None:

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from bot.core.actions import PAST, Outcome
 from bot.core.text import escape
 from bot.victorops.models import Target
 
@@ -39,17 +38,6 @@ class Names:
 
     def target(self, target: Target) -> str:
         return self.policy(target.slug) if target.type == "EscalationPolicy" else self.user(target.slug)
-
-
-def said(outcome: Outcome, names: Names) -> str:
-    """What happened, in words for the person reading it: the core's facts when it says them, else its note."""
-    did = outcome.did
-    if did is None:
-        return outcome.note
-    who = names.person(did.slack_user_id)
-    if did.verb == "reroute":
-        return f"Rerouted to {', '.join(names.target(t) for t in did.targets)} by {who}."
-    return f"{PAST[did.verb].capitalize()} by {who}."
 
 
 def when(at: datetime) -> str:

@@ -13,11 +13,13 @@ from dataclasses import replace
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.actions import Outcome, outcomes_of
+from bot.core.errors import failure_of
 from bot.core.incidents import IncidentView
+from bot.core.outcomes import Outcome, Verb, outcomes_of
 from bot.core.queue import QueuedAction
 from bot.slack.blocks import Block, outcomes_message, sentence
 from bot.slack.cards import Cards
+from bot.slack.errors import explain
 from bot.slack.place import Place
 from bot.slack.responses import ResponseUrls
 from bot.slack.surface import Surface
@@ -25,12 +27,10 @@ from bot.slack.surface import Surface
 log = logging.getLogger(__name__)
 
 WHAT = {
-    "ack": "acknowledgement",
-    "resolve": "resolution",
-    "ack_mine": "acknowledgement",
-    "resolve_mine": "resolution",
-    "reroute": "reroute",
-    "create": "new incident",
+    Verb.ACK: "acknowledgement",
+    Verb.RESOLVE: "resolution",
+    Verb.REROUTE: "reroute",
+    Verb.CREATE: "new incident",
 }
 
 
@@ -46,7 +46,8 @@ class Notifier:
         surface = Surface(self._hooks, place, strict=True)
         outcomes: list[Outcome] = []
         if action.status == "failed":
-            text = f"Your queued {WHAT.get(action.verb, 'action')} was not sent: {action.error}"
+            why = explain(failure_of(action.result, action.error), self._cards.command)
+            text = f"Your queued {WHAT[action.verb]} was not sent: {why}"
             blocks = sentence(text)
         else:
             stored = outcomes_of(action.result)

@@ -51,13 +51,13 @@ def history_message(page: HistoryPage, page_number: int, command: str) -> tuple[
     return title, blocks
 
 
-def oncall_message(teams: Sequence[TeamOnCall], wanted: str | None) -> tuple[str, list[Block]]:
+def oncall_message(teams: Sequence[TeamOnCall], wanted: str | None, command: str) -> tuple[str, list[Block]]:
     """Who is on call now, per team; `wanted` matches a team's name or slug (case-insensitive, partial)."""
     if wanted:
         key = wanted.lower()
         teams = [t for t in teams if key in t.team.name.lower() or key == t.team.slug.lower()]
         if not teams:
-            text = f"No VictorOps team matches “{escape(clip(wanted, 40))}”. `/vo oncall` lists every team."
+            text = f"No VictorOps team matches “{escape(clip(wanted, 40))}”. `{command} oncall` lists every team."
             return text, [SectionBlock(text=MarkdownTextObject(text=text)).to_dict()]
     lines = []
     for team in sorted(teams, key=lambda t: t.team.name.lower()):

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot.core.outcomes import MINE, Verb, verb_name
 from bot.core.queue import QueuedAction
 from bot.store.db import Database
 from bot.store.tables import QueuedActionRow
@@ -23,11 +24,16 @@ ACTIVE = ("pending", "sending")
 FINISHED = ("done", "failed")
 
 
+READ_MINE = {stored: verb for verb, stored in MINE.items()}  # the verb column names "mine" as it always did
+
+
 def _action(row: QueuedActionRow) -> QueuedAction:
+    mine = row.verb in READ_MINE
     return QueuedAction(
         id=row.id,
         created_at=row.created_at,
-        verb=row.verb,
+        verb=READ_MINE[row.verb] if mine else Verb(row.verb),
+        mine=mine,
         vo_username=row.vo_username,
         slack_user_id=row.slack_user_id,
         slack_name=row.slack_name,
@@ -58,7 +64,8 @@ class ActionQueue:
     async def enqueue(
         self,
         *,
-        verb: str,
+        verb: Verb,
+        mine: bool = False,
         vo_username: str,
         slack_user_id: str,
         slack_name: str,
@@ -71,7 +78,7 @@ class ActionQueue:
         while True:
             row = QueuedActionRow(
                 created_at=self._now(),
-                verb=verb,
+                verb=verb_name(verb, mine),
                 vo_username=vo_username,
                 slack_user_id=slack_user_id,
                 slack_name=slack_name,
@@ -183,8 +190,9 @@ class ActionQueue:
     async def complete(self, action_id: int, result: dict[str, Any]) -> QueuedAction:
         return await self._finish(action_id, "done", result=result)
 
-    async def fail(self, action_id: int, error: str) -> QueuedAction:
-        return await self._finish(action_id, "failed", error=error)
+    async def fail(self, action_id: int, error: str, result: dict[str, Any] | None = None) -> QueuedAction:
+        """`error` for people reading the table; `result`, when given, how it failed as the core states it."""
+        return await self._finish(action_id, "failed", result=result, error=error)
 
     async def retry_later(self, ids: Iterable[int], not_before: float, error: str | None) -> None:
         """Put actions being sent back to pending, not to be sent before `not_before`; `error` says why (None

@@ -13,17 +13,20 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.actions import ActionError, Actor, IncidentActions, Verb
+from bot.core.actions import Actor, IncidentActions
+from bot.core.errors import ActionError
 from bot.core.identity import Identity
+from bot.core.outcomes import Verb
 from bot.core.text import escape
 from bot.slack.acting import Acting, Answers, Middleware
-from bot.slack.blocks import ActionId, Block, CardRef, ListSpec, outcomes_message, sentence
+from bot.slack.blocks import NO_NAMES, ActionId, Block, CardRef, ListSpec, outcomes_message, sentence
 from bot.slack.cards import Cards
 from bot.slack.contexts import Contexts, Kind
 from bot.slack.linking import Pending
 from bot.slack.modals import ModalMeta
 from bot.slack.place import PlaceKind
 from bot.slack.responses import ResponseUrls
+from bot.slack.sentences import said
 from bot.slack.surface import Surface
 
 CardAction = Literal["ack", "resolve", "reroute"]
@@ -84,7 +87,7 @@ class Buttons:
                 meta = ModalMeta(numbers=(ref.n,), place=surface.place)
                 await self._cards.open_reroute_modal(body["trigger_id"], actor.slack_user_id, meta)
             else:
-                text, blocks = await self.act(actor, what, [ref.n], surface)
+                text, blocks = await self.act(actor, Verb(what), [ref.n], surface)
                 if blocks:
                     await surface.tell(text, blocks)
 
@@ -94,7 +97,7 @@ class Buttons:
         outcomes = await self._actions.act(verb, actor, numbers, reply=card.place.as_(kind).wire())
         if kind == "card":
             await self._cards.redraw(card, outcomes, actor.slack_user_id)
-            return outcomes[0].note, []
+            return said(outcomes[0], NO_NAMES), []
         return outcomes_message(outcomes, await self._cards.names(actor.slack_user_id))
 
     async def on_refresh(
@@ -134,7 +137,7 @@ class Buttons:
                 await self._cards.open_reroute_modal(body["trigger_id"], user, meta)
                 done += " Pick where to reroute in the window that opened."
             elif pending.finish in ("ack", "resolve"):
-                verb: Verb = "ack" if pending.finish == "ack" else "resolve"
+                verb = Verb(pending.finish)
                 if pending.mine:
                     reply = prompt.place.as_("reply").wire()
                     outcomes = await self._actions.act_on_mine(verb, actor, reply=reply)

@@ -12,10 +12,11 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.actions import IncidentActions, Verb
+from bot.core.actions import IncidentActions
 from bot.core.directory import Directory
 from bot.core.history import History
 from bot.core.identity import Identity
+from bot.core.outcomes import Verb
 from bot.core.posting import PostLimits
 from bot.core.status import Status
 from bot.core.targets import resolve_targets
@@ -25,8 +26,9 @@ from bot.slack.acting import Acting, Answers, Middleware
 from bot.slack.blocks import ListSpec, check_message, outcomes_message, sentence
 from bot.slack.cards import Cards
 from bot.slack.contexts import Contexts, Kind
+from bot.slack.errors import explain
 from bot.slack.help import usage
-from bot.slack.linking import NotLinked
+from bot.slack.linking import Finish, NotLinked
 from bot.slack.listeners.digest_commands import DigestCommands
 from bot.slack.modals import ModalMeta, ViewId, create_view, loading
 from bot.slack.names import Names
@@ -118,9 +120,9 @@ class Commands:
         if isinstance(parsed, g.Help):
             text = usage(name, parsed.topic)
             kind = "in_channel" if public else "ephemeral"
-            await ack(text=f"{limited}\n{text}" if limited else text, response_type=kind)
+            await ack(text=f"{explain(limited, name)}\n{text}" if limited else text, response_type=kind)
             return
-        await ack(text=limited or "")
+        await ack(text=explain(limited, name) if limited else "")
         place = Place(response_url=command.get("response_url"), channel=command.get("channel_id"), public=public)
         reply = Reply(self._hooks, place)
         async with self._answers.answering(reply.privately):
@@ -139,7 +141,7 @@ class Commands:
             case g.History():
                 await self.history(parsed, reply)
             case g.OnCall():
-                text, blocks = oncall_message(await self._directory.oncall.get(), parsed.team)
+                text, blocks = oncall_message(await self._directory.oncall.get(), parsed.team, self.command)
                 await reply(text, blocks)
             case g.WhoAmI():
                 await self.whoami(command, reply)
@@ -176,8 +178,9 @@ class Commands:
     async def ack_or_resolve(
         self, parsed: g.Ack | g.Resolve, command: dict[str, Any], reply: Reply, acting: Acting
     ) -> None:
-        verb: Verb = "ack" if isinstance(parsed, g.Ack) else "resolve"
-        actor = await acting.require(verb, parsed.numbers, parsed.mine)
+        finish: Finish = "ack" if isinstance(parsed, g.Ack) else "resolve"
+        verb = Verb(finish)
+        actor = await acting.require(finish, parsed.numbers, parsed.mine)
         where = reply.to_reply()
         if parsed.mine:
             outcomes = await self._actions.act_on_mine(verb, actor, parsed.message, where)

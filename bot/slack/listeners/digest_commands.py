@@ -5,16 +5,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.core.digest import Digest, InvalidDigest
-from bot.core.digest_admin import (
-    DefinedInFile,
-    DigestAdmin,
-    DigestRefused,
-    NoSuchDigest,
-    NotAnAdmin,
-    PostedRecently,
-    Scheduled,
-)
+from bot.core.digest import Digest
+from bot.core.digest_admin import DigestAdmin, Scheduled
 from bot.core.text import escape
 from bot.slack import grammar as g
 from bot.slack.blocks import Block, sentence
@@ -32,11 +24,7 @@ class DigestCommands:
 
     async def now(self, command: dict[str, Any], reply: Reply) -> None:
         """Post this channel's digests now, or every open incident when it has none."""
-        try:
-            digests = await self._admin.post_now(command["channel_id"])
-        except DigestRefused as refused:
-            await reply.privately(self.refusal(refused))
-            return
+        digests = await self._admin.post_now(command["channel_id"])
         names = ", ".join(f"“{escape(d.name)}”" for d in digests) or "of every open incident"
         await reply.privately(f"Posted the digest {names} here.")
 
@@ -49,48 +37,24 @@ class DigestCommands:
         await reply("Digests", sentence("\n".join(line(e) for e in entries)))
 
     async def add(self, parsed: g.DigestAdd, command: dict[str, Any], reply: Reply) -> None:
-        try:
-            added = await self._admin.add(
-                command["user_id"],
-                name=parsed.name,
-                channel=command["channel_id"],
-                schedule=parsed.schedule,
-                timezone=parsed.timezone or "UTC",
-                when_empty=parsed.when_empty or "post",
-                routes=parsed.routes,
-                teams=parsed.teams,
-                phases=[p.value for p in parsed.phases],
-            )
-        except (DigestRefused, InvalidDigest) as refused:
-            await reply.privately(self.refusal(refused))
-            return
+        added = await self._admin.add(
+            command["user_id"],
+            name=parsed.name,
+            channel=command["channel_id"],
+            schedule=parsed.schedule,
+            timezone=parsed.timezone or "UTC",
+            when_empty=parsed.when_empty or "post",
+            routes=parsed.routes,
+            teams=parsed.teams,
+            phases=[p.value for p in parsed.phases],
+        )
         text = f"{'Replaced' if added.replaced else 'Added'} a digest: {line(added)}"
         await reply(text, sentence(text))
 
     async def remove(self, parsed: g.DigestRemove, command: dict[str, Any], reply: Reply) -> None:
-        try:
-            removed = await self._admin.remove(command["user_id"], parsed.name)
-        except DigestRefused as refused:
-            await reply.privately(self.refusal(refused))
-            return
+        removed = await self._admin.remove(command["user_id"], parsed.name)
         text = f"Removed the digest “{escape(removed.name)}”; it will not be posted again."
         await reply(text, sentence(text))
-
-    def refusal(self, refused: DigestRefused | InvalidDigest) -> str:
-        match refused:
-            case NotAnAdmin(admins=admins):
-                who = ", ".join(f"<@{a}>" for a in admins) or "nobody yet (set `admins:` or VOBOT_ADMINS)"
-                return f"Only vobot admins can add or remove digests: {who}."
-            case DefinedInFile(name=name, change=change):
-                there = "change it there" if change == "add" else "remove it there"
-                return f"Digest “{escape(name)}” is defined in vobot's configuration file; {there}."
-            case NoSuchDigest(name=name):
-                return f"There is no digest “{escape(name)}”; `{self._command} digest list` shows them."
-            case PostedRecently(sentence=said):
-                return said
-            case InvalidDigest(field=field, problem=problem):
-                return f"That digest cannot be added: {escape(field)}: {escape(problem)}."
-        raise AssertionError(f"no sentence for {refused!r}")  # a new refusal needs its sentence here
 
 
 def line(entry: Scheduled) -> str:

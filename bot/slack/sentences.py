@@ -1,0 +1,169 @@
+"""The core's facts in words: what an action came to (`said`) and why one cannot be done (`refusal`), as Slack
+mrkdwn. Pure. People are named as `Names` has them ("you" for the one reading), commands as configured, and
+every value from outside is escaped here, once."""
+
+from __future__ import annotations
+
+from bot.core.digest import InvalidDigest
+from bot.core.digest_admin import DefinedInFile, NoSuchDigest
+from bot.core.errors import (
+    ActionError,
+    Lost,
+    MayHaveCreated,
+    NotSent,
+    RerouteNotFound,
+    StorageBusy,
+    TooLong,
+    UnknownActor,
+    VictorOpsRefused,
+)
+from bot.core.identity import (
+    AdminOnly,
+    Configured,
+    EmailUnproven,
+    NoSuchUser,
+    NotAdmin,
+    NothingToUnlink,
+    Taken,
+    Unproven,
+)
+from bot.core.outcomes import Already, Did, NotOpen, Outcome, Queued, Refused, Said, Silent, Verb
+from bot.core.posting import TooSoon
+from bot.core.targets import NoSuchPolicy, NoSuchTarget, TargetNotLinked
+from bot.core.text import escape
+from bot.slack.names import Names
+from bot.victorops.models import Phase
+
+PAST = {Verb.ACK: "acknowledged", Verb.RESOLVE: "resolved"}
+
+
+def seconds(value: float) -> str:
+    whole = max(1, round(value))
+    return f"about {whole} s" if whole < 90 else f"about {round(whole / 60)} min"
+
+
+def said(outcome: Outcome, names: Names) -> str:
+    """What happened to one incident, for the person reading it."""
+    number = f"#{escape(outcome.number)}"
+    match outcome.why:
+        case Did(Verb.REROUTE, by, targets):
+            return f"Rerouted to {', '.join(names.target(t) for t in targets)} by {names.person(by)}."
+        case Did(Verb.CREATE, by):
+            return f"Created {number} for <@{by}>."
+        case Did(verb, by):
+            return f"{PAST[verb].capitalize()} by {names.person(by)}."
+        case Already(phase, by):
+            past = PAST[Verb.RESOLVE if phase is Phase.RESOLVED else Verb.ACK]
+            return f"{number} was already {past}{f' by {escape(by)}' if by else ''}."
+        case NotOpen():
+            return f"{number} is not an open incident in VictorOps: it may be resolved already, or the number is wrong."
+        case Refused(verb, reason):
+            return f"VictorOps did not {verb} {number}: {escape(reason or 'no reason given')}."
+        case Silent():
+            return f"VictorOps said nothing about {number}; check it in VictorOps."
+        case Queued(eta, budget):
+            return (
+                f"Queued: VictorOps allows {escape(budget)} and that is in use right now, so this goes out in "
+                f"{seconds(eta)}. It will show here when it lands."
+            )
+        case Said(text):
+            return text  # an older version's sentence, escaped when it was written
+
+
+def admins_named(admins: tuple[str, ...]) -> str:
+    return ", ".join(f"<@{a}>" for a in admins) or "nobody yet (set `admins:` or VOBOT_ADMINS)"
+
+
+ADMIN_ONLY = {
+    AdminOnly.LINK_OTHERS: "link other people",
+    AdminOnly.UNLINK_OTHERS: "unlink other people",
+    AdminOnly.DIGESTS: "add or remove digests",
+}
+UNPROVEN = {
+    Unproven.NO_EMAIL: "Slack did not tell vobot your email, so it cannot check that `{user}` is you",
+    Unproven.OTHER_EMAIL: "Your Slack email does not match VictorOps user `{user}`'s, so vobot cannot tell it is you",
+    Unproven.SHARED_EMAIL: "Another Slack user has your Slack email too, so it does not prove that `{user}` is you",
+}
+
+
+def subject(slack_user_id: str, asker: str) -> str:
+    return "You are" if slack_user_id == asker else f"<@{slack_user_id}> is"
+
+
+def refusal_sentence(error: ActionError, command: str) -> str:
+    """Why the action cannot be done, for the person who asked; `command` is the slash command (`/vo`)."""
+    match error:
+        case TooLong(what, length, limit):
+            return f"That {what} is {length} characters; VictorOps gets at most {limit}, so shorten it."
+        case TooSoon("digest", _, wait):
+            return (
+                f"A digest was posted here with `{command} digest now` less than a minute ago; it is just above, "
+                f"or try again in {seconds(wait)}."
+            )
+        case TooSoon(_, count, wait):
+            return (
+                f"You posted {count} public replies here in the last minute, so this answer is only "
+                f"for you; `public` works again in {seconds(wait)}."
+            )
+        case NoSuchPolicy(slug):
+            return f"VictorOps has no escalation policy `{escape(slug)}`; leave the target out to pick one from a list."
+        case TargetNotLinked(slack_user_id):
+            return (
+                f"<@{slack_user_id}> is not linked to a VictorOps user; "
+                "name them as `user:<victorops-username>` instead."
+            )
+        case NoSuchTarget(user):
+            return f"VictorOps has no user `{escape(user)}`; check the spelling with `{command} oncall`."
+        case UnknownActor(user):
+            return (
+                f"VictorOps has no user `{escape(user)}`, which is who you are linked to; "
+                "ask an admin to correct your link."
+            )
+        case RerouteNotFound():
+            return (
+                "VictorOps did not find a user or policy of this reroute; pick targets from the reroute list, "
+                f"and check your own link with `{command} whoami`."
+            )
+        case VictorOpsRefused(text):
+            return escape(text)
+        case MayHaveCreated(summary):
+            return (
+                f"VictorOps never confirmed creating “{escape(summary)}”, so it may have been created: "
+                "look for it in the incident list or in VictorOps before creating it again."
+            )
+        case NotSent():
+            return "vobot could not send it; try again"
+        case Lost():
+            return "The action was lost; try again."
+        case StorageBusy():
+            return (
+                "vobot's database is busy (another write held it too long), so nothing was done; "
+                "try again in a minute, and tell your vobot admin if it keeps happening."
+            )
+        case NotAdmin(wanted, admins):
+            return f"Only vobot admins can {ADMIN_ONLY[wanted]}: {admins_named(admins)}."
+        case Configured(slack_user_id, user, asker):
+            return (
+                f"{subject(slack_user_id, asker)} mapped to `{escape(user)}` in vobot's configuration file "
+                "(`users:`), which only an edit of that file can change."
+            )
+        case Taken(user, holder, admins):
+            who = f"<@{holder}>" if holder else "another Slack user"
+            return (
+                f"`{escape(user)}` is already linked to {who}; an admin ({admins_named(admins)}) "
+                "can unlink them first if that is wrong."
+            )
+        case EmailUnproven(user, why, admins):
+            return f"{UNPROVEN[why].format(user=escape(user))}; ask an admin ({admins_named(admins)}) to link you."
+        case NoSuchUser(user):
+            return f"VictorOps has no user `{escape(user)}`; check the spelling of the username."
+        case NothingToUnlink(slack_user_id, asker):
+            return f"{subject(slack_user_id, asker)} not linked to a VictorOps user; there is nothing to unlink."
+        case DefinedInFile(name, change):
+            there = "change it there" if change == "add" else "remove it there"
+            return f"Digest “{escape(name)}” is defined in vobot's configuration file; {there}."
+        case NoSuchDigest(name):
+            return f"There is no digest “{escape(name)}”; `{command} digest list` shows them."
+        case InvalidDigest(field, problem):
+            return f"That digest cannot be added: {escape(field)}: {escape(problem)}."
+    return str(error)  # raised by the Slack layer with its own sentence
