@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.slack_errors import TokenRevoked, code_of, typed
+from bot.victorops.limits import Clock
 
 OK_FOR = 30.0  # a good answer is trusted this long
 FAILED_FOR = 3.0  # a refusal or timeout too, so a probe storm against a refused token is not a storm at Slack
@@ -25,7 +25,7 @@ class AuthAnswer:
 
 
 class SlackAuth:
-    def __init__(self, client: AsyncWebClient, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, client: AsyncWebClient, clock: Clock = time.monotonic) -> None:
         self._client = client
         self._clock = clock
         self._lock = asyncio.Lock()  # one auth.test in flight: the others wait for its answer

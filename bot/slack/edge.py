@@ -27,6 +27,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from bot.core.seen import EVENT_WINDOW, SIGNATURE_WINDOW, SKEW, SeenRequests
 from bot.metrics import Metrics
+from bot.victorops.limits import Clock
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +259,7 @@ class Edge:
         team_id: Callable[[], Awaitable[str | None]],
         seen: SeenRequests,
         metrics: Metrics | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
     ) -> None:
         if not signing_secret:
             raise ValueError("SLACK_SIGNING_SECRET is empty: every forged request would pass as signed")

@@ -8,19 +8,17 @@ from `/vo digest add` (source "slack"). A slot is claimed under its local wall-c
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Insert, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.digest import Digest, Source, WhenEmpty
 from bot.store.db import Database
 from bot.store.tables import DigestRow, DigestSlotRow
-
-Clock = Callable[[], float]
+from bot.victorops.limits import Clock
 
 
 def _digest(row: DigestRow) -> Digest:
@@ -38,12 +36,8 @@ def _digest(row: DigestRow) -> Digest:
     )
 
 
-def _upsert(backend: str, digest: Digest, now: datetime) -> Insert:
-    """Insert the digest or replace the one of its name, keeping when that was first created.
-
-    One statement, so replicas syncing the same file at start cannot collide on the primary key.
-    """
-    values: dict[str, Any] = {
+def _values(digest: Digest) -> dict[str, Any]:
+    return {
         "name": digest.name,
         "channel": digest.channel,
         "schedule": digest.schedule,
@@ -55,10 +49,6 @@ def _upsert(backend: str, digest: Digest, now: datetime) -> Insert:
         "source": digest.source,
         "created_by": digest.created_by,
     }
-    insert = postgresql.insert if backend == "postgresql" else sqlite.insert
-    statement = insert(DigestRow).values({**values, "created_at": now})
-    replaced = {key: statement.excluded[key] for key in values if key != "name"}
-    return statement.on_conflict_do_update(index_elements=["name"], set_=replaced)
 
 
 class DigestStore:
@@ -84,7 +74,14 @@ class DigestStore:
     async def put(self, digest: Digest) -> None:
         """Create the digest, or replace the one of the same name."""
         async with self._db.session() as session:
-            await session.execute(_upsert(self._db.url.get_backend_name(), digest, datetime.now(UTC)))
+            await session.execute(self._upsert(digest, datetime.now(UTC)))
+
+    def _upsert(self, digest: Digest, now: datetime) -> Insert:
+        """Insert the digest or replace the one of its name, keeping when that was first created: one statement,
+        so replicas syncing the same file at start cannot collide on the primary key."""
+        values = _values(digest)
+        replaced = {key: value for key, value in values.items() if key != "name"}
+        return self._db.upsert(DigestRow, {**values, "created_at": now}, ["name"], update=replaced)
 
     async def remove(self, name: str) -> bool:
         """Delete the digest (its claimed slots stay); False when there was none."""
@@ -99,11 +96,10 @@ class DigestStore:
         digests no longer in the file are deleted; digests made in Slack stay.
         """
         now = datetime.now(UTC)
-        backend = self._db.url.get_backend_name()
         async with self._db.session() as session:
             # by name: replicas starting together lock the rows in the same order, so they cannot deadlock
             for digest in sorted(digests, key=lambda d: d.name):
-                await session.execute(_upsert(backend, digest, now))
+                await session.execute(self._upsert(digest, now))
             await session.execute(
                 delete(DigestRow).where(DigestRow.source == "config", DigestRow.name.not_in([d.name for d in digests]))
             )

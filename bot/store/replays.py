@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import delete
 
 from bot.store.db import Database
 from bot.store.tables import SeenRequestRow
+from bot.victorops.limits import Clock
 
 PURGE_EVERY = 60.0  # seconds between deletions of expired rows, per replica
 
 
 class SeenRequestStore:
-    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, db: Database, clock: Clock = time.time) -> None:
         self._db = db
         self._clock = clock
         self._purged_at = 0.0
