@@ -82,9 +82,13 @@ class Replica:
     def _wake(self) -> None:
         self.woken += 1
 
-    def asking(self, verb: str, *numbers: str, **options: Any) -> asyncio.Task[list[Outcome]]:
+    def asking(self, verb: str, *numbers: str) -> asyncio.Task[list[Outcome]]:
         """A click, left waiting in the background."""
-        return asyncio.create_task(self.actions.act(verb, ALICE, numbers, **options))  # type: ignore[arg-type]
+        return asyncio.create_task(self.act(verb, *numbers))
+
+    async def act(self, verb: str, *numbers: str) -> list[Outcome]:
+        """A click; one that would keep waiting (the fake clock does not move by itself) fails instead."""
+        return await asyncio.wait_for(self.actions.act(verb, ALICE, numbers), 1)  # type: ignore[arg-type]
 
     async def queued_once(self) -> QueuedAction:
         await asyncio.wait_for(self.queue.enqueued.wait(), 1)
@@ -103,7 +107,7 @@ class Replica:
 )
 async def test_unknown_and_already_done_cost_no_call(verb: str, phase: Phase | None, done: bool) -> None:
     replica = Replica(*([incident("7", phase)] if phase else []))
-    [outcome] = await replica.actions.act(verb, ALICE, ["7"])  # type: ignore[arg-type]
+    [outcome] = await replica.act(verb, "7")
     assert (outcome.number, outcome.done, outcome.queued) == ("7", done, False)
     assert replica.queue.rows == {} and replica.vo.writes() == [] and replica.woken == 0
     assert [(r.action, r.incidents) for r in replica.audit.records] == [(verb, ("7",))]
@@ -111,7 +115,7 @@ async def test_unknown_and_already_done_cost_no_call(verb: str, phase: Phase | N
 
 async def test_only_what_needs_a_call_is_queued() -> None:
     replica = Replica(incident("1", Phase.ACKED), incident("2"), incident("3"), wait=0)
-    outcomes = await replica.actions.act("ack", ALICE, ["1", "2", "404", "3"])
+    outcomes = await replica.act("ack", "1", "2", "404", "3")
     assert [(o.number, o.done, o.queued) for o in outcomes] == [
         ("1", True, False),
         ("2", False, True),
@@ -124,7 +128,7 @@ async def test_only_what_needs_a_call_is_queued() -> None:
 
 async def test_a_double_click_joins_the_action_already_queued() -> None:
     replica = Replica(incident("1"), wait=0)
-    clicks = await asyncio.gather(*(replica.actions.act("ack", ALICE, ["1"]) for _ in range(3)))
+    clicks = await asyncio.gather(*(replica.act("ack", "1") for _ in range(3)))
     assert [o.queued for [o] in clicks] == [True] * 3
     assert len(replica.queue.rows) == 1
     await replica.dispatcher.step()
@@ -149,7 +153,7 @@ async def test_when_the_budget_is_spent_it_is_handed_off_at_once() -> None:
     for _ in range(2):
         assert await replica.gate.acquire() == 0.0
     replica.clock.now += 10  # the window frees a call in 50 s: past the 3 s wait
-    [outcome] = await replica.actions.act("ack", ALICE, ["1"])
+    [outcome] = await replica.act("ack", "1")
     assert (outcome.done, outcome.queued) == (False, True)
     assert replica.clock.now == T0 + 10  # no time spent waiting for what cannot land
     [action] = replica.queue.rows.values()
@@ -164,7 +168,7 @@ async def test_a_wait_that_expires_hands_the_action_off() -> None:
     await asyncio.sleep(0.02)  # the asker looks again (every `poll`) and waits on
     assert not asking.done()
     replica.clock.now += 0.2
-    [outcome] = await asyncio.wait_for(asking, 1)
+    [outcome] = await asking
     assert (outcome.done, outcome.queued) == (False, True)
     assert (await replica.queue.get(action.id)).handed_off  # type: ignore[union-attr]
     await replica.dispatcher.step()  # it lands later: the dispatcher tells the asker, not the asker itself
@@ -179,5 +183,5 @@ async def test_a_completion_on_this_replica_wakes_the_asker_without_polling() ->
     await asyncio.sleep(0)
     looks = replica.queue.looks
     await replica.dispatcher.step()
-    [outcome] = await asyncio.wait_for(asking, 1)
+    [outcome] = await asking
     assert outcome.done and replica.queue.looks == looks + 1  # one look, when woken

@@ -34,7 +34,7 @@ class Fetches:
         await asyncio.sleep(0)
 
     async def _in_flight(self) -> asyncio.Future[str]:
-        await self._started.wait()
+        await asyncio.wait_for(self._started.wait(), 1)  # a fetch that never starts fails, not hangs
         self._started.clear()
         assert self._pending is not None
         return self._pending
@@ -45,7 +45,7 @@ async def test_readers_arriving_together_share_one_fetch() -> None:
     cached = Cached(fetch, max_age=30, clock=FakeClock())
     readers = [asyncio.create_task(cached.get()) for _ in range(20)]
     await fetch.answer("v1")
-    assert await asyncio.gather(*readers) == ["v1"] * 20 and fetch.calls == 1
+    assert await asyncio.wait_for(asyncio.gather(*readers), 1) == ["v1"] * 20 and fetch.calls == 1
 
 
 @pytest.mark.parametrize(("age", "fetched"), [(0, 1), (29.9, 1), (30, 1), (30.1, 2)])
@@ -84,11 +84,11 @@ async def test_a_failed_fetch_fails_every_reader_and_is_not_kept() -> None:
     cached = Cached(fetch, max_age=30, clock=FakeClock())
     readers = [asyncio.create_task(cached.get()) for _ in range(3)]
     await fetch.fail(TimeoutError("VictorOps timed out"))
-    results = await asyncio.gather(*readers, return_exceptions=True)
+    results = await asyncio.wait_for(asyncio.gather(*readers, return_exceptions=True), 1)
     assert all(isinstance(r, TimeoutError) for r in results) and fetch.calls == 1
     again = asyncio.create_task(cached.get())  # the next reader fetches anew
     await fetch.answer("v1")
-    assert await again == "v1" and fetch.calls == 2
+    assert await asyncio.wait_for(again, 1) == "v1" and fetch.calls == 2
 
 
 async def test_a_failed_refresh_keeps_the_old_value_for_peeking() -> None:
@@ -113,7 +113,7 @@ async def test_a_reader_that_gives_up_does_not_cancel_the_others_fetch() -> None
     await asyncio.sleep(0)
     impatient.cancel()
     await fetch.answer("v1")
-    assert await patient == "v1" and impatient.cancelled() and fetch.calls == 1
+    assert await asyncio.wait_for(patient, 1) == "v1" and impatient.cancelled() and fetch.calls == 1
 
 
 async def test_invalidate_and_replace() -> None:
