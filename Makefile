@@ -19,7 +19,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo
 
-# Two or more workers (one per CPU); work stealing evens out the few long process-level tests.
+# One worker per CPU (pytest-xdist); work stealing evens out the few long process-level tests.
 test: lint
 	$(BIN)/pytest -n auto --dist worksteal
 

@@ -36,6 +36,8 @@ from bot.victorops.models import (
     User,
 )
 
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # when the fake's incidents started and changed
+
 
 def _stored(value: dict[str, Any]) -> dict[str, Any]:
     """What a JSON column gives back: a payload that is not JSON fails here as it would in the database."""
@@ -322,9 +324,6 @@ class MemoryAuditor:
         detail: str | None = None,
     ) -> None:
         self.records.append(Audited(slack_user_id, vo_username, action, tuple(incidents), result, detail))
-
-
-NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
 class MemoryVictorOps:

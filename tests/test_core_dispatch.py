@@ -191,7 +191,7 @@ async def test_which_failures_are_tried_again(fault: Exception, heals: bool) -> 
         assert after.not_before is not None and after.not_before > at(T0)
     else:
         assert (after.status, after.attempts) == ("failed", 1)
-        assert after.error and after.error.startswith("VictorOps")
+        assert after.error  # what the asker is told
         assert replica.audit.records[-1].result == "failed"
     assert len(replica.vo.writes()) == 1
 
