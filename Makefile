@@ -19,8 +19,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo
 
+# One worker per CPU (pytest-xdist); work stealing evens out the few long process-level tests.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist worksteal
 
 demo: $(STAMP)
 	$(BIN)/vobot demo

@@ -26,11 +26,21 @@ class FakeClock:
         await asyncio.sleep(0)
 
 
-def queued(verb: str, *numbers: str, payload: dict[str, Any] | None = None, attempts: int = 1) -> QueuedAction:
-    """A queued action as the dispatcher hands it to the sender (claimed: `attempts` counts this send)."""
-    now = datetime.now(UTC)
+def queued(
+    verb: str,
+    *numbers: str,
+    payload: dict[str, Any] | None = None,
+    attempts: int = 1,
+    id: int = 1,
+    user: str = "alice",
+    at: float | None = None,
+    mine: bool = False,
+) -> QueuedAction:
+    """A queued action as the dispatcher hands it to the sender (claimed: `attempts` counts this send), by
+    VictorOps user `user`, queued at `at` (epoch seconds; default now)."""
+    now = datetime.now(UTC) if at is None else datetime.fromtimestamp(at, UTC)
     return QueuedAction(
-        id=1, created_at=now, verb=Verb(verb), vo_username="alice", slack_user_id="U0ALICE", slack_name="alice",
-        incidents=numbers, payload=payload or {}, reply={}, status="sending", attempts=attempts, not_before=None,
-        sent_at=now, finished_at=None, result=None, error=None, handed_off=False, dedupe_key=None,
+        id=id, created_at=now, verb=Verb(verb), mine=mine, vo_username=user, slack_user_id=f"U0{user.upper()}",
+        slack_name=user, incidents=numbers, payload=payload or {}, reply={}, status="sending", attempts=attempts,
+        not_before=None, sent_at=now, finished_at=None, result=None, error=None, handed_off=False, dedupe_key=None,
     )  # fmt: skip

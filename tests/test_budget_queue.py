@@ -8,6 +8,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.sim.victorops import SimConfig, SimState
 from bot.slack.blocks import ActionId
 from bot.victorops.limits import RateSpec
@@ -37,6 +39,7 @@ async def public_list(bot: Bot, route: str) -> Any:
     return await bot.until(lambda: next(iter(bot.slack.messages(CHANNEL)), None))
 
 
+@pytest.mark.slow  # twenty clicks at a tight budget
 async def test_a_burst_of_clicks_is_one_call_per_user_and_no_429(tmp_path: Path) -> None:
     state = limited("6/10s")
     async with running_bot(tmp_path, state=state, VICTOROPS_RATE_LIMIT="6/10s", VOBOT_BATCH_WINDOW="1.0") as bot:

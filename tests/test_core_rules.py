@@ -5,8 +5,6 @@ write whose answer was lost."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -32,6 +30,7 @@ from bot.victorops.models import (
     Transition,
 )
 from tests.fakes import FakeClock, queued
+from tests.memory import MemorySnapshots
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 ALICE = Actor("U0ALICE", "alice", "alice")
@@ -100,25 +99,6 @@ class Source:
         return list(self.incidents)
 
 
-class SharedSnapshots:
-    """The database's snapshot table, as replicas share it."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, tuple[float, str]] = {}
-        self._lock = asyncio.Lock()
-
-    async def get(self, name: str) -> tuple[float, str] | None:
-        return self.rows.get(name)
-
-    async def put(self, name: str, fetched_at: float, body: str) -> None:
-        self.rows[name] = (fetched_at, body)
-
-    @asynccontextmanager
-    async def refresh_lock(self, name: str) -> AsyncIterator[None]:
-        async with self._lock:
-            yield
-
-
 async def test_a_number_paged_seconds_ago_is_asked_of_victorops_once_for_a_burst() -> None:
     source, wall = Source(incident("1")), FakeClock()
     view = IncidentView(source, wall_clock=wall)
@@ -131,7 +111,7 @@ async def test_a_number_paged_seconds_ago_is_asked_of_victorops_once_for_a_burst
 
 
 async def test_the_answer_is_shared_with_the_other_replicas() -> None:
-    snapshots, source, wall = SharedSnapshots(), Source(incident("1")), FakeClock()
+    snapshots, source, wall = MemorySnapshots(), Source(incident("1")), FakeClock()
     first = IncidentView(source, snapshots=snapshots, wall_clock=wall)
     second = IncidentView(source, snapshots=snapshots, wall_clock=wall)
     await first.find(["1"])

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from bot.sim.server import ServerThread
 from bot.sim.slack import SlackWorkspace
 from bot.sim.slack_api import build_slack_api
@@ -22,6 +24,8 @@ from bot.victorops.limits import RateSpec
 from tests.dbfixtures import fresh_postgres_schema
 from tests.harness import CHANNEL, OFF, texts
 from tests.procs import BotProcess, bot_env
+
+pytestmark = pytest.mark.slow  # `vobot run` processes, killed and restarted
 
 USERS = ["U0ALICE", "U0BOB", "U0CAROL", "U0DAVE", "U0ADMIN1"]
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from bot.sim.slack import Message
 from bot.sim.victorops import SimConfig, SimState
 from bot.slack.blocks import ActionId
 from bot.victorops.limits import RateSpec
 from tests.harness import CHANNEL, OFF, Bot, running_bot, texts
+
+pytestmark = pytest.mark.slow  # forty clicks at a tight budget
 
 PEOPLE = {
     "U0ALICE": "alice",

@@ -4,6 +4,7 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from bot.core.digest import Digest
@@ -131,6 +132,7 @@ async def test_concurrent_claims_of_one_slot_have_one_winner(database: Database)
     assert holders == [claims[won.index(True)].holder]
 
 
+@pytest.mark.slow  # two processes
 async def test_two_processes_claim_each_slot_once() -> None:
     with fresh_postgres_schema() as url:
         db = Database(url)

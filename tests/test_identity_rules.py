@@ -3,99 +3,23 @@
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Sequence
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.core.directory import Directory
-from bot.core.identity import (
-    UNLINKED,
-    Identity,
-    IdentityError,
-    Link,
-    Profile,
-    VictorOpsUserTaken,
-    email_key,
-    same_email,
-)
+from bot.core.identity import Identity, IdentityError, Link, Profile, email_key, same_email
 from bot.slack.errors import explain
-from bot.victorops.models import PolicyInfo, TeamOnCall, User
+from bot.victorops.models import User
+from tests.memory import MemoryAuditor, MemoryVictorOps
+from tests.memory import MemoryLinks as Links
+from tests.memory import MemoryProfiles as Profiles
 
 KELVIN = "\u212a"  # KELVIN SIGN: str.lower() makes it "k"
 HEIDI = User(username="heidi", first_name="Heidi", last_name="Schmidt", email="Heidi.Schmidt@example.com")
 FRANK = User(username="frank", first_name="Frank", last_name="Moreau", email="frank.moreau@example.com")
 ADMIN = "U0ADMIN"
-
-
-class Links:
-    """The store's contract: one row per Slack user; `put` refuses a VictorOps user another Slack user holds
-    (the unique index). `before_put` runs inside `put`, as a competing request would between check and write."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, Link] = {}
-        self.before_put: Callable[[], None] = lambda: None
-
-    async def all(self) -> list[Link]:
-        return list(self.rows.values())
-
-    async def get(self, slack_user_id: str) -> Link | None:
-        return self.rows.get(slack_user_id)
-
-    async def holders(self, vo_username: str) -> list[Link]:
-        return [r for r in self.rows.values() if r.source != UNLINKED and r.vo_username.lower() == vo_username.lower()]
-
-    async def put(self, link: Link) -> Link:
-        self.before_put()
-        if link.source != UNLINKED and any(
-            h.slack_user_id != link.slack_user_id for h in await self.holders(link.vo_username)
-        ):
-            raise VictorOpsUserTaken(link.vo_username)
-        self.rows[link.slack_user_id] = link
-        return link
-
-
-class Profiles:
-    def __init__(self, *people: Profile) -> None:
-        self.people = {p.user_id: p for p in people}
-
-    async def profile(self, user_id: str) -> Profile | None:
-        return self.people.get(user_id)
-
-    async def email_shared(self, profile: Profile) -> bool:
-        return any(same_email(p.email, profile.email) for p in self.people.values() if p.user_id != profile.user_id)
-
-
-class VictorOps:
-    def __init__(self, *users: User) -> None:
-        self.users = list(users)
-
-    async def list_users(self) -> list[User]:
-        return self.users
-
-    async def list_policies(self) -> list[PolicyInfo]:
-        return []
-
-    async def oncall_now(self) -> list[TeamOnCall]:
-        return []
-
-
-class Audit:
-    def __init__(self) -> None:
-        self.records: list[tuple[str, str | None, str, str]] = []
-
-    async def record(
-        self,
-        *,
-        slack_user_id: str,
-        vo_username: str | None,
-        action: str,
-        incidents: Sequence[str],
-        result: str,
-        detail: str | None = None,
-    ) -> None:
-        self.records.append((slack_user_id, vo_username, action, result))
 
 
 def person(user_id: str, email: str | None, name: str = "") -> Profile:
@@ -107,9 +31,9 @@ def identity(profiles: Profiles, links: Links | None = None, *, allow_unverified
         static_users={},
         admins=[ADMIN],
         links=links or Links(),
-        directory=Directory(VictorOps(HEIDI, FRANK)),
+        directory=Directory(MemoryVictorOps(users=[HEIDI, FRANK])),
         profiles=profiles,
-        auditor=Audit(),
+        auditor=MemoryAuditor(),
         allow_unverified_self_link=allow_unverified,
     )
 

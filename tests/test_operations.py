@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bot.slack.blocks import ActionId
 from tests.harness import CHANNEL, running_bot, texts
@@ -56,6 +57,7 @@ async def test_readiness_and_metrics(tmp_path: Path) -> None:
         assert "vobot_queue_depth 0.0" in metrics and "vobot_budget_wait_seconds" in metrics
 
 
+@pytest.mark.slow  # a `vobot run` process
 async def test_json_logs_never_carry_secrets_and_sigterm_keeps_the_queue(tmp_path: Path) -> None:
     with fakes("2/30s") as f:
         f.slack.signing_secret = "signing-sekrit-5150"

@@ -353,6 +353,7 @@ async def run_replicas(kind: str, url: str, duration: float) -> list[Any]:
     return [json.loads(out) for out, _ in outputs]
 
 
+@pytest.mark.slow  # two processes
 async def test_budget_shared_by_two_processes() -> None:
     with fresh_postgres_schema() as url:
         db = Database(url)
@@ -365,6 +366,7 @@ async def test_budget_shared_by_two_processes() -> None:
     assert len(a + b) == 10
 
 
+@pytest.mark.slow  # two processes
 async def test_lease_shared_by_two_processes() -> None:
     with fresh_postgres_schema() as url:
         db = Database(url)

@@ -333,7 +333,8 @@ async def test_a_link_prompt_with_a_foreign_response_url_posts_nothing_there(
         (12, "could not read this button"),
         ("{}", "older version of vobot"),
         ("x" * 5000, "could not read this button"),
-        (secrets.token_urlsafe(32), "has no record of this button"),
+        # a random value needs a fixed id: xdist workers must collect the same tests
+        pytest.param(secrets.token_urlsafe(32), "has no record of this button", id="unknown token"),
     ],
 )
 async def test_a_tampered_link_prompt_is_answered_with_one_sentence(bot: Bot, value: object, says: str) -> None:
@@ -379,7 +380,8 @@ async def test_old_modal_metadata_with_a_foreign_response_url_posts_nothing_ther
         ("{}", "older version of vobot"),
         ("null", "could not read this window"),
         ("x" * 3000, "could not read this window"),
-        (secrets.token_urlsafe(32), "has no record of this window"),
+        # a random value needs a fixed id: xdist workers must collect the same tests
+        pytest.param(secrets.token_urlsafe(32), "has no record of this window", id="unknown token"),
     ],
 )
 async def test_tampered_modal_metadata_is_answered_in_the_modal(bot: Bot, metadata: str, says: str) -> None:

@@ -111,6 +111,7 @@ def with_digest(config: Path, digest: dict[str, str]) -> None:
     config.write_text(yaml.safe_dump({"users": USERS, "email_matching": False, "digests": [digest]}))
 
 
+@pytest.mark.slow  # a `vobot run` process
 async def test_vobot_run_starts_and_stays_up_with_a_digest_on_an_archived_channel(tmp_path: Path) -> None:
     with fakes("10/1s") as f:
         env = bot_env(f.slack, f.slack_url, f.vo_url, tmp_path)

@@ -232,6 +232,7 @@ def chromium_or_skip() -> None:
     pytest.skip(reason)
 
 
+@pytest.mark.slow  # a browser
 async def test_a_user_works_incidents_from_the_page_in_chromium(tmp_path: Path) -> None:
     chromium_or_skip()
     async with (
