@@ -16,13 +16,13 @@ from bot.core.errors import ActionError, MayHaveCreated, UnknownActor
 from bot.core.identity import Configured, NoSuchUser, Taken
 from bot.core.outcomes import Did, NotOpen, Outcome, Queued, Refused, Said, Verb
 from bot.core.targets import NoSuchPolicy, NoSuchTarget
-from bot.core.text import escape
 from bot.sim.slack_driver import typed_as_slack_sends
 from bot.slack import grammar as g
 from bot.slack.blocks import ListSpec, card, incident_list, outcomes_message, sentence
 from bot.slack.cards import listing_message
 from bot.slack.errors import explain
 from bot.slack.modals import create_errors, create_view, picked_targets, reroute_view
+from bot.slack.mrkdwn import escape
 from bot.slack.names import Names, when
 from bot.slack.replies import history_message, oncall_message
 from bot.slack.sentences import said

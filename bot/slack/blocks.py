@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.basic_components import ConfirmObject, PlainTextObject
 
 from bot.core.outcomes import Outcome
-from bot.core.text import escape
+from bot.slack.mrkdwn import escape
 from bot.slack.names import Names, when
 from bot.slack.sentences import said
 from bot.victorops.models import Incident, Phase

@@ -13,11 +13,11 @@ from bot.core.identity import Identity
 from bot.core.incidents import IncidentFilter, IncidentView
 from bot.core.outcomes import Outcome
 from bot.core.routes import unknown_routes
-from bot.core.text import escape
 from bot.slack.acting import Answers
 from bot.slack.blocks import NO_NAMES, Block, ListSpec, card, incident_list, outcomes_message, replace_card
 from bot.slack.contexts import Contexts, Kind
 from bot.slack.modals import ModalMeta, ViewId, loading, message_view, reroute_view
+from bot.slack.mrkdwn import escape
 from bot.slack.names import Names
 from bot.slack.sentences import said
 from bot.slack.surface import Surface

@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.core.errors import ActionError
 from bot.core.refusals import PostRefused
-from bot.core.text import escape
+from bot.slack.mrkdwn import escape
 from bot.slack.sentences import refusal_sentence
 from bot.slack.slack_errors import code_of, typed
 from bot.victorops import errors

@@ -33,7 +33,8 @@ from typing import Literal, TypeAlias
 
 from bot.core.targets import SLUG as _SLUG
 from bot.core.targets import VO_USERNAME as _VO_USERNAME
-from bot.core.text import MAX_DETAILS, MAX_NOTE, MAX_SUMMARY, escape
+from bot.core.text import MAX_DETAILS, MAX_NOTE, MAX_SUMMARY
+from bot.slack.mrkdwn import escape
 from bot.slack.typed import decode
 from bot.victorops.models import Phase, parse_phase
 

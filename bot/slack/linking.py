@@ -10,9 +10,9 @@ from pydantic import ConfigDict, Field
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
 from bot.core.identity import Identity, Suggestion
-from bot.core.text import escape
 from bot.slack.blocks import ActionId, Block
 from bot.slack.contexts import Contexts, Kind
+from bot.slack.mrkdwn import escape
 from bot.slack.place import Place, Wire
 from bot.slack.sentences import admins_named
 

@@ -20,8 +20,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.core.targets import SLUG, VO_USERNAME, TargetKind
-from bot.core.text import MAX_DETAILS, MAX_SUMMARY, escape
+from bot.core.text import MAX_DETAILS, MAX_SUMMARY
 from bot.slack.blocks import clip
+from bot.slack.mrkdwn import escape
 from bot.slack.place import Place, Wire
 from bot.victorops.models import Incident, PolicyInfo, User
 

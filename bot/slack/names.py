@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from bot.core.text import escape
+from bot.slack.mrkdwn import escape
 from bot.victorops.models import Target
 
 

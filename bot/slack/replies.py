@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from slack_sdk.models.blocks import ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.core.text import escape
 from bot.slack.blocks import PHASE_STYLE, Block, clip, linked
+from bot.slack.mrkdwn import escape
 from bot.victorops.models import HistoryPage, Incident, Phase, TeamOnCall
 
 HISTORY_PAGE_SIZE = 20

@@ -30,7 +30,7 @@ from bot.core.identity import (
 from bot.core.outcomes import Already, Did, NotOpen, Outcome, Queued, Refused, Said, Silent, Verb
 from bot.core.posting import TooSoon
 from bot.core.targets import NoSuchPolicy, NoSuchTarget, TargetNotLinked
-from bot.core.text import escape
+from bot.slack.mrkdwn import escape
 from bot.slack.names import Names
 from bot.victorops.models import Phase
 

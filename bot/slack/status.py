@@ -6,7 +6,7 @@ from datetime import UTC
 
 from bot.core.refusals import EVERYWHERE
 from bot.core.status import BudgetLeft, StatusReport
-from bot.core.text import escape
+from bot.slack.mrkdwn import escape
 
 
 def status_text(report: StatusReport, command: str) -> str:

@@ -17,13 +17,13 @@ from bot.core.actions import Actor, IncidentActions
 from bot.core.errors import ActionError
 from bot.core.identity import Identity
 from bot.core.outcomes import Verb
-from bot.core.text import escape
 from bot.slack.acting import Acting, Answers, Middleware
 from bot.slack.blocks import NO_NAMES, ActionId, Block, CardRef, ListSpec, outcomes_message, sentence
 from bot.slack.cards import Cards
 from bot.slack.contexts import Contexts, Kind
 from bot.slack.linking import Pending
 from bot.slack.modals import ModalMeta
+from bot.slack.mrkdwn import escape
 from bot.slack.place import PlaceKind
 from bot.slack.responses import ResponseUrls
 from bot.slack.sentences import said

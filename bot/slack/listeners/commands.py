@@ -20,7 +20,6 @@ from bot.core.outcomes import Verb
 from bot.core.posting import PostLimits
 from bot.core.status import Status
 from bot.core.targets import resolve_targets
-from bot.core.text import escape
 from bot.slack import grammar as g
 from bot.slack.acting import Acting, Answers, Middleware
 from bot.slack.blocks import ListSpec, check_message, outcomes_message, sentence
@@ -31,6 +30,7 @@ from bot.slack.help import usage
 from bot.slack.linking import Finish, NotLinked
 from bot.slack.listeners.digest_commands import DigestCommands
 from bot.slack.modals import ModalMeta, ViewId, create_view, loading
+from bot.slack.mrkdwn import escape
 from bot.slack.names import Names
 from bot.slack.place import Place
 from bot.slack.replies import HISTORY_PAGE_SIZE, history_message, oncall_message

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from bot.core.digest import Digest
 from bot.core.digest_admin import DigestAdmin, Scheduled
-from bot.core.text import escape
 from bot.slack import grammar as g
 from bot.slack.blocks import Block, sentence
+from bot.slack.mrkdwn import escape
 
 
 class Reply(Protocol):
