@@ -66,7 +66,6 @@ class Replica:
             completions=completions,
             batch_window=0.0,
             clock=self.clock,
-            sleep=self.clock.sleep,
         )
         self.told: list[int] = []  # actions the dispatcher told the asker about (handed off)
         self.woken = 0

@@ -116,7 +116,6 @@ class Replica:
             on_done=self._tell,
             batch_window=window,
             clock=self.clock,
-            sleep=self.clock.sleep,
         )
 
     async def _tell(self, action: QueuedAction) -> None:
@@ -197,7 +196,10 @@ async def test_which_failures_are_tried_again(fault: Exception, heals: bool) -> 
         assert after.not_before is not None and after.not_before > at(T0)
     else:
         assert (after.status, after.attempts) == ("failed", 1)
-        assert after.error  # what the asker is told
+        # what the asker is told, as facts: VictorOps' own sentence, or who it does not know
+        expected = {"kind": "UnknownActor", "vo_username": "alice"} if isinstance(fault, errors.NotFound) else None
+        assert after.result is not None
+        assert after.result["failed"] == (expected or {"kind": "VictorOpsRefused", "text": str(fault)})
         assert replica.audit.records[-1].result == "failed"
     assert len(replica.vo.writes()) == 1
 

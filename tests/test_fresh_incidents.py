@@ -177,7 +177,7 @@ async def test_a_reroute_applied_then_timed_out_is_not_sent_twice() -> None:
             assert caught.value.may_have_landed  # so the dispatcher puts it back, to be read back
             sent = await sender.send([queued("reroute", number, payload=payload, attempts=2)])  # the dispatcher's retry
     [outcome] = sent[1].outcomes
-    assert outcome.done and outcome.did == Did("reroute", "U0ALICE", (Target(type="EscalationPolicy", slug=policy),))
+    assert outcome.done and outcome.why == Did("reroute", "U0ALICE", (Target(type="EscalationPolicy", slug=policy),))
     reroutes = [c for c in state.calls() if c.path == f"{INCIDENTS}/reroute"]
     assert len(reroutes) == 1  # the targets were paged once
 

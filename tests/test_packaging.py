@@ -194,7 +194,7 @@ def test_env_example_names_only_real_variables_and_no_secrets() -> None:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel `pip install .` builds, from what the image's builder stage copies (bot/ whole, bot/sim too)."""
+    """The wheel `pip install .` builds from the whole of bot/, bot/sim included: pyproject.toml leaves it out."""
     source = tmp_path_factory.mktemp("source")  # not the checkout: a build leaves build/ and *.egg-info behind
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)

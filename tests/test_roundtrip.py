@@ -30,7 +30,6 @@ from bot.sim.slack_driver import SlackDriver, wait_for
 from bot.sim.victorops import SimConfig, SimState, build_app
 from bot.slack.blocks import ActionId
 from bot.slack.contexts import TOKEN, TTL, Contexts, Kind
-from bot.slack.linking import Pending
 from bot.slack.modals import ModalMeta
 from bot.slack.place import Place
 from bot.slack.responses import ResponseUrls
@@ -116,7 +115,8 @@ async def test_the_store_finds_a_context_only_for_its_person_kind_and_time(datab
             "no record": (Kind.LINK, ALICE, token),  # a modal's token is not a link prompt's
             "no record of": (Kind.MODAL, ALICE, secrets.token_urlsafe(32)),
             "could not read": (Kind.MODAL, ALICE, "not a token"),
-            "older version": (Kind.MODAL, ALICE, meta.model_dump_json()),
+            # before tokens, the metadata itself was the JSON
+            "older version": (Kind.MODAL, ALICE, json.dumps({"numbers": ["42"], "channel": "C0OPS"})),
         }
         for expected, (kind, user, value) in refused.items():
             with pytest.raises(ActionError, match=expected):
@@ -318,8 +318,8 @@ async def test_a_link_prompt_with_a_foreign_response_url_posts_nothing_there(
 ) -> None:
     app, foreign = catcher
     prompt, number = await erin_prompt(bot)
-    old = Pending(finish="ack", username="erin.walsh", numbers=(number,), place=Place(response_url=foreign))
-    said = await click_prompt_with(bot, prompt, old.model_dump_json(exclude_defaults=True))
+    old = {"f": "ack", "u": "erin.walsh", "n": [number], "r": foreign}  # the button value before tokens
+    said = await click_prompt_with(bot, prompt, json.dumps(old))
     assert "This button is from an older version of vobot, so nothing was done; run your command again." in said
     assert app.hits == [] and bot.writes() == []
     assert not bot.slack.messages(CHANNEL)[0].history  # the card was not touched either
@@ -364,9 +364,7 @@ async def test_old_modal_metadata_with_a_foreign_response_url_posts_nothing_ther
     app, foreign = catcher
     view_id = await open_view(bot, ALICE, "create", "summary")
     payload = bot.driver.view_submission_payload(ALICE, view_id, {"summary": {"summary": "db down"}})
-    payload["view"]["private_metadata"] = ModalMeta(
-        place=Place(channel=CHANNEL, response_url=foreign)
-    ).model_dump_json()
+    payload["view"]["private_metadata"] = json.dumps({"channel": CHANNEL, "response_url": foreign})  # before tokens
     said = modal_sentence(await bot.driver._interact(payload))
     assert "This window is from an older version of vobot, so nothing was done" in said
     assert app.hits == [] and bot.writes() == [] and bot.slack.response_posts() == []

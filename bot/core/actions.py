@@ -181,7 +181,7 @@ class IncidentActions:
             sent = await self._submit(verb, actor, pending, {"note": note}, reply, key)
             outcomes.update({o.number: o for o in sent})
         else:
-            await self._log(actor, verb, list(found), summary(list(outcomes.values())), None)
+            await self._log(actor, verb, list(found), summary(list(outcomes.values())))
         return [outcomes[n] for n in found]
 
     async def act_on_mine(
@@ -298,14 +298,14 @@ class IncidentActions:
         found = await self._show(list(numbers))
         return [Outcome(n, why, found.get(n)) for n in numbers] or [Outcome("", why)]
 
-    async def _log(self, actor: Actor, action: str, numbers: Sequence[str], result: str, detail: str | None) -> None:
+    async def _log(self, actor: Actor, action: str, numbers: Sequence[str], result: str) -> None:
         await self._audit.record(
             slack_user_id=actor.slack_user_id,
             vo_username=actor.vo_username,
             action=action,
             incidents=list(numbers),
             result=result,
-            detail=detail,
+            detail=None,
         )
 
 

@@ -1,7 +1,8 @@
 """Scheduled digests: which incidents a digest lists, and posting each scheduled slot exactly once.
 
-Every replica schedules every digest (APScheduler, a CronTrigger in the digest's time zone). When a slot
-comes, each replica tries to claim it — a unique row (digest, local slot time) — and only the winner posts.
+Every replica schedules every digest (APScheduler, with a `SlotTrigger` whose slots `bot.core.schedule` computes
+in the digest's time zone). When a slot comes, each replica tries to claim it — a unique row (digest, local slot
+time) — and only the winner posts.
 A slot missed while the bot was down is posted late only within `grace`, and only the latest one.
 """
 

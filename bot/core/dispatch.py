@@ -24,7 +24,7 @@ from bot.core.outcomes import Verb, plain, summary, verb_name
 from bot.core.queue import QueuedAction
 from bot.core.sender import ActionSender, Sent
 from bot.victorops import errors
-from bot.victorops.limits import Clock, Gate, Sleep
+from bot.victorops.limits import Clock, Gate
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,6 @@ class Dispatcher:
         batch_window: float = 1.0,
         handed_off_after: float = 8.0,
         clock: Clock = time.time,
-        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._queue = queue
         self._lease = lease
@@ -113,7 +112,6 @@ class Dispatcher:
         self.batch_window = batch_window
         self._handed_off_after = handed_off_after
         self._clock = clock
-        self._sleep = sleep
         self._wakeup = asyncio.Event()
         self._leadership = asyncio.Lock()
         self._seen: dict[int, float] = {}  # action id -> when this dispatcher first saw it pending

@@ -110,11 +110,6 @@ class Outcome:
         """Waiting in the queue for VictorOps budget; the card updates when it lands."""
         return isinstance(self.why, Queued)
 
-    @property
-    def did(self) -> Did | None:
-        """Set when this action did it (not when it was done already)."""
-        return self.why if isinstance(self.why, Did) else None
-
 
 def summary(outcomes: Sequence[Outcome]) -> str:
     """For the audit log: every one done, some, or none."""

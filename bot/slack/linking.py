@@ -10,14 +10,15 @@ from pydantic import ConfigDict, Field
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
 from bot.core.identity import Identity, Suggestion
+from bot.core.outcomes import Verb
 from bot.slack.blocks import ActionId, Block
 from bot.slack.contexts import Contexts, Kind
 from bot.slack.mrkdwn import escape
 from bot.slack.place import Place, Wire
 from bot.slack.sentences import admins_named
 
-Finish = Literal["ack", "resolve", "reroute", "link"]
-VERBS = {"ack": "acknowledge", "resolve": "resolve", "reroute": "reroute"}
+Finish = Verb | Literal["link"]  # what the link button finishes: an action, or only the link
+VERBS = {Verb.ACK: "acknowledge", Verb.RESOLVE: "resolve", Verb.REROUTE: "reroute"}
 
 
 class NotLinked(Exception):

@@ -42,6 +42,15 @@ def seconds(value: float) -> str:
     return f"about {whole} s" if whole < 90 else f"about {round(whole / 60)} min"
 
 
+def linked_you(vo_username: str) -> str:
+    return f"Linked you to VictorOps user `{escape(vo_username)}`"
+
+
+def nothing_paging(verb: Verb) -> str:
+    """An ack or resolve of "mine" when VictorOps pages the person for nothing."""
+    return f"VictorOps has no incidents paging you right now; nothing to {verb}."
+
+
 def said(outcome: Outcome, names: Names) -> str:
     """What happened to one incident, for the person reading it."""
     number = f"#{escape(outcome.number)}"

@@ -6,7 +6,7 @@ An unlinked person gets a prompt instead, whose button links them and then finis
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -23,13 +23,10 @@ from bot.slack.cards import Cards
 from bot.slack.contexts import Contexts, Kind
 from bot.slack.linking import Pending
 from bot.slack.modals import ModalMeta
-from bot.slack.mrkdwn import escape
 from bot.slack.place import PlaceKind
 from bot.slack.responses import ResponseUrls
-from bot.slack.sentences import said
+from bot.slack.sentences import linked_you, nothing_paging, said
 from bot.slack.surface import Surface
-
-CardAction = Literal["ack", "resolve", "reroute"]
 
 
 class Buttons:
@@ -58,21 +55,21 @@ class Buttons:
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
     ) -> None:
         await ack()
-        await self.on_card(body, action, context["acting"], "ack")
+        await self.on_card(body, action, context["acting"], Verb.ACK)
 
     async def on_resolve(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
     ) -> None:
         await ack()
-        await self.on_card(body, action, context["acting"], "resolve")
+        await self.on_card(body, action, context["acting"], Verb.RESOLVE)
 
     async def on_reroute(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
     ) -> None:
         await ack()
-        await self.on_card(body, action, context["acting"], "reroute")
+        await self.on_card(body, action, context["acting"], Verb.REROUTE)
 
-    async def on_card(self, body: dict[str, Any], action: dict[str, Any], acting: Acting, what: CardAction) -> None:
+    async def on_card(self, body: dict[str, Any], action: dict[str, Any], acting: Acting, what: Verb) -> None:
         surface = Surface.of_click(self._hooks, body)
         async with self._answers.answering(surface.tell):
             ref = CardRef.decode(action.get("value"))
@@ -83,11 +80,11 @@ class Buttons:
                 )
             surface = surface.at(ref.l)
             actor = await acting.require(what, [ref.n], place=surface.place)
-            if what == "reroute":
+            if what is Verb.REROUTE:
                 meta = ModalMeta(numbers=(ref.n,), place=surface.place)
                 await self._cards.open_reroute_modal(body["trigger_id"], actor.slack_user_id, meta)
             else:
-                text, blocks = await self.act(actor, Verb(what), [ref.n], surface)
+                text, blocks = await self.act(actor, what, [ref.n], surface)
                 if blocks:
                     await surface.tell(text, blocks)
 
@@ -130,20 +127,20 @@ class Buttons:
             pending = await self._contexts.load(Kind.LINK, user, action.get("value"), Pending)
             link = await self._identity.link_self(user, pending.username)
             actor = acting.linked_as(link.vo_username)
-            done = f"Linked you to VictorOps user `{escape(link.vo_username)}`."
+            done = f"{linked_you(link.vo_username)}."
             card = Surface(self._hooks, pending.place)
-            if pending.finish == "reroute":
+            if pending.finish == Verb.REROUTE:
                 meta = ModalMeta(numbers=pending.numbers, place=pending.place)
                 await self._cards.open_reroute_modal(body["trigger_id"], user, meta)
                 done += " Pick where to reroute in the window that opened."
-            elif pending.finish in ("ack", "resolve"):
+            elif pending.finish in (Verb.ACK, Verb.RESOLVE):
                 verb = Verb(pending.finish)
                 if pending.mine:
                     reply = prompt.place.as_("reply").wire()
                     outcomes = await self._actions.act_on_mine(verb, actor, reply=reply)
                     names = await self._cards.names(user)
                     text, blocks = outcomes_message(outcomes, names) if outcomes else ("", [])
-                    text = text or f"VictorOps has no incidents paging you right now; nothing to {verb}."
+                    text = text or nothing_paging(verb)
                 else:
                     text, blocks = await self.act(actor, verb, pending.numbers, card)
                 await prompt.redraw(self._slack, f"{done} {text}", [*sentence(f"{done} {text}"), *blocks])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from slack_bolt.async_app import AsyncApp
@@ -27,7 +27,7 @@ from bot.slack.cards import Cards
 from bot.slack.contexts import Contexts, Kind
 from bot.slack.errors import explain
 from bot.slack.help import usage
-from bot.slack.linking import Finish, NotLinked
+from bot.slack.linking import NotLinked
 from bot.slack.listeners.digest_commands import DigestCommands
 from bot.slack.modals import ModalMeta, ViewId, create_view, loading
 from bot.slack.mrkdwn import escape
@@ -35,6 +35,7 @@ from bot.slack.names import Names
 from bot.slack.place import Place
 from bot.slack.replies import HISTORY_PAGE_SIZE, history_message, oncall_message
 from bot.slack.responses import ResponseUrls
+from bot.slack.sentences import linked_you, nothing_paging, seconds
 from bot.slack.status import status_text
 from bot.victorops.models import HistoryQuery
 
@@ -55,10 +56,6 @@ class Reply:
     @property
     def public(self) -> bool:
         return self.place.public
-
-    def to_reply(self) -> dict[str, Any]:
-        """Where a queued action's outcome goes when it lands: replacing this reply."""
-        return self.place.wire()
 
     async def __call__(self, text: str, blocks: Sequence[dict[str, Any]] | None = None) -> None:
         check_message(blocks or [], text)
@@ -178,14 +175,13 @@ class Commands:
     async def ack_or_resolve(
         self, parsed: g.Ack | g.Resolve, command: dict[str, Any], reply: Reply, acting: Acting
     ) -> None:
-        finish: Finish = "ack" if isinstance(parsed, g.Ack) else "resolve"
-        verb = Verb(finish)
-        actor = await acting.require(finish, parsed.numbers, parsed.mine)
-        where = reply.to_reply()
+        verb = Verb.ACK if isinstance(parsed, g.Ack) else Verb.RESOLVE
+        actor = await acting.require(verb, parsed.numbers, parsed.mine)
+        where = reply.place.wire()
         if parsed.mine:
             outcomes = await self._actions.act_on_mine(verb, actor, parsed.message, where)
             if not outcomes:
-                await reply(f"VictorOps has no incidents paging you right now; nothing to {verb}.")
+                await reply(nothing_paging(verb))
                 return
         else:
             outcomes = await self._actions.act(verb, actor, parsed.numbers, parsed.message, where)
@@ -193,13 +189,13 @@ class Commands:
         await reply(text, blocks)
 
     async def reroute(self, parsed: g.Reroute, command: dict[str, Any], reply: Reply, acting: Acting) -> None:
-        actor = await acting.require("reroute", parsed.numbers)
+        actor = await acting.require(Verb.REROUTE, parsed.numbers)
         if not parsed.targets:
             meta = ModalMeta(numbers=parsed.numbers, place=reply.place.model_copy(update={"public": False}))
             await self._cards.open_reroute_modal(command["trigger_id"], command["user_id"], meta)
             return
         targets = await resolve_targets([(t.kind, t.value) for t in parsed.targets], self._identity, self._directory)
-        outcomes = await self._actions.reroute(actor, parsed.numbers, targets, reply.to_reply())
+        outcomes = await self._actions.reroute(actor, parsed.numbers, targets, reply.place.wire())
         text, blocks = outcomes_message(outcomes, await self.names(command, reply))
         await reply(text, blocks)
 
@@ -209,7 +205,7 @@ class Commands:
             await self.open_create_modal(command, reply)
             return
         targets = await resolve_targets([(t.kind, t.value) for t in parsed.targets], self._identity, self._directory)
-        outcome = await self._actions.create(actor, parsed.summary, parsed.details, targets, reply.to_reply())
+        outcome = await self._actions.create(actor, parsed.summary, parsed.details, targets, reply.place.wire())
         text, blocks = outcomes_message([outcome], await self.names(command, reply))
         await reply(text, blocks)
 
@@ -246,9 +242,8 @@ class Commands:
         )
         wait = await self._history.wait_for(query)
         if wait > SAY_WAIT_AFTER:
-            seconds = round(timedelta(seconds=wait).total_seconds())
             await reply.privately(
-                f"VictorOps allows one history search a minute; yours runs in about {seconds} s, "
+                f"VictorOps allows one history search a minute; yours runs in {seconds(wait)}, "
                 "and the answer will appear here."
             )
         page = await self._history.search(query)
@@ -279,7 +274,7 @@ class Commands:
             text = f"Linked <@{link.slack_user_id}> to VictorOps user `{escape(link.vo_username)}`."
         else:
             link = await identity.link_self(caller, parsed.vo_username)
-            text = f"Linked you to VictorOps user `{escape(link.vo_username)}`; your actions in Slack now act as them."
+            text = f"{linked_you(link.vo_username)}; your actions in Slack now act as them."
         await reply(text, sentence(text))
 
     async def unlink(self, parsed: g.Unlink, command: dict[str, Any], reply: Reply) -> None:
