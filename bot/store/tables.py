@@ -203,3 +203,62 @@ class InteractionContextRow(Base):
     slack_user_id: Mapped[str] = mapped_column(String(32))  # the person it was made for
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class IncidentEventRow(Base):
+    """A VictorOps outgoing-webhook delivery, kept before it is answered: `key` (a digest of the body) lets a
+    duplicate delivery in once only; `processed_at` is NULL until the view and the feeds have taken it."""
+
+    __tablename__ = "incident_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    number: Mapped[str] = mapped_column(String(32))
+    phase: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)  # the flat body as VictorOps sent it
+    processed_at: Mapped[datetime | None]
+
+
+class FeedRow(Base):
+    """A channel's live feed: from the YAML file (source "config", rewritten at every start) or `/vo subscribe`."""
+
+    __tablename__ = "feeds"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    routes: Mapped[list[str]] = mapped_column(JSON)
+    teams: Mapped[list[str]] = mapped_column(JSON)
+    policies: Mapped[list[str]] = mapped_column(JSON)
+    remind_unacked: Mapped[int | None]  # seconds; NULL: off
+    remind_acked: Mapped[int | None]
+    handoff: Mapped[bool] = mapped_column(default=False)
+    max_cards_per_minute: Mapped[int]
+    source: Mapped[str] = mapped_column(String(8))  # config | slack
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]  # incidents that started before it are the backlog: not posted
+
+
+class FeedCardRow(Base):
+    """An incident's card in a feed's channel: the primary key lets one claim in, so it is posted once ever; `phase`
+    only moves forward (one conditional UPDATE), so each change edits the card and adds its thread line once."""
+
+    __tablename__ = "feed_cards"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ts: Mapped[str | None] = mapped_column(String(32))  # NULL while the post is in flight
+    phase: Mapped[str] = mapped_column(String(16))  # as last drawn
+    claimed_by: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class FeedRollupRow(Base):
+    """A channel's rolled-up message for one minute of a storm: the incidents past `max_cards_per_minute`."""
+
+    __tablename__ = "feed_rollups"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    minute: Mapped[str] = mapped_column(String(16), primary_key=True)  # UTC, YYYY-MM-DDTHH:MM
+    ts: Mapped[str | None] = mapped_column(String(32))
+    numbers: Mapped[list[str]] = mapped_column(JSON)
