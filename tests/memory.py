@@ -33,6 +33,7 @@ from bot.victorops.models import (
     PolicyInfo,
     RerouteRequest,
     RerouteStatus,
+    Team,
     TeamOnCall,
     Transition,
     User,
@@ -338,12 +339,13 @@ class MemoryVictorOps:
         self.incidents = {i.incident_number: i for i in incidents}
         self.users = list(users)
         self.policies: list[PolicyInfo] = []
+        self.teams: list[Team] = []
         self.oncall: list[TeamOnCall] = []
         self.calls: list[tuple[str, ...]] = []
         self.faults: list[Exception] = []
 
     def writes(self) -> list[tuple[str, ...]]:
-        return [c for c in self.calls if c[0] not in ("list", "users", "policies", "oncall")]
+        return [c for c in self.calls if c[0] not in ("list", "users", "policies", "teams", "oncall")]
 
     def phase(self, number: str) -> Phase:
         return self.incidents[number].current_phase
@@ -420,6 +422,10 @@ class MemoryVictorOps:
     async def list_policies(self) -> list[PolicyInfo]:
         self.calls.append(("policies",))
         return self.policies
+
+    async def list_teams(self) -> list[Team]:
+        self.calls.append(("teams",))
+        return self.teams
 
     async def oncall_now(self) -> list[TeamOnCall]:
         self.calls.append(("oncall",))
