@@ -1,6 +1,7 @@
 """The core's ports in memory, with the real stores' rules, for unit tests that run in milliseconds.
 
-Each double keeps what its store guarantees (bot/store/queue.py, lease.py, budget.py, snapshots.py, links.py):
+Each double keeps what its store guarantees (bot/store/queue.py, lease.py, budget.py, snapshots.py, links.py,
+feeds.py):
 `mark_sending` claims only pending rows, `claim_telling` says yes once, `hand_off` only while unfinished, one
 live link per VictorOps user. tests/test_memory_ports.py runs the queue and the links against both, so a rule
 changed on one side shows. Clocks are `tests.fakes.FakeClock`; `Completions` is the core's own (in memory
@@ -19,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.core.feed import Feed
 from bot.core.identity import UNLINKED, Link, Profile, VictorOpsUserTaken, same_email
 from bot.core.outcomes import Verb
 from bot.core.queue import QueuedAction
@@ -257,6 +259,39 @@ class MemorySnapshots:
     async def refresh_lock(self, name: str) -> AsyncIterator[None]:
         async with self._locks[name]:
             yield
+
+
+class MemoryFeeds:
+    """`bot.store.feeds.FeedStore`: one feed per channel; replacing keeps `created_at`; the file wins."""
+
+    def __init__(self, *feeds: Feed, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._now = now
+        self.feeds: dict[str, Feed] = {}
+        for feed in feeds:
+            self._write(feed)
+
+    def _write(self, feed: Feed) -> Feed:
+        old = self.feeds.get(feed.channel)
+        self.feeds[feed.channel] = replace(feed, created_at=old.created_at if old else self._now())
+        return self.feeds[feed.channel]
+
+    async def all(self) -> list[Feed]:
+        return [self.feeds[channel] for channel in sorted(self.feeds)]
+
+    async def get(self, channel: str) -> Feed | None:
+        return self.feeds.get(channel)
+
+    async def put(self, feed: Feed) -> Feed:
+        return self._write(feed)
+
+    async def remove(self, channel: str) -> bool:
+        return self.feeds.pop(channel, None) is not None
+
+    async def sync_config(self, feeds: Sequence[Feed]) -> None:
+        for feed in feeds:
+            self._write(feed)
+        kept = {f.channel for f in feeds}
+        self.feeds = {c: f for c, f in self.feeds.items() if f.source == "slack" or c in kept}
 
 
 class MemoryLinks:
