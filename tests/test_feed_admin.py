@@ -250,7 +250,8 @@ def test_one_feed_per_channel_in_the_file() -> None:
         (NoFeed("C0OPS"), "<#C0OPS> has no live feed; `/oc subscriptions` lists every feed."),
         (
             UnknownRoutes(("w<b",), ("db", "ops")),
-            "VictorOps lists no incident on route `w&lt;b`; the routes it lists now are `db`, `ops`. Check the spelling.",
+            "VictorOps lists no incident on route `w&lt;b`; the routes it lists now are `db`, `ops`. "
+            "Check the spelling.",
         ),
         (
             UnknownRoutes(("web",), ()),

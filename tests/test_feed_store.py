@@ -2,8 +2,8 @@
 the same rules: the file wins, replacing keeps created_at; concurrent subscribes of one channel leave one feed."""
 
 import asyncio
-from contextlib import nullcontext
 from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
