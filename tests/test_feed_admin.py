@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from bot.config import AppConfig, FeedConfig
@@ -140,6 +142,13 @@ async def test_filters_that_would_never_match_are_refused(filters: dict[str, Any
         await world.admin.subscribe(ADMIN, "C0OPS", **filters)
     assert repr(raised.value) == repr(refused)
     assert await world.store.all() == [] and world.channels.asked == []  # refused before asking Slack
+
+
+async def test_teams_and_policies_are_looked_up_once_per_cache_window() -> None:
+    world = World()
+    for channel in ("C0A", "C0B", "C0C"):
+        await world.admin.subscribe(ADMIN, channel, teams=["team-DB", "database ops"], policies=["pol-db"])
+    assert world.vo.calls == [("teams",), ("policies",)]  # by slug or name, case aside; the lookup budget is shared
 
 
 @pytest.mark.parametrize("why", [Access.NOT_IN_CHANNEL, Access.ARCHIVED, Access.NOT_FOUND])
@@ -282,3 +291,12 @@ def test_one_feed_per_channel_in_the_file() -> None:
 )
 def test_refusals_in_words(error: ActionError, sentence: str) -> None:
     assert explain(error, "/oc") == sentence
+
+
+def test_the_readme_configuration_reference_is_a_valid_file() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    reference = readme.split("### YAML file (`VOBOT_CONFIG`)", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = AppConfig.model_validate(yaml.safe_load(reference))
+    assert [c.feed() for c in config.feeds] == [
+        Feed("C0DB", ("db",), ("team-AbCdEfGhIjKlMnOp",), ("pol-AbCdEfGhIjKlMnOp",), 900, 14400, False, 10, "config")
+    ]

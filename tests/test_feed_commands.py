@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.feed_admin import Access
+from bot.slack.channels import ChannelAccess
 from tests.harness import CHANNEL, Bot, running_bot, texts
 
 ADMIN = "U0ADMIN1"
@@ -120,3 +122,13 @@ async def test_the_commands_say_the_configured_command(tmp_path: Path) -> None:
     assert "`/oncall subscriptions` lists every feed" in said[3]
     assert "`/oncall subscribe route:db`" in said[4]
     assert not any(re.search(r"(?<![\w/])/vo\b", text) for text in said), said
+
+
+async def test_the_channel_check_asks_slack(bot: Bot) -> None:
+    channels = ChannelAccess(bot.vobot.slack)
+    assert await channels.access("C0NOPE") is Access.NOT_FOUND
+    assert await channels.access("C0PRIV") is Access.NOT_IN_CHANNEL
+    assert await channels.access("C0PAY") is Access.OK
+    bot.slack.fail_next("conversations.info", status=200, retry_after=None, error="missing_scope")
+    assert "Slack refused our reply (missing_scope)" in await say(bot, ADMIN, "subscribe")  # not a wrong "invite me"
+    assert await bot.vobot.store.feeds.get(CHANNEL) is None
