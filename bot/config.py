@@ -232,7 +232,7 @@ class FeedConfig(StrictModel):
     remind_unacked: Reminder = DEFAULT_REMIND_UNACKED
     remind_acked: Reminder = DEFAULT_REMIND_ACKED
     handoff: bool = False
-    max_cards_per_minute: Annotated[int, AfterValidator(check_max_cards)] = DEFAULT_MAX_CARDS_PER_MINUTE
+    max_cards_per_minute: Annotated[int, BeforeValidator(check_max_cards)] = DEFAULT_MAX_CARDS_PER_MINUTE
 
     def feed(self) -> Feed:
         return Feed(

@@ -233,6 +233,12 @@ def test_a_feed_of_the_file() -> None:
     ]
 
 
+@pytest.mark.parametrize("written", [True, "10", 2.5, -1])
+def test_cards_a_minute_is_a_whole_number(written: object) -> None:
+    with pytest.raises(ValidationError, match="is not a number of cards: use a whole number of at least 1"):
+        FeedConfig.model_validate({"channel": "C0OPS", "max_cards_per_minute": written})
+
+
 def test_one_feed_per_channel_in_the_file() -> None:
     with pytest.raises(ValidationError, match="one feed per channel; repeated: C0OPS"):
         AppConfig.model_validate({"feeds": [{"channel": "C0OPS"}, {"channel": "C0DB"}, {"channel": "C0OPS"}]})

@@ -44,7 +44,7 @@ def check_reminder(seconds: int | None) -> int | None:
     return seconds
 
 
-def check_max_cards(value: int) -> int:
+def check_max_cards(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{value!r} is not a number of cards: use a whole number of at least 1")
     return value

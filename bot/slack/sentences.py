@@ -195,9 +195,9 @@ def feed_refusal(error: ActionError, command: str) -> str | None:
     match error:
         case FeedInFile(channel, change):
             there = "change it there" if change == "subscribe" else "remove it there"
-            return f"The live feed of <#{channel}> is defined in vobot's configuration file; {there}."
-        case NoFeed(channel):
-            return f"<#{channel}> has no live feed; `{command} subscriptions` lists every feed."
+            return f"The live feed of <#{escape(channel)}> is defined in vobot's configuration file; {there}."
+        case NoFeed(channel):  # the channel as the request named it, not checked as a feed's would be
+            return f"<#{escape(channel)}> has no live feed; `{command} subscriptions` lists every feed."
         case UnknownRoutes(routes, known):
             some = ", ".join(f"`{escape(r)}`" for r in known)
             listed = f"the routes it lists now are {some}" if known else "it lists no incident with a routing key now"
@@ -208,7 +208,7 @@ def feed_refusal(error: ActionError, command: str) -> str | None:
         case UnknownPolicy(policy):
             return f"VictorOps has no escalation policy `{escape(policy)}`; use its slug, like `policy:pol-AbCd`."
         case CannotPost(channel, why):
-            return CANNOT_POST[why].format(where=f"<#{channel}>")
+            return CANNOT_POST[why].format(where=f"<#{escape(channel)}>")
         case InvalidFeed(field, problem):
             return f"That feed cannot be added: {escape(field)}: {escape(problem)}."
     return None
