@@ -33,6 +33,8 @@ from bot.core.digest import (
     check_timezone,
     check_when_empty,
 )
+from bot.core.feed import DEFAULT_MAX_CARDS_PER_MINUTE, DEFAULT_REMIND_ACKED, DEFAULT_REMIND_UNACKED, Feed
+from bot.core.feed_rules import check_max_cards, check_names, parse_duration
 from bot.store.db import check_url
 from bot.victorops.limits import Budgets, RateSpec
 from bot.victorops.models import Phase, parse_phase
@@ -213,6 +215,39 @@ class DigestConfig(StrictModel):
         )
 
 
+class FeedFilter(StrictModel):
+    routing_keys: Annotated[tuple[str, ...], AfterValidator(check_names)] = ()
+    teams: Annotated[tuple[str, ...], AfterValidator(check_names)] = ()
+    policies: Annotated[tuple[str, ...], AfterValidator(check_names)] = ()
+
+
+Reminder = Annotated[int | None, BeforeValidator(parse_duration)]
+
+
+class FeedConfig(StrictModel):
+    """A feed of the file; its rules are the core's (`bot.core.feed_rules`), which `/vo subscribe` follows too."""
+
+    channel: Annotated[str, AfterValidator(check_channel)]
+    filter: FeedFilter = FeedFilter()
+    remind_unacked: Reminder = DEFAULT_REMIND_UNACKED
+    remind_acked: Reminder = DEFAULT_REMIND_ACKED
+    handoff: bool = False
+    max_cards_per_minute: Annotated[int, BeforeValidator(check_max_cards)] = DEFAULT_MAX_CARDS_PER_MINUTE
+
+    def feed(self) -> Feed:
+        return Feed(
+            channel=self.channel,
+            routes=self.filter.routing_keys,
+            teams=self.filter.teams,
+            policies=self.filter.policies,
+            remind_unacked=self.remind_unacked,
+            remind_acked=self.remind_acked,
+            handoff=self.handoff,
+            max_cards_per_minute=self.max_cards_per_minute,
+            source="config",
+        )
+
+
 class AppConfig(StrictModel):
     """The YAML file of the contract. Every key is optional."""
 
@@ -222,6 +257,7 @@ class AppConfig(StrictModel):
     allow_unverified_self_link: bool = False
     default_targets: list[str] = Field(default_factory=list)
     digests: list[DigestConfig] = Field(default_factory=list)
+    feeds: list[FeedConfig] = Field(default_factory=list)
 
     @field_validator("users")
     @classmethod
@@ -253,6 +289,14 @@ class AppConfig(StrictModel):
         if duplicates := sorted({n for n in names if names.count(n) > 1}):
             raise ValueError(f"digest names must be unique; repeated: {', '.join(duplicates)}")
         return digests
+
+    @field_validator("feeds")
+    @classmethod
+    def _one_feed_per_channel(cls, feeds: list[FeedConfig]) -> list[FeedConfig]:
+        channels = [f.channel for f in feeds]
+        if repeated := sorted({c for c in channels if channels.count(c) > 1}):
+            raise ValueError(f"one feed per channel; repeated: {', '.join(repeated)} (merge their filters into one)")
+        return feeds
 
 
 def load_app_config(path: Path | None) -> AppConfig:

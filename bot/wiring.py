@@ -30,6 +30,7 @@ from bot.core.digest_admin import DigestAdmin
 from bot.core.digests import Digests, Poster
 from bot.core.directory import Directory
 from bot.core.dispatch import Dispatcher
+from bot.core.feed_admin import Channels, FeedAdmin
 from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
@@ -42,6 +43,7 @@ from bot.slack.acting import Answers
 from bot.slack.app import build_bolt_app
 from bot.slack.auth import SlackAuth
 from bot.slack.cards import Cards
+from bot.slack.channels import ChannelAccess
 from bot.slack.contexts import Contexts
 from bot.slack.digests import DigestPoster
 from bot.slack.edge import Edge
@@ -49,6 +51,7 @@ from bot.slack.errors import explain
 from bot.slack.listeners.buttons import Buttons
 from bot.slack.listeners.commands import Commands
 from bot.slack.listeners.digest_commands import DigestCommands
+from bot.slack.listeners.feed_commands import FeedCommands
 from bot.slack.listeners.views import Views
 from bot.slack.notify import Notifier
 from bot.slack.profiles import SlackProfiles
@@ -58,6 +61,7 @@ from bot.store.budget import SharedWindow
 from bot.store.contexts import SavedContexts
 from bot.store.db import Database
 from bot.store.digests import DigestStore, SlotClaims
+from bot.store.feeds import FeedStore
 from bot.store.lease import Lease
 from bot.store.links import LinkStore
 from bot.store.post_limits import PostWindows
@@ -101,14 +105,17 @@ class Store:
     contexts: SavedContexts
     seen: SeenRequestStore
     post_windows: PostWindows
+    feeds: FeedStore
 
 
 async def open_store(settings: Settings, config: AppConfig, holder: str) -> Store:
-    """Migrated, and holding the configuration file's digests."""
+    """Migrated, and holding the configuration file's digests and feeds."""
     db = Database(settings.database_url)
     await db.migrate()
     digests = DigestStore(db)
     await digests.sync_config([c.digest() for c in config.digests])
+    feeds = FeedStore(db)
+    await feeds.sync_config([c.feed() for c in config.feeds])
     return Store(
         db=db,
         queue=ActionQueue(db),
@@ -121,6 +128,7 @@ async def open_store(settings: Settings, config: AppConfig, holder: str) -> Stor
         contexts=SavedContexts(db),
         seen=SeenRequestStore(db),
         post_windows=PostWindows(db),
+        feeds=feeds,
     )
 
 
@@ -194,6 +202,7 @@ class SlackSide:
     cards: Cards
     notifier: Notifier
     poster: DigestPoster
+    channels: ChannelAccess
 
 
 def build_slack_side(
@@ -210,6 +219,7 @@ def build_slack_side(
         cards=cards,
         notifier=Notifier(lookups.incidents, cards, hooks, slack),
         poster=DigestPoster(slack, settings.command, cards.names, lookups.incidents.routes, metrics),
+        channels=ChannelAccess(slack),
     )
 
 
@@ -222,6 +232,7 @@ class Core:
     dispatcher: Dispatcher
     digests: Digests
     digest_admin: DigestAdmin
+    feed_admin: FeedAdmin
     posts: PostLimits
     status: Status
 
@@ -235,6 +246,7 @@ def build_core(
     metrics: Metrics,
     tell: Callable[[QueuedAction], Awaitable[None]],
     poster: Poster,
+    channels: Channels,
 ) -> Core:
     completions = Completions()
     gate = vo.budgets[Family.INCIDENTS]
@@ -269,6 +281,7 @@ def build_core(
         digest_admin=DigestAdmin(
             store.digests, digests, posts, lookups.incidents, poster, admins=identity.admins, now=now
         ),
+        feed_admin=FeedAdmin(store.feeds, lookups.incidents, lookups.directory, channels, admins=identity.admins),
         posts=posts,
         status=Status(lookups.directory.oncall, budgets, store.queue, digests, identity),
     )
@@ -302,7 +315,9 @@ async def build(settings: Settings, config: AppConfig) -> Vobot:
     slack = connect_slack(settings)
     lookups = build_lookups(settings, config, store, vo, slack)
     side = build_slack_side(settings, store, lookups, slack, metrics)
-    core = build_core(settings, config, store, vo, lookups, metrics, tell=side.notifier, poster=side.poster)
+    core = build_core(
+        settings, config, store, vo, lookups, metrics, tell=side.notifier, poster=side.poster, channels=side.channels
+    )
     return Vobot(settings, config, metrics, store, vo, slack, lookups, side, core)
 
 
@@ -323,6 +338,7 @@ def build_bolt(vobot: Vobot) -> AsyncApp:
         cards=side.cards,
         answers=side.answers,
         digests=digests,
+        feeds=FeedCommands(core.feed_admin, settings.command),
         status=core.status,
         slack=vobot.slack,
         default_targets=vobot.config.default_targets,

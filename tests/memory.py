@@ -1,6 +1,7 @@
 """The core's ports in memory, with the real stores' rules, for unit tests that run in milliseconds.
 
-Each double keeps what its store guarantees (bot/store/queue.py, lease.py, budget.py, snapshots.py, links.py):
+Each double keeps what its store guarantees (bot/store/queue.py, lease.py, budget.py, snapshots.py, links.py,
+feeds.py):
 `mark_sending` claims only pending rows, `claim_telling` says yes once, `hand_off` only while unfinished, one
 live link per VictorOps user. tests/test_memory_ports.py runs the queue and the links against both, so a rule
 changed on one side shows. Clocks are `tests.fakes.FakeClock`; `Completions` is the core's own (in memory
@@ -19,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.core.feed import Feed
 from bot.core.identity import UNLINKED, Link, Profile, VictorOpsUserTaken, same_email
 from bot.core.outcomes import Verb
 from bot.core.queue import QueuedAction
@@ -33,6 +35,7 @@ from bot.victorops.models import (
     PolicyInfo,
     RerouteRequest,
     RerouteStatus,
+    Team,
     TeamOnCall,
     Transition,
     User,
@@ -258,6 +261,39 @@ class MemorySnapshots:
             yield
 
 
+class MemoryFeeds:
+    """`bot.store.feeds.FeedStore`: one feed per channel; replacing keeps `created_at`; the file wins."""
+
+    def __init__(self, *feeds: Feed, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._now = now
+        self.feeds: dict[str, Feed] = {}
+        for feed in feeds:
+            self._write(feed)
+
+    def _write(self, feed: Feed) -> Feed:
+        old = self.feeds.get(feed.channel)
+        self.feeds[feed.channel] = replace(feed, created_at=old.created_at if old else self._now())
+        return self.feeds[feed.channel]
+
+    async def all(self) -> list[Feed]:
+        return [self.feeds[channel] for channel in sorted(self.feeds)]
+
+    async def get(self, channel: str) -> Feed | None:
+        return self.feeds.get(channel)
+
+    async def put(self, feed: Feed) -> Feed:
+        return self._write(feed)
+
+    async def remove(self, channel: str) -> bool:
+        return self.feeds.pop(channel, None) is not None
+
+    async def sync_config(self, feeds: Sequence[Feed]) -> None:
+        for feed in feeds:
+            self._write(feed)
+        kept = {f.channel for f in feeds}
+        self.feeds = {c: f for c, f in self.feeds.items() if f.source == "slack" or c in kept}
+
+
 class MemoryLinks:
     """`bot.store.links.LinkStore`: one row per Slack user; `put` refuses a VictorOps user another Slack user
     holds, whatever its case (the unique index). `before_put` runs inside `put`, as a competing request would
@@ -338,12 +374,13 @@ class MemoryVictorOps:
         self.incidents = {i.incident_number: i for i in incidents}
         self.users = list(users)
         self.policies: list[PolicyInfo] = []
+        self.teams: list[Team] = []
         self.oncall: list[TeamOnCall] = []
         self.calls: list[tuple[str, ...]] = []
         self.faults: list[Exception] = []
 
     def writes(self) -> list[tuple[str, ...]]:
-        return [c for c in self.calls if c[0] not in ("list", "users", "policies", "oncall")]
+        return [c for c in self.calls if c[0] not in ("list", "users", "policies", "teams", "oncall")]
 
     def phase(self, number: str) -> Phase:
         return self.incidents[number].current_phase
@@ -420,6 +457,10 @@ class MemoryVictorOps:
     async def list_policies(self) -> list[PolicyInfo]:
         self.calls.append(("policies",))
         return self.policies
+
+    async def list_teams(self) -> list[Team]:
+        self.calls.append(("teams",))
+        return self.teams
 
     async def oncall_now(self) -> list[TeamOnCall]:
         self.calls.append(("oncall",))

@@ -593,6 +593,7 @@ def check(result: object) -> None:
 COMMAND_TYPES = (
     Help, ListIncidents, Ack, Resolve, Reroute, Create, History, OnCall,
     Link, Unlink, WhoAmI, DigestNow, DigestList, DigestAdd, DigestRemove, Status,
+    grammar.Subscribe, grammar.Unsubscribe, grammar.Subscriptions,
 )  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from typing import Protocol, TypeVar
 
 from bot.core.cache import Cached
 from bot.victorops.limits import Clock
-from bot.victorops.models import PolicyInfo, TeamOnCall, User
+from bot.victorops.models import PolicyInfo, Team, TeamOnCall, User
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ T = TypeVar("T")
 class LookupSource(Protocol):
     async def list_users(self) -> list[User]: ...
     async def list_policies(self) -> list[PolicyInfo]: ...
+    async def list_teams(self) -> list[Team]: ...
     async def oncall_now(self) -> list[TeamOnCall]: ...
 
 
@@ -32,6 +33,7 @@ class Directory:
         self.users: Cached[list[User]] = Cached(source.list_users, max_age, clock)
         self.policies: Cached[list[PolicyInfo]] = Cached(source.list_policies, max_age, clock)
         self.oncall: Cached[list[TeamOnCall]] = Cached(source.oncall_now, oncall_max_age, clock)
+        self.teams: Cached[list[Team]] = Cached(source.list_teams, max_age, clock)
 
     async def user(self, username: str) -> User | None:
         wanted = username.lower()
@@ -39,6 +41,11 @@ class Directory:
 
     async def policy(self, slug: str) -> PolicyInfo | None:
         return next((p for p in await self.policies.get() if p.policy.slug == slug), None)
+
+    async def team(self, slug_or_name: str) -> Team | None:
+        """A team by its slug or its name, case aside (feeds and listings filter by either)."""
+        wanted = slug_or_name.lower()
+        return next((t for t in await self.teams.get() if wanted in (t.slug.lower(), t.name.lower())), None)
 
     async def oncall_by_team(self) -> dict[str, list[str]]:
         """Team slug -> usernames on call now."""

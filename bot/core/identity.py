@@ -38,6 +38,7 @@ class AdminOnly(StrEnum):
     LINK_OTHERS = "link others"
     UNLINK_OTHERS = "unlink others"
     DIGESTS = "add or remove digests"
+    FEEDS = "subscribe or unsubscribe channels"
 
 
 @dataclass(eq=False)

@@ -181,6 +181,24 @@ class Status:
     public: bool = False
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subscribe:
+    routes: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    policies: tuple[str, ...] = ()  # escalation policy slugs
+    public: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unsubscribe:
+    public: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subscriptions:
+    public: bool = False
+
+
 Command: TypeAlias = (
     Help
     | ListIncidents
@@ -198,6 +216,9 @@ Command: TypeAlias = (
     | DigestAdd
     | DigestRemove
     | Status
+    | Subscribe
+    | Unsubscribe
+    | Subscriptions
 )
 
 
@@ -825,6 +846,18 @@ def _digest_add(rest: str, ctx: _Ctx) -> Command:
     )
 
 
+_SUBSCRIBE_KEYS = ("route", "team", "policy")
+
+
+def _subscribe(rest: str, ctx: _Ctx) -> Command:
+    example = ctx.ex("subscribe route:db team:team-AbCd")
+    found: dict[str, list[str]] = {key: [] for key in _SUBSCRIBE_KEYS}
+    for token in rest.split():
+        key, value = _filter(token, _SUBSCRIBE_KEYS, "`subscribe`", example)
+        found[key].append(_free_value(key, value) if key == "route" else _slug(key, value))
+    return Subscribe(routes=_dedupe(found["route"]), teams=_dedupe(found["team"]), policies=_dedupe(found["policy"]))
+
+
 _COMMANDS: dict[str, Callable[[str, _Ctx], Command]] = {
     "help": _help,
     "list": _list,
@@ -839,5 +872,8 @@ _COMMANDS: dict[str, Callable[[str, _Ctx], Command]] = {
     "whoami": _no_arguments("whoami", WhoAmI),
     "digest": _digest,
     "status": _no_arguments("status", Status),
+    "subscribe": _subscribe,
+    "unsubscribe": _no_arguments("unsubscribe", Unsubscribe),
+    "subscriptions": _no_arguments("subscriptions", Subscriptions),
 }
 COMMAND_WORDS: tuple[str, ...] = tuple(_COMMANDS)

@@ -18,6 +18,8 @@ to post the reply in the channel.
 • `{c} link <vo-username>`, `{c} unlink`, `{c} whoami` — your VictorOps identity
 • `{c} digest now|list|add|remove` — scheduled digests of open incidents
 • `{c} status` — health of the bot
+• `{c} subscribe [route:<key>] [team:<slug>] [policy:<slug>]`, `{c} unsubscribe`, `{c} subscriptions` — \
+the live feed: a card here for every new incident (subscribe, unsubscribe: admins)
 {targets}
 Examples: `{c} ack 42 43: looking into it`, `{c} list mine public`, `{c} create DB down to policy:pol-AbCd : disk 97%`.
 `{c} help <command>` shows the details of one command."""
@@ -81,6 +83,18 @@ schedules one in this channel (admins); the cron has 5 fields, quoted or not.
 `{c} digest remove <name>` deletes one (admins).
 Examples: `{c} digest add morning "0 9 * * 1-5" tz:Europe/Berlin phase:triggered empty:skip`, \
 `{c} digest remove morning`.""",
+    "subscribe": """\
+*{c} subscribe [route:<key>]… [team:<slug>]… [policy:<slug>]…* (admins)
+This channel gets the live feed: a card for every matching incident that triggers from now on, edited as it \
+is acknowledged, rerouted or resolved anywhere. No filter: every incident. Subscribing again replaces the filters. \
+In a private channel, `/invite @vobot` first.
+Examples: `{c} subscribe`, `{c} subscribe route:db`, `{c} subscribe team:team-AbCd policy:pol-EfGh`.""",
+    "unsubscribe": """\
+*{c} unsubscribe* (admins)
+Stop this channel's live feed; cards already posted stay. Feeds from the configuration file are changed there.""",
+    "subscriptions": """\
+*{c} subscriptions*
+Every live feed: its channel, filters and reminders, and where it was defined.""",
     "status": """\
 *{c} status*
 Health of the bot: VictorOps reachable, API budget left, queued actions, on-call users who are not linked.""",

@@ -17,6 +17,8 @@ from bot.core.errors import (
     UnknownActor,
     VictorOpsRefused,
 )
+from bot.core.feed_admin import Access, CannotPost, FeedInFile, NoFeed, UnknownPolicy, UnknownRoutes, UnknownTeam
+from bot.core.feed_rules import InvalidFeed
 from bot.core.identity import (
     AdminOnly,
     Configured,
@@ -87,6 +89,7 @@ ADMIN_ONLY = {
     AdminOnly.LINK_OTHERS: "link other people",
     AdminOnly.UNLINK_OTHERS: "unlink other people",
     AdminOnly.DIGESTS: "add or remove digests",
+    AdminOnly.FEEDS: "subscribe or unsubscribe a channel",
 }
 UNPROVEN = {
     Unproven.NO_EMAIL: "Slack did not tell vobot your email, so it cannot check that `{user}` is you",
@@ -175,4 +178,37 @@ def refusal_sentence(error: ActionError, command: str) -> str:
             return f"There is no digest “{escape(name)}”; `{command} digest list` shows them."
         case InvalidDigest(field, problem):
             return f"That digest cannot be added: {escape(field)}: {escape(problem)}."
-    return str(error)  # raised by the Slack layer with its own sentence
+    return feed_refusal(error, command) or str(error)  # else raised by the Slack layer with its own sentence
+
+
+INVITE = "invite me with `/invite @vobot`, then subscribe again"
+CANNOT_POST = {
+    Access.NOT_IN_CHANNEL: "vobot is not in {where}, so it could not post cards there: " + INVITE + ".",
+    Access.ARCHIVED: "{where} is archived, so vobot could not post cards there: unarchive it, then subscribe again.",
+    Access.NOT_FOUND: "Slack shows vobot no channel {where}: if it is private, " + INVITE + ".",
+    Access.OK: "",  # never refused
+}
+
+
+def feed_refusal(error: ActionError, command: str) -> str | None:
+    """Why a feed cannot be made or removed; None for another refusal."""
+    match error:
+        case FeedInFile(channel, change):
+            there = "change it there" if change == "subscribe" else "remove it there"
+            return f"The live feed of <#{escape(channel)}> is defined in vobot's configuration file; {there}."
+        case NoFeed(channel):  # the channel as the request named it, not checked as a feed's would be
+            return f"<#{escape(channel)}> has no live feed; `{command} subscriptions` lists every feed."
+        case UnknownRoutes(routes, known):
+            some = ", ".join(f"`{escape(r)}`" for r in known)
+            listed = f"the routes it lists now are {some}" if known else "it lists no incident with a routing key now"
+            missing = ", ".join(f"`{escape(r)}`" for r in routes)
+            return f"VictorOps lists no incident on route {missing}; {listed}. Check the spelling."
+        case UnknownTeam(team):
+            return f"VictorOps has no team `{escape(team)}`; `{command} oncall` names the teams."
+        case UnknownPolicy(policy):
+            return f"VictorOps has no escalation policy `{escape(policy)}`; use its slug, like `policy:pol-AbCd`."
+        case CannotPost(channel, why):
+            return CANNOT_POST[why].format(where=f"<#{escape(channel)}>")
+        case InvalidFeed(field, problem):
+            return f"That feed cannot be added: {escape(field)}: {escape(problem)}."
+    return None

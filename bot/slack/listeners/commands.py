@@ -29,6 +29,7 @@ from bot.slack.errors import explain
 from bot.slack.help import usage
 from bot.slack.linking import NotLinked
 from bot.slack.listeners.digest_commands import DigestCommands
+from bot.slack.listeners.feed_commands import FeedCommands
 from bot.slack.modals import ModalMeta, ViewId, create_view, loading
 from bot.slack.mrkdwn import escape
 from bot.slack.names import Names
@@ -83,6 +84,7 @@ class Commands:
         cards: Cards,
         answers: Answers,
         digests: DigestCommands,
+        feeds: FeedCommands,
         status: Status,
         slack: AsyncWebClient,
         default_targets: Sequence[str],
@@ -99,6 +101,7 @@ class Commands:
         self._cards = cards
         self._answers = answers
         self.digests = digests
+        self.feeds = feeds
         self._status = status
         self._slack = slack
         self._default_targets = tuple(default_targets)
@@ -157,6 +160,12 @@ class Commands:
                 await self.digests.add(parsed, command, reply)
             case g.DigestRemove():
                 await self.digests.remove(parsed, command, reply)
+            case g.Subscribe():
+                await self.feeds.subscribe(parsed, command, reply)
+            case g.Unsubscribe():
+                await self.feeds.unsubscribe(command, reply)
+            case g.Subscriptions():
+                await self.feeds.subscriptions(reply)
             case _:
                 await reply.privately(
                     f"That command is not available in this version of vobot yet; `{self.command} help` lists what is."
