@@ -9,7 +9,7 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,6 +33,8 @@ from bot.core.dispatch import Dispatcher
 from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
+from bot.core.ingest import Ingest
+from bot.core.poller import Poller
 from bot.core.posting import PostLimits
 from bot.core.queue import QueuedAction
 from bot.core.sender import ActionSender
@@ -58,6 +60,7 @@ from bot.store.budget import SharedWindow
 from bot.store.contexts import SavedContexts
 from bot.store.db import Database
 from bot.store.digests import DigestStore, SlotClaims
+from bot.store.events import EventStore
 from bot.store.lease import Lease
 from bot.store.links import LinkStore
 from bot.store.post_limits import PostWindows
@@ -67,8 +70,8 @@ from bot.store.snapshots import Snapshots
 from bot.victorops.client import VictorOpsClient
 from bot.victorops.errors import VictorOpsError
 from bot.victorops.limits import Family, SharedBudget
-from bot.victorops.models import Target
-from bot.web import build_http_app, database_check, slack_check
+from bot.victorops.models import Incident, Target
+from bot.web import Webhook, build_http_app, database_check, slack_check
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,7 @@ class Store:
     contexts: SavedContexts
     seen: SeenRequestStore
     post_windows: PostWindows
+    events: EventStore
 
 
 async def open_store(settings: Settings, config: AppConfig, holder: str) -> Store:
@@ -121,6 +125,7 @@ async def open_store(settings: Settings, config: AppConfig, holder: str) -> Stor
         contexts=SavedContexts(db),
         seen=SeenRequestStore(db),
         post_windows=PostWindows(db),
+        events=EventStore(db),
     )
 
 
@@ -274,6 +279,36 @@ def build_core(
     )
 
 
+class NoFeeds:
+    """A Reconciler that does nothing, until the feed poster lands."""
+
+    async def reconcile(self, incidents: Sequence[Incident], *, everything: bool = False) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the live feed learns of changes: VictorOps' webhook and polling."""
+
+    ingest: Ingest
+    poller: Poller
+
+
+def build_sources(settings: Settings, store: Store, vo: VictorOpsClient, lookups: Lookups, metrics: Metrics) -> Sources:
+    feeds = NoFeeds()
+    ingest = Ingest(store.events, lookups.incidents, feeds, now)
+    poller = Poller(
+        lookups.incidents,
+        feeds,
+        vo.budgets[Family.INCIDENTS],
+        store.queue,
+        ingest.webhooks_on,
+        interval=settings.poll_interval,
+        on_poll=metrics.poll,
+    )
+    return Sources(ingest, poller)
+
+
 @dataclass(frozen=True)
 class Vobot:
     """Everything built, for `run_bot`, `send_digest` and the test stack; the Slack layer never sees it."""
@@ -287,6 +322,7 @@ class Vobot:
     lookups: Lookups
     slack_side: SlackSide
     core: Core
+    sources: Sources
 
     async def aclose(self) -> None:
         await self.vo.aclose()
@@ -303,7 +339,8 @@ async def build(settings: Settings, config: AppConfig) -> Vobot:
     lookups = build_lookups(settings, config, store, vo, slack)
     side = build_slack_side(settings, store, lookups, slack, metrics)
     core = build_core(settings, config, store, vo, lookups, metrics, tell=side.notifier, poster=side.poster)
-    return Vobot(settings, config, metrics, store, vo, slack, lookups, side, core)
+    sources = build_sources(settings, store, vo, lookups, metrics)
+    return Vobot(settings, config, metrics, store, vo, slack, lookups, side, core, sources)
 
 
 def build_bolt(vobot: Vobot) -> AsyncApp:
@@ -358,7 +395,9 @@ def build_web(vobot: Vobot, bolt: AsyncApp | None) -> Starlette:
         secret = vobot.settings.slack_signing_secret
         signing_secret = secret.get_secret_value() if secret else ""
         edge = Edge(bolt, signing_secret, auth.team_id, vobot.store.seen, vobot.metrics)
-    return build_http_app(vobot.metrics, checks, edge)
+    token = vobot.settings.webhook_token
+    webhook = Webhook(token.get_secret_value() if token else None, vobot.sources.ingest, vobot.metrics)
+    return build_http_app(vobot.metrics, checks, edge, webhook)
 
 
 async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") -> None:  # noqa: S104
@@ -376,7 +415,16 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
     web = build_web(vobot, None if socket else bolt)
     # log_config None: uvicorn's own lines go through our handler and formatter (escaped, JSON when asked)
     server = uvicorn.Server(
-        uvicorn.Config(web, host=host, port=settings.port, log_level="warning", log_config=None, lifespan="off")
+        uvicorn.Config(
+            # no access log: a webhook's URL carries its token
+            web,
+            host=host,
+            port=settings.port,
+            log_level="warning",
+            log_config=None,
+            lifespan="off",
+            access_log=False,
+        )
     )
     log.info("serving %s on port %d", "health" if socket else "Slack requests and health", settings.port)
     loop = asyncio.get_running_loop()
@@ -384,6 +432,8 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
     stop = asyncio.Event()
     dispatching = asyncio.create_task(vobot.core.dispatcher.run(stop))
+    await vobot.sources.ingest.catch_up()  # events a crash left between their 200 and the feed
+    polling = asyncio.create_task(vobot.sources.poller.run(stop))
     await vobot.core.digests.start()
     try:
         await server.serve()
@@ -391,6 +441,7 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
         await vobot.core.digests.stop()
         stop.set()  # the dispatcher finishes the call in flight; what is queued stays queued
         await dispatching
+        await polling
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         if socket:
