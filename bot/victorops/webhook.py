@@ -18,6 +18,7 @@ from bot.victorops.models import Incident, Phase, parse_phase
 
 Flat = dict[str, Any]
 
+ROUTING_TAG = "routing"
 _INDEXED = re.compile(r"^(?P<prefix>.+)\.(?P<index>\d+)(?:\.(?P<rest>.+))?$")
 
 
@@ -106,7 +107,11 @@ def _routing_key(flat: Mapping[str, Any]) -> str | None:
     if key := _text(flat, "ALERT.routing_key", "INCIDENT.ROUTING_KEY"):
         return key
     tags = [str(t.get("", "")) for t in _indexed(flat, "INCIDENT.TAGS").values()]
-    return next((t for t in tags if t.startswith("routing") and len(t) > len("routing")), None)
+    tag = next((t for t in tags if t.startswith(ROUTING_TAG) and len(t) > len(ROUTING_TAG)), None)
+    if tag is None:
+        return None
+    key = tag.removeprefix(ROUTING_TAG)  # `routing<key>`; the default route keeps the public API's spelling
+    return tag if key == "default" else key
 
 
 def _policies(flat: Mapping[str, Any]) -> list[dict[str, Any]]:
