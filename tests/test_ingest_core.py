@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.core.incidents import IncidentView, forward
 from bot.core.ingest import Ingest
 from bot.core.outcomes import Verb
-from bot.core.poller import RESERVE, SLOWER, Poller
+from bot.core.poller import BURST, SLOWER, Poller
 from bot.victorops.limits import SharedBudget
 from bot.victorops.models import Incident, Phase
 from tests.fakes import FakeClock
@@ -103,9 +103,21 @@ class Rig:
     hooks: Webhooks
 
 
+@dataclass
+class Metered:
+    """The incident list through the budget, as the client reads it."""
+
+    vo: MemoryVictorOps
+    budget: SharedBudget
+
+    async def list_incidents(self) -> list[Incident]:
+        await self.budget.acquire()
+        return await self.vo.list_incidents()
+
+
 def rig(vo: MemoryVictorOps, clock: FakeClock, spec: str = "6/10s") -> Rig:
-    view = IncidentView(vo, clock=clock, wall_clock=clock)
     budget, queue, feeds, hooks = gate(spec, clock, clock.sleep), MemoryQueue(clock), RecordingReconciler(), Webhooks()
+    view = IncidentView(Metered(vo, budget), clock=clock, wall_clock=clock)
     poller = Poller(view, feeds, budget, queue, hooks, interval=2.0, clock=clock, sleep=clock.sleep)
     return Rig(poller, budget, queue, feeds, hooks)
 
@@ -113,7 +125,7 @@ def rig(vo: MemoryVictorOps, clock: FakeClock, spec: str = "6/10s") -> Rig:
 async def test_a_poll_reconciles_every_open_incident_and_sees_changes_made_elsewhere() -> None:
     clock = FakeClock()
     vo = MemoryVictorOps(incident("1"), incident("2", Phase.RESOLVED))
-    it = rig(vo, clock)
+    it = rig(vo, clock, spec="off")
     assert await it.poller.poll() == "ok"
     vo.set_phase("1", Phase.ACKED, "heidi")  # from the phone
     vo.incidents["3"] = incident("3")
@@ -125,8 +137,8 @@ async def test_a_poll_reconciles_every_open_incident_and_sees_changes_made_elsew
 async def test_clicks_first_a_poll_never_takes_the_room_queued_actions_need() -> None:
     clock = FakeClock()
     vo = MemoryVictorOps(incident("1"))
-    it = rig(vo, clock, spec="3/10s")
-    for _ in range(3 - RESERVE - 1):
+    it = rig(vo, clock, spec="8/10s")
+    for _ in range(8 - BURST - 1):  # a poll now would take a call a burst or the queued action needs
         await it.budget.acquire()
     await it.queue.enqueue(
         verb=Verb.ACK, vo_username="alice", slack_user_id="U0ALICE", slack_name="alice", incidents=["1"],
@@ -134,14 +146,26 @@ async def test_clicks_first_a_poll_never_takes_the_room_queued_actions_need() ->
     )  # fmt: skip
     assert await it.poller.poll() == "skipped"
     assert vo.calls == [] and it.feeds.calls == []
-    clock.now += 11  # the window emptied
+    clock.now += 11  # the window emptied: a poll fits beside a burst and the queued action
     assert await it.poller.poll() == "ok"
     assert vo.calls == [("list",)]
 
 
+async def test_in_a_small_window_a_poll_runs_only_when_nobody_else_used_it() -> None:
+    clock = FakeClock()
+    vo = MemoryVictorOps(incident("1"))
+    it = rig(vo, clock, spec="6/10s")
+    assert await it.poller.poll() == "ok"
+    clock.now += 2.0
+    assert await it.poller.poll() == "skipped"  # one call spent in the window: five left for a burst
+    clock.now += 9.0
+    assert await it.poller.poll() == "ok"
+    assert vo.calls == [("list",), ("list",)]
+
+
 async def test_with_webhooks_on_polls_are_rarer_and_run_stops_on_stop() -> None:
     clock = FakeClock()
-    it = rig(MemoryVictorOps(incident("1")), clock)
+    it = rig(MemoryVictorOps(incident("1")), clock, spec="off")
     assert await it.poller.delay() == 2.0
     it.hooks.on = True
     assert await it.poller.delay() == 2.0 * SLOWER

@@ -4,6 +4,10 @@ One read serves listings, digests and the feed, and replicas share it (a replica
 the interval asks takes it). Clicks come first: a poll is skipped while the incidents budget has no room beyond
 what queued actions need and a click about to be queued. While webhooks arrive, polling is `SLOWER` times
 rarer: it only reconciles what a lost webhook missed.
+
+What "room" means: a burst of clicks is one call per person (batching), so a poll leaves `BURST` calls of the
+window free beyond the queued actions, or all but one when the window is smaller. With a small budget polling
+thus runs only in a window nobody else uses (at the default 6/minute, at most once a minute): clicks first.
 """
 
 from __future__ import annotations
@@ -18,13 +22,13 @@ from typing import Literal, Protocol
 from bot.core.feed import Reconciler
 from bot.core.incidents import IncidentView
 from bot.victorops.errors import VictorOpsError
-from bot.victorops.limits import Clock
+from bot.victorops.limits import Clock, RateSpec
 from bot.victorops.models import Phase
 
 log = logging.getLogger(__name__)
 
 SLOWER = 5  # with webhooks on, one poll in this many intervals
-RESERVE = 1  # calls of the window left for a click not queued yet
+BURST = 5  # calls of the window a poll leaves free for people about to click (one call each, batched)
 
 Result = Literal["ok", "skipped", "failed"]
 
@@ -32,6 +36,8 @@ Result = Literal["ok", "skipped", "failed"]
 class Budget(Protocol):
     """The incidents family's window (bot.victorops.limits.Gate)."""
 
+    @property
+    def spec(self) -> RateSpec: ...
     async def remaining(self) -> int | None: ...
     async def wait_time(self) -> float: ...
 
@@ -84,7 +90,8 @@ class Poller:
         left = await self._budget.remaining()
         if left is None:
             return True
-        return await self._budget.wait_time() == 0 and left > await self._backlog.depth() + RESERVE
+        kept = min(BURST, self._budget.spec.count - 1)
+        return await self._budget.wait_time() == 0 and left > await self._backlog.depth() + kept
 
     async def poll(self) -> Result:
         """One poll: refresh the view (unless another replica just did) and reconcile every open incident."""
