@@ -2,7 +2,7 @@
 
 Costs: two Slack calls plus one per digest channel; VictorOps one lookup and one incidents call (a write
 that changes nothing, to tell a read-only key from a full one), and one more incidents call (a read) when that
-write gets a 403 that does not say why.
+write gets a 403 that does not say why. Webhooks are only described: VictorOps calls us, not the other way.
 """
 
 from __future__ import annotations
@@ -34,7 +34,33 @@ class Check:
 
 
 async def run_checks(settings: Settings, config: AppConfig) -> list[Check]:
-    return [*await check_database(settings), *await check_slack(settings, config), *await check_victorops(settings)]
+    return [
+        *await check_database(settings),
+        *await check_slack(settings, config),
+        *await check_victorops(settings),
+        check_webhooks(settings),
+    ]
+
+
+def masked(token: str) -> str:
+    """Enough of the token to tell which one it is, never enough to use it."""
+    return token[:2] + "…" if len(token) >= 12 else "…"
+
+
+def check_webhooks(settings: Settings) -> Check:
+    """Whether VictorOps can call us, and how to set that up; no call is made."""
+    polling = f"polling every {settings.poll_interval:g} s" if settings.poll_interval else "polling off"
+    setup = (
+        "in VictorOps, Settings → Alert Behavior → Outgoing Webhooks → Add Webhook: event Any-Incident, method "
+        "POST, content type application/json, URL https://<this bot's host>/victorops/webhook?token=<the token>"
+    )
+    if settings.webhook_token is None:
+        detail = f"off ({polling}). For news within a second at no API cost: set VOBOT_WEBHOOK_TOKEN, then {setup}"
+        return Check("Webhooks", True, detail)
+    token = masked(settings.webhook_token.get_secret_value())
+    slower = f"{polling}, slower while webhooks arrive" if settings.poll_interval else polling
+    shown = setup.replace("<the token>", f"{token} (VOBOT_WEBHOOK_TOKEN in full)")
+    return Check("Webhooks", True, f"on ({slower}): {shown}")
 
 
 async def check_database(settings: Settings) -> list[Check]:

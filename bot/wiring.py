@@ -38,7 +38,7 @@ from bot.core.poller import Poller
 from bot.core.posting import PostLimits
 from bot.core.queue import QueuedAction
 from bot.core.sender import ActionSender
-from bot.core.status import FamilyBudget, Status
+from bot.core.status import FamilyBudget, FeedSources, Status
 from bot.metrics import Metrics
 from bot.slack.acting import Answers
 from bot.slack.app import build_bolt_app
@@ -240,6 +240,7 @@ def build_core(
     metrics: Metrics,
     tell: Callable[[QueuedAction], Awaitable[None]],
     poster: Poster,
+    feed: FeedSources | None = None,
 ) -> Core:
     completions = Completions()
     gate = vo.budgets[Family.INCIDENTS]
@@ -275,7 +276,7 @@ def build_core(
             store.digests, digests, posts, lookups.incidents, poster, admins=identity.admins, now=now
         ),
         posts=posts,
-        status=Status(lookups.directory.oncall, budgets, store.queue, digests, identity),
+        status=Status(lookups.directory.oncall, budgets, store.queue, digests, identity, feed),
     )
 
 
@@ -338,8 +339,9 @@ async def build(settings: Settings, config: AppConfig) -> Vobot:
     slack = connect_slack(settings)
     lookups = build_lookups(settings, config, store, vo, slack)
     side = build_slack_side(settings, store, lookups, slack, metrics)
-    core = build_core(settings, config, store, vo, lookups, metrics, tell=side.notifier, poster=side.poster)
     sources = build_sources(settings, store, vo, lookups, metrics)
+    feed = FeedSources(sources.ingest, sources.poller, lookups.incidents, webhooks=settings.webhook_token is not None)
+    core = build_core(settings, config, store, vo, lookups, metrics, tell=side.notifier, poster=side.poster, feed=feed)
     return Vobot(settings, config, metrics, store, vo, slack, lookups, side, core, sources)
 
 

@@ -18,7 +18,7 @@ from bot.sim.victorops import SimConfig, SimState
 from bot.slack.blocks import ActionId
 from bot.victorops.limits import Family, RateSpec
 from bot.victorops.models import Phase
-from tests.harness import CHANNEL, OFF, Bot, running_bot
+from tests.harness import CHANNEL, OFF, Bot, running_bot, texts
 from tests.memory import RecordingReconciler
 from tests.procs import BotProcess, bot_env
 from tests.test_crash_and_replicas import fakes
@@ -70,6 +70,9 @@ async def test_a_webhook_changes_the_view_with_zero_victorops_calls(tmp_path: Pa
             assert listed[number].current_phase is Phase.ACKED
             assert incident_gets(bot) == gets
             assert await bot.vobot.sources.ingest.webhooks_on()
+            await bot.driver.command("U0ALICE", CHANNEL, "status")
+            status = texts(await bot.reply("U0ALICE"))
+            assert "Live feed: webhooks last received" in status and "polling every 30 s, last never" in status
         finally:
             bot.vo.send_webhooks(None)
 
