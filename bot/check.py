@@ -38,8 +38,11 @@ async def run_checks(settings: Settings, config: AppConfig) -> list[Check]:
         *await check_database(settings),
         *await check_slack(settings, config),
         *await check_victorops(settings),
-        check_webhooks(settings),
+        *check_webhooks(settings),
     ]
+
+
+OFF_HINT = 'VOBOT_WEBHOOK_TOKEN turns them on: README, "Live feed"'
 
 
 def masked(token: str) -> str:
@@ -47,20 +50,23 @@ def masked(token: str) -> str:
     return token[:2] + "…" if len(token) >= 12 else "…"
 
 
-def check_webhooks(settings: Settings) -> Check:
-    """Whether VictorOps can call us, and how to set that up; no call is made."""
-    polling = f"polling every {settings.poll_interval:g} s" if settings.poll_interval else "polling off"
+def _polling(settings: Settings) -> str:
+    return f"polling every {settings.poll_interval:g} s" if settings.poll_interval else "polling off"
+
+
+def check_webhooks(settings: Settings) -> list[Check]:
+    """With a token, how to set VictorOps up to call us (no call is made); without, nothing: the VictorOps line
+    says webhooks are off."""
+    if settings.webhook_token is None:
+        return []
+    token = masked(settings.webhook_token.get_secret_value())
+    polling = f"{_polling(settings)}, slower while webhooks arrive" if settings.poll_interval else _polling(settings)
     setup = (
         "in VictorOps, Settings → Alert Behavior → Outgoing Webhooks → Add Webhook: event Any-Incident, method "
-        "POST, content type application/json, URL https://<this bot's host>/victorops/webhook?token=<the token>"
+        f"POST, content type application/json, URL https://<this bot's host>/victorops/webhook?token={token} "
+        "(VOBOT_WEBHOOK_TOKEN in full)"
     )
-    if settings.webhook_token is None:
-        detail = f"off ({polling}). For news within a second at no API cost: set VOBOT_WEBHOOK_TOKEN, then {setup}"
-        return Check("Webhooks", True, detail)
-    token = masked(settings.webhook_token.get_secret_value())
-    slower = f"{polling}, slower while webhooks arrive" if settings.poll_interval else polling
-    shown = setup.replace("<the token>", f"{token} (VOBOT_WEBHOOK_TOKEN in full)")
-    return Check("Webhooks", True, f"on ({slower}): {shown}")
+    return [Check("Webhooks", True, f"on ({polling}): {setup}")]
 
 
 async def check_database(settings: Settings) -> list[Check]:
@@ -140,7 +146,8 @@ async def check_victorops(settings: Settings) -> list[Check]:
     )
     try:
         users = await vo.list_users()
-        found = [Check("VictorOps", True, f"the API key works ({len(users)} users); {budgets}")]
+        hooks = "" if settings.webhook_token else f"; webhooks off, {_polling(settings)} ({OFF_HINT})"
+        found = [Check("VictorOps", True, f"the API key works ({len(users)} users); {budgets}{hooks}")]
         found.append(await check_writes(vo))
         return found
     except errors.VictorOpsError as exc:

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from bot.check import check_webhooks
 from bot.config import ConfigError, Settings, load_settings
 from bot.core.status import FeedState, StatusReport
+from bot.sim.slack import SlackWorkspace
+from bot.sim.victorops import SimState
 from bot.slack.status import status_text
+from tests.test_check import fakes, run_check
+
+__all__ = ["fakes"]  # the fixture, shared with test_check
 
 TOKEN = "wh-7c9e3b1a5d2f"
 
 
 def test_check_says_how_to_set_webhooks_up_with_the_token_masked() -> None:
-    line = check_webhooks(Settings(VOBOT_WEBHOOK_TOKEN=TOKEN)).line()
+    [check] = check_webhooks(Settings(VOBOT_WEBHOOK_TOKEN=TOKEN))
+    line = check.line()
     assert line.startswith("ok    Webhooks: on (polling every 30 s, slower while webhooks arrive)")
     for step in (
         "Settings → Alert Behavior → Outgoing Webhooks",
@@ -25,11 +32,21 @@ def test_check_says_how_to_set_webhooks_up_with_the_token_masked() -> None:
     ):
         assert step in line
     assert TOKEN not in line and TOKEN[2:] not in line
+    assert check_webhooks(Settings()) == []
 
 
-def test_check_without_a_token_says_webhooks_are_off_and_how_to_turn_them_on() -> None:
-    line = check_webhooks(Settings(VOBOT_POLL_INTERVAL="0")).line()
-    assert line.startswith("ok    Webhooks: off (polling off).") and "set VOBOT_WEBHOOK_TOKEN" in line
+@pytest.mark.parametrize("token", [None, TOKEN])
+def test_vobot_check_says_whether_webhooks_are_on_and_never_prints_the_token(
+    tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str], token: str | None
+) -> None:
+    done = run_check(tmp_path, fakes, **({"VOBOT_WEBHOOK_TOKEN": token} if token else {}))
+    assert done.returncode == 0, done.stdout + done.stderr
+    if token:
+        assert "ok    Webhooks: on (polling every 30 s" in done.stdout
+        assert token not in done.stdout + done.stderr
+    else:
+        assert "webhooks off, polling every 30 s (VOBOT_WEBHOOK_TOKEN turns them on" in done.stdout
+        assert "Webhooks:" not in done.stdout
 
 
 def test_the_poll_interval_is_seconds_from_zero() -> None:
