@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -179,3 +180,28 @@ async def test_with_webhooks_on_polls_are_rarer_and_run_stops_on_stop() -> None:
     await asyncio.wait_for(running, 1)
     assert clock.slept[:3] == [2.0, 10.0, 10.0]
     assert it.poller.facts().last_poll is not None
+
+
+class Failing(RecordingReconciler):
+    """Slack away for the first call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail = True
+
+    async def reconcile(self, incidents: Sequence[Incident], *, everything: bool = False) -> None:
+        if self.fail:
+            self.fail = False
+            raise RuntimeError("chat.postMessage failed")
+        await super().reconcile(incidents, everything=everything)
+
+
+async def test_an_event_the_feeds_failed_on_is_kept_and_handed_over_again_at_start() -> None:
+    events, feeds = MemoryEvents(), Failing()
+    view = view_over(MemoryVictorOps())
+    ingest = Ingest(events, view, feeds, lambda: NOW)
+    assert not (await ingest.receive(body("4", "ACKED", **{"STATE.ACKED_BY": "heidi"}))).duplicate  # still a 200
+    assert feeds.calls == [] and len(await events.unprocessed()) == 1
+    restarted = Ingest(events, view, feeds, lambda: NOW)  # the view kept the merge: reconciled all the same
+    assert await restarted.catch_up() == 1
+    assert feeds.seen() == {"4": Phase.ACKED} and await events.unprocessed() == []

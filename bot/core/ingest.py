@@ -8,7 +8,7 @@ start (`catch_up`), so an accepted event is never lost and a duplicate never act
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -64,14 +64,25 @@ class Ingest:
         )
         if stored is None:
             return Received(incident, duplicate=True)
-        await self._apply(stored, [incident])
+        try:
+            if changed := await self._view.merge([incident]):
+                await self._reconciler.reconcile(changed)
+            await self._events.processed(stored, self._now())
+        except Exception:  # stored: VictorOps gets its 200, and the event is applied again at the next start
+            log.exception("webhook for incident %s stored, not applied yet", incident.incident_number)
         return Received(incident, duplicate=False)
 
     async def catch_up(self) -> int:
-        """Apply the events stored but not processed (a crash between the 200 and the feed); how many."""
+        """Apply the events stored but not processed (a crash or a failure between the 200 and the feed); how
+        many. The view may have taken one already: its incidents are handed over as the view holds them, and
+        the feeds, which post once, take them again."""
         pending = await self._events.unprocessed()
         for event in pending:
-            await self._apply(event.id, [parse(event.body)])
+            incident = parse(event.body)
+            await self._view.merge([incident])
+            held = self._view.known([incident.incident_number])[incident.incident_number] or incident
+            await self._reconciler.reconcile([held])
+            await self._events.processed(event.id, self._now())
         return len(pending)
 
     async def last_received(self) -> datetime | None:
@@ -80,9 +91,3 @@ class Ingest:
     async def webhooks_on(self) -> bool:
         last = await self._events.last_received()
         return last is not None and (self._now() - last).total_seconds() < WEBHOOKS_ON_FOR
-
-    async def _apply(self, event_id: int, incidents: Sequence[Incident]) -> None:
-        changed = await self._view.merge(incidents)
-        if changed:
-            await self._reconciler.reconcile(changed)
-        await self._events.processed(event_id, self._now())
