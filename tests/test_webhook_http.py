@@ -3,6 +3,7 @@ body's shapes, duplicates and late deliveries, and what is stored before the 200
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -147,3 +148,22 @@ async def test_duplicates_and_out_of_order_deliveries_change_nothing(receiver: R
     assert held is not None and held.current_phase is Phase.RESOLVED
     rendered = receiver.metrics.render().decode()
     assert 'vobot_webhooks_total{result="duplicate"} 2.0' in rendered
+
+
+async def test_one_webhook_delivered_to_two_replicas_at_once_is_taken_once(database: Database) -> None:
+    (first, _, _, first_feeds, _), (second, _, _, second_feeds, _) = (
+        receiver_app(database, TOKEN),
+        receiver_app(database, TOKEN),
+    )
+    clients = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vobot") for app in (first, second)
+    ]
+    try:
+        answers = await asyncio.gather(
+            *(c.post("/victorops/webhook", params={"token": TOKEN}, json=TRIGGERED) for c in clients * 3)
+        )
+    finally:
+        for client in clients:
+            await client.aclose()
+    assert sorted(a.text for a in answers) == ["Accepted.\n"] + ["Already received.\n"] * 5
+    assert len(first_feeds.calls) + len(second_feeds.calls) == 1
