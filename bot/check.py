@@ -2,7 +2,7 @@
 
 Costs: two Slack calls plus one per digest channel; VictorOps one lookup and one incidents call (a write
 that changes nothing, to tell a read-only key from a full one), and one more incidents call (a read) when that
-write gets a 403 that does not say why.
+write gets a 403 that does not say why. Webhooks are only described: VictorOps calls us, not the other way.
 """
 
 from __future__ import annotations
@@ -34,7 +34,39 @@ class Check:
 
 
 async def run_checks(settings: Settings, config: AppConfig) -> list[Check]:
-    return [*await check_database(settings), *await check_slack(settings, config), *await check_victorops(settings)]
+    return [
+        *await check_database(settings),
+        *await check_slack(settings, config),
+        *await check_victorops(settings),
+        *check_webhooks(settings),
+    ]
+
+
+OFF_HINT = 'VOBOT_WEBHOOK_TOKEN turns them on: README, "Live feed"'
+
+
+def masked(token: str) -> str:
+    """Enough of the token to tell which one it is, never enough to use it."""
+    return token[:2] + "…" if len(token) >= 12 else "…"
+
+
+def _polling(settings: Settings) -> str:
+    return f"polling every {settings.poll_interval:g} s" if settings.poll_interval else "polling off"
+
+
+def check_webhooks(settings: Settings) -> list[Check]:
+    """With a token, how to set VictorOps up to call us (no call is made); without, nothing: the VictorOps line
+    says webhooks are off."""
+    if settings.webhook_token is None:
+        return []
+    token = masked(settings.webhook_token.get_secret_value())
+    polling = f"{_polling(settings)}, slower while webhooks arrive" if settings.poll_interval else _polling(settings)
+    setup = (
+        "in VictorOps, Settings → Alert Behavior → Outgoing Webhooks → Add Webhook: event Any-Incident, method "
+        f"POST, content type application/json, URL https://<this bot's host>/victorops/webhook?token={token} "
+        "(VOBOT_WEBHOOK_TOKEN in full)"
+    )
+    return [Check("Webhooks", True, f"on ({polling}): {setup}")]
 
 
 async def check_database(settings: Settings) -> list[Check]:
@@ -114,7 +146,8 @@ async def check_victorops(settings: Settings) -> list[Check]:
     )
     try:
         users = await vo.list_users()
-        found = [Check("VictorOps", True, f"the API key works ({len(users)} users); {budgets}")]
+        hooks = "" if settings.webhook_token else f"; webhooks off, {_polling(settings)} ({OFF_HINT})"
+        found = [Check("VictorOps", True, f"the API key works ({len(users)} users); {budgets}{hooks}")]
         found.append(await check_writes(vo))
         return found
     except errors.VictorOpsError as exc:

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     batch_window: float = Field(1.0, validation_alias="VOBOT_BATCH_WINDOW", ge=0, le=30)
     lease_seconds: float = Field(10.0, validation_alias="VOBOT_LEASE_SECONDS", ge=1, le=300)
     port: int = Field(3000, validation_alias="PORT", ge=0, le=65535)
+    webhook_token: SecretStr | None = Field(None, validation_alias="VOBOT_WEBHOOK_TOKEN")
+    poll_interval: float = Field(30.0, validation_alias="VOBOT_POLL_INTERVAL", ge=0, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", validation_alias="VOBOT_LOG_LEVEL")
     log_format: Literal["text", "json"] = Field("text", validation_alias="VOBOT_LOG_FORMAT")
 

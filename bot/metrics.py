@@ -45,6 +45,24 @@ class Metrics:
         self.digests_posted = Counter(
             "vobot_digests_posted", "Digests posted to Slack", ["digest"], registry=self.registry
         )
+        self.webhooks = Counter(
+            "vobot_webhooks", "VictorOps webhook deliveries, by result", ["result"], registry=self.registry
+        )
+        self.last_webhook = Gauge(
+            "vobot_last_webhook_timestamp_seconds", "When the last VictorOps webhook was accepted",
+            registry=self.registry,
+        )  # fmt: skip
+        self.polls = Counter(
+            "vobot_polls", "Polls of the open incidents, by result", ["result"], registry=self.registry
+        )
+        self.last_poll = Gauge(
+            "vobot_last_poll_timestamp_seconds", "When the last poll read the open incidents", registry=self.registry
+        )
+
+    def poll(self, result: str) -> None:
+        self.polls.labels(result).inc()
+        if result == "ok":
+            self.last_poll.set_to_current_time()
 
     def victorops_call(self, method: str, path: str, status: str, family: str, waited: float) -> None:
         self.victorops_calls.labels(endpoint(method, path), status).inc()

@@ -9,7 +9,7 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -34,10 +34,12 @@ from bot.core.feed_admin import Channels, FeedAdmin
 from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
+from bot.core.ingest import Ingest
+from bot.core.poller import Poller
 from bot.core.posting import PostLimits
 from bot.core.queue import QueuedAction
 from bot.core.sender import ActionSender
-from bot.core.status import FamilyBudget, Status
+from bot.core.status import FamilyBudget, FeedSources, Status
 from bot.metrics import Metrics
 from bot.slack.acting import Answers
 from bot.slack.app import build_bolt_app
@@ -61,6 +63,7 @@ from bot.store.budget import SharedWindow
 from bot.store.contexts import SavedContexts
 from bot.store.db import Database
 from bot.store.digests import DigestStore, SlotClaims
+from bot.store.events import EventStore
 from bot.store.feeds import FeedStore
 from bot.store.lease import Lease
 from bot.store.links import LinkStore
@@ -71,8 +74,8 @@ from bot.store.snapshots import Snapshots
 from bot.victorops.client import VictorOpsClient
 from bot.victorops.errors import VictorOpsError
 from bot.victorops.limits import Family, SharedBudget
-from bot.victorops.models import Target
-from bot.web import build_http_app, database_check, slack_check
+from bot.victorops.models import Incident, Target
+from bot.web import Webhook, build_http_app, database_check, slack_check
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +109,7 @@ class Store:
     seen: SeenRequestStore
     post_windows: PostWindows
     feeds: FeedStore
+    events: EventStore
 
 
 async def open_store(settings: Settings, config: AppConfig, holder: str) -> Store:
@@ -129,6 +133,7 @@ async def open_store(settings: Settings, config: AppConfig, holder: str) -> Stor
         seen=SeenRequestStore(db),
         post_windows=PostWindows(db),
         feeds=feeds,
+        events=EventStore(db),
     )
 
 
@@ -247,6 +252,7 @@ def build_core(
     tell: Callable[[QueuedAction], Awaitable[None]],
     poster: Poster,
     channels: Channels,
+    feed: FeedSources | None = None,
 ) -> Core:
     completions = Completions()
     gate = vo.budgets[Family.INCIDENTS]
@@ -283,8 +289,38 @@ def build_core(
         ),
         feed_admin=FeedAdmin(store.feeds, lookups.incidents, lookups.directory, channels, admins=identity.admins),
         posts=posts,
-        status=Status(lookups.directory.oncall, budgets, store.queue, digests, identity),
+        status=Status(lookups.directory.oncall, budgets, store.queue, digests, identity, feed),
     )
+
+
+class NoFeeds:
+    """A Reconciler that does nothing, until the feed poster lands."""
+
+    async def reconcile(self, incidents: Sequence[Incident], *, everything: bool = False) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the live feed learns of changes: VictorOps' webhook and polling."""
+
+    ingest: Ingest
+    poller: Poller
+
+
+def build_sources(settings: Settings, store: Store, vo: VictorOpsClient, lookups: Lookups, metrics: Metrics) -> Sources:
+    feeds = NoFeeds()
+    ingest = Ingest(store.events, lookups.incidents, feeds, now)
+    poller = Poller(
+        lookups.incidents,
+        feeds,
+        vo.budgets[Family.INCIDENTS],
+        store.queue,
+        ingest.webhooks_on,
+        interval=settings.poll_interval,
+        on_poll=metrics.poll,
+    )
+    return Sources(ingest, poller)
 
 
 @dataclass(frozen=True)
@@ -300,6 +336,7 @@ class Vobot:
     lookups: Lookups
     slack_side: SlackSide
     core: Core
+    sources: Sources
 
     async def aclose(self) -> None:
         await self.vo.aclose()
@@ -315,10 +352,21 @@ async def build(settings: Settings, config: AppConfig) -> Vobot:
     slack = connect_slack(settings)
     lookups = build_lookups(settings, config, store, vo, slack)
     side = build_slack_side(settings, store, lookups, slack, metrics)
+    sources = build_sources(settings, store, vo, lookups, metrics)
+    feed = FeedSources(sources.ingest, sources.poller, lookups.incidents, webhooks=settings.webhook_token is not None)
     core = build_core(
-        settings, config, store, vo, lookups, metrics, tell=side.notifier, poster=side.poster, channels=side.channels
+        settings,
+        config,
+        store,
+        vo,
+        lookups,
+        metrics,
+        tell=side.notifier,
+        poster=side.poster,
+        channels=side.channels,
+        feed=feed,
     )
-    return Vobot(settings, config, metrics, store, vo, slack, lookups, side, core)
+    return Vobot(settings, config, metrics, store, vo, slack, lookups, side, core, sources)
 
 
 def build_bolt(vobot: Vobot) -> AsyncApp:
@@ -374,7 +422,9 @@ def build_web(vobot: Vobot, bolt: AsyncApp | None) -> Starlette:
         secret = vobot.settings.slack_signing_secret
         signing_secret = secret.get_secret_value() if secret else ""
         edge = Edge(bolt, signing_secret, auth.team_id, vobot.store.seen, vobot.metrics)
-    return build_http_app(vobot.metrics, checks, edge)
+    token = vobot.settings.webhook_token
+    webhook = Webhook(token.get_secret_value() if token else None, vobot.sources.ingest, vobot.metrics)
+    return build_http_app(vobot.metrics, checks, edge, webhook)
 
 
 async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") -> None:  # noqa: S104
@@ -392,7 +442,16 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
     web = build_web(vobot, None if socket else bolt)
     # log_config None: uvicorn's own lines go through our handler and formatter (escaped, JSON when asked)
     server = uvicorn.Server(
-        uvicorn.Config(web, host=host, port=settings.port, log_level="warning", log_config=None, lifespan="off")
+        uvicorn.Config(
+            # no access log: a webhook's URL carries its token
+            web,
+            host=host,
+            port=settings.port,
+            log_level="warning",
+            log_config=None,
+            lifespan="off",
+            access_log=False,
+        )
     )
     log.info("serving %s on port %d", "health" if socket else "Slack requests and health", settings.port)
     loop = asyncio.get_running_loop()
@@ -400,6 +459,8 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
     stop = asyncio.Event()
     dispatching = asyncio.create_task(vobot.core.dispatcher.run(stop))
+    await vobot.sources.ingest.catch_up()  # events a crash left between their 200 and the feed
+    polling = asyncio.create_task(vobot.sources.poller.run(stop))
     await vobot.core.digests.start()
     try:
         await server.serve()
@@ -407,6 +468,7 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
         await vobot.core.digests.stop()
         stop.set()  # the dispatcher finishes the call in flight; what is queued stays queued
         await dispatching
+        await polling
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         if socket:

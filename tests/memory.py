@@ -14,7 +14,7 @@ import asyncio
 import json
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -22,6 +22,7 @@ from typing import Any
 
 from bot.core.feed import Feed
 from bot.core.identity import UNLINKED, Link, Profile, VictorOpsUserTaken, same_email
+from bot.core.ingest import StoredEvent
 from bot.core.outcomes import Verb
 from bot.core.queue import QueuedAction
 from bot.store.queue import ACTIVE, FINISHED
@@ -465,3 +466,40 @@ class MemoryVictorOps:
     async def oncall_now(self) -> list[TeamOnCall]:
         self.calls.append(("oncall",))
         return self.oncall
+
+
+class MemoryEvents:
+    """`bot.store.events.EventStore`: one row per key (a redelivery inserts nothing)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, StoredEvent] = {}
+        self.done: dict[int, datetime] = {}
+
+    async def add(self, key: str, number: str, phase: str, body: Mapping[str, Any], at: datetime) -> int | None:
+        if key in self.rows:
+            return None
+        self.rows[key] = StoredEvent(len(self.rows) + 1, at, _stored(dict(body)))
+        return len(self.rows)
+
+    async def processed(self, event_id: int, at: datetime) -> None:
+        self.done.setdefault(event_id, at)
+
+    async def unprocessed(self) -> list[StoredEvent]:
+        return [e for e in self.rows.values() if e.id not in self.done]
+
+    async def last_received(self) -> datetime | None:
+        return max((e.received_at for e in self.rows.values()), default=None)
+
+
+class RecordingReconciler:
+    """A Reconciler that remembers what it was handed: (numbers and phases, everything)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict[str, Phase], bool]] = []
+
+    async def reconcile(self, incidents: Sequence[Incident], *, everything: bool = False) -> None:
+        self.calls.append(({i.incident_number: i.current_phase for i in incidents}, everything))
+
+    def seen(self) -> dict[str, Phase]:
+        """Every incident handed over, at its last phase."""
+        return {n: p for found, _ in self.calls for n, p in found.items()}

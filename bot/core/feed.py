@@ -12,13 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from bot.core.incidents import RANK as RANK  # beside the view, which moves phases forward too
 from bot.core.incidents import IncidentFilter
 from bot.victorops.models import Incident, Phase
 
 Source = Literal["config", "slack"]  # the YAML file, or `/vo subscribe`
-
-# Phases only move forward: an event that arrives late never takes a card (or the view) back.
-RANK = {Phase.UNACKED: 0, Phase.ACKED: 1, Phase.RESOLVED: 2}
 
 DEFAULT_REMIND_UNACKED = 15 * 60
 DEFAULT_REMIND_ACKED = 4 * 3600

@@ -31,6 +31,9 @@ SHARED_REREAD = 3.0  # seconds a replica keeps its copy of the shared snapshot b
 # this little before the question is at hand: a burst of unknown numbers (or a double click) costs one call.
 UNKNOWN_NUMBER_RECHECK = 1.0
 
+# Phases only move forward: an event that arrives late never takes a card (or the view) back.
+RANK = {Phase.UNACKED: 0, Phase.ACKED: 1, Phase.RESOLVED: 2}
+
 
 class IncidentSource(Protocol):
     async def list_incidents(self) -> list[Incident]: ...
@@ -135,6 +138,11 @@ class IncidentView:
             answer = await self._cache.refresh()
         return answer.incidents if answer else {}
 
+    def asked_at(self) -> float | None:
+        """When (wall clock) VictorOps was asked for the answer this replica holds; None before the first."""
+        answer = self._cache.peek()
+        return answer.asked_at if answer else None
+
     def routes(self) -> list[str]:
         """The routing keys of the incidents this view last had, as VictorOps spells them, without asking."""
         return sorted({i.routing_key for i in self._held().values() if i.routing_key})
@@ -154,11 +162,42 @@ class IncidentView:
         self._cache.replace(answer)
         await self._publish(answer)
 
+    async def merge(self, incidents: Iterable[Incident]) -> list[Incident]:
+        """Fold incidents reported by an event (a webhook) into the view, for every replica, phases forward
+        only: an event older than what the view holds changes nothing. Returns the incidents as merged, for
+        those that changed."""
+        last = self._cache.peek()
+        asked, held = (last.asked_at, last.incidents) if last else (0.0, {})
+        if self._snapshots is not None and (found := await self._snapshots.get(SNAPSHOT)):
+            shared = IncidentList.model_validate_json(found[1]).incidents  # another replica's news counts too
+            asked, held = max(asked, found[0]), {**held, **{i.incident_number: i for i in shared}}
+        changed = [m for i in incidents if (m := forward(held.get(i.incident_number), i)) is not None]
+        if changed:
+            answer = Answer(asked, {**held, **{i.incident_number: i for i in changed}})
+            self._cache.replace(answer)
+            await self._publish(answer)
+        return changed
+
     async def invalidate(self) -> None:
         """The next reader, on any replica, fetches from VictorOps."""
         self._cache.invalidate()
         if self._snapshots is not None and (found := await self._snapshots.get(SNAPSHOT)):
             await self._snapshots.put(SNAPSHOT, 0.0, found[1])
+
+
+def forward(held: Incident | None, reported: Incident) -> Incident | None:
+    """What the view should hold once `reported` is known, or None when it changes nothing: a phase behind the
+    one held is old news; the fields the report carries replace those held, and transitions are kept from both."""
+    if held is None:
+        return reported
+    if RANK[reported.current_phase] < RANK[held.current_phase]:
+        return None
+    update = {name: getattr(reported, name) for name in reported.model_fields_set}
+    seen = {(t.name, t.by) for t in held.transitions}
+    transitions = [*held.transitions, *(t for t in reported.transitions if (t.name, t.by) not in seen)]
+    update["transitions"] = sorted(transitions, key=lambda t: t.at)
+    merged = held.model_copy(update=update)
+    return None if merged == held else merged
 
 
 @dataclass(frozen=True)

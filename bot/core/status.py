@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.core.digest import Digest
 from bot.core.digests import Digests
+from bot.core.incidents import IncidentView
+from bot.core.ingest import Ingest
+from bot.core.poller import Poller
 from bot.core.refusals import Hold
 from bot.victorops.errors import VictorOpsError
 from bot.victorops.limits import RateSpec
@@ -58,6 +62,35 @@ class DigestPosted:
 
 
 @dataclass(frozen=True)
+class FeedState:
+    """Where the live feed learns of changes, and how late that news is."""
+
+    webhooks: bool  # VOBOT_WEBHOOK_TOKEN is set
+    last_webhook: datetime | None  # the last delivery accepted, on any replica
+    poll_interval: float  # seconds; 0: no polling
+    last_poll: datetime | None  # the last poll on this replica that read VictorOps' answer
+    poll_failures: int
+    lag: float | None  # seconds since the newest news (a poll's answer or a webhook); None: none yet
+
+
+class FeedSources:
+    def __init__(self, ingest: Ingest, poller: Poller, view: IncidentView, *, webhooks: bool) -> None:
+        self._ingest, self._poller, self._view, self._webhooks = ingest, poller, view, webhooks
+
+    async def state(self) -> FeedState:
+        hook, facts, asked = await self._ingest.last_received(), self._poller.facts(), self._view.asked_at()
+        news = [t for t in (hook.timestamp() if hook else None, asked or None) if t is not None]
+        return FeedState(
+            webhooks=self._webhooks,
+            last_webhook=hook,
+            poll_interval=self._poller.interval,
+            last_poll=datetime.fromtimestamp(facts.last_poll, UTC) if facts.last_poll else None,
+            poll_failures=facts.failures,
+            lag=max(0.0, self._view.now() - max(news)) if news else None,
+        )
+
+
+@dataclass(frozen=True)
 class StatusReport:
     victorops_error: VictorOpsError | None  # None: VictorOps answered
     budgets: list[BudgetLeft]
@@ -66,12 +99,20 @@ class StatusReport:
     holds: list[Hold]  # channels (or the token) the chat refuses, not tried again for a while
     oncall: list[str]  # VictorOps usernames on call now, sorted; empty when VictorOps did not answer
     unlinked: list[str]  # those of them no Slack user acts as
+    feed: FeedState | None = None
 
 
 class Status:
     def __init__(
-        self, oncall: OnCall, budgets: Sequence[FamilyBudget], queue: Queue, digests: Digests, identity: Linked
+        self,
+        oncall: OnCall,
+        budgets: Sequence[FamilyBudget],
+        queue: Queue,
+        digests: Digests,
+        identity: Linked,
+        feed: FeedSources | None = None,
     ) -> None:
+        self._feed = feed
         self._oncall = oncall
         self._budgets = tuple(budgets)
         self._queue = queue
@@ -96,4 +137,5 @@ class Status:
             holds=self._digests.refusals.current(),
             oncall=oncall,
             unlinked=[name for name in oncall if name.lower() not in linked],
+            feed=await self._feed.state() if self._feed else None,
         )

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
 import socket
 import tempfile
 from pathlib import Path
@@ -68,6 +69,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 async def run_demo(port: int, host: str = "127.0.0.1") -> None:
     sock = listening_socket(host, port)
+    token = secrets.token_urlsafe(24)
     with sock, tempfile.TemporaryDirectory(prefix="vobot-demo-") as folder:
         # VictorOps' real budgets on both sides, so the queue and its "queued, ~40 s" can be seen.
         async with local_stack(
@@ -77,7 +79,9 @@ async def run_demo(port: int, host: str = "127.0.0.1") -> None:
             VICTOROPS_RATE_LIMIT="6/minute",
             VICTOROPS_REPORTING_RATE_LIMIT="1/minute",
             VICTOROPS_LOOKUP_RATE_LIMIT="15/minute",
+            VOBOT_WEBHOOK_TOKEN=token,
         ) as stack:
+            stack.vo.send_webhooks(f"{stack.url}/victorops/webhook", token)  # as VictorOps' Any-Incident webhook
             await stack.vobot.core.digests.start()
             alerts = asyncio.create_task(keep_alerting(stack, random.Random()))
             app = Starlette(routes=build_workspace_routes(stack, DEMO_USERS))
@@ -94,3 +98,4 @@ async def run_demo(port: int, host: str = "127.0.0.1") -> None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await alerts
                 await stack.vobot.core.digests.stop()
+                stack.vo.send_webhooks(None)

@@ -13,7 +13,9 @@ import asyncio
 import functools
 import hmac
 import json
+import logging
 import math
+import queue
 import random
 import threading
 import time
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -37,6 +40,8 @@ Family = Literal["incidents", "reporting", "lookups"]
 Phase = Literal["UNACKED", "ACKED", "RESOLVED"]
 Command = Literal["ack", "resolve"]
 Json = dict[str, Any]
+
+log = logging.getLogger(__name__)
 
 PHASES: tuple[Phase, ...] = ("UNACKED", "ACKED", "RESOLVED")
 REPORTING_PHASES: dict[Phase, str] = {"UNACKED": "triggered", "ACKED": "acknowledged", "RESOLVED": "resolved"}
@@ -429,6 +434,110 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
+def _millis(timestamp: float) -> int:
+    return int(timestamp * 1000)
+
+
+def webhook_body(incident: Incident) -> Json:
+    """The raw outgoing-webhook body (reference §6a): flat dotted keys, lists by index, numbers partly as
+    strings, `null` for what has not happened."""
+    acked, resolved = incident.last("ACKED"), incident.last("RESOLVED")
+    body: Json = {
+        "INCIDENT.INCIDENT_ID": str(incident.number),
+        "INCIDENT.INCIDENT_NAME": f"#{incident.number}",
+        "INCIDENT.INCIDENT_TIMESTAMP": _millis(incident.start_time),
+        "INCIDENT.CURRENT_PHASE": incident.phase,
+        "INCIDENT.ENTITY_STATE": incident.entity_state,
+        "INCIDENT.ENTITY_DISPLAY_NAME": incident.summary,
+        "INCIDENT.SERVICE": incident.summary,
+        "INCIDENT.HOST": incident.host,
+        "INCIDENT.ENTITY_TYPE": "SERVICE",
+        "INCIDENT.MONITOR_TYPE": incident.monitor_type,
+        "INCIDENT.MONITOR_NAME": incident.monitor_name,
+        "INCIDENT.ALERT_COUNT": str(incident.alert_count),
+        "INCIDENT.TAGS.0": "routing" + reporting_route(incident.routing_key),
+        "INCIDENT.SEQUENCING.SEQUENCE": str(len(incident.transitions)),
+        "ALERT.entity_id": incident.entity_id,
+        "ALERT.entity_display_name": incident.summary,
+        "ALERT.entity_state": incident.entity_state,
+        "ALERT.VO_UUID": incident.last_alert_id,
+        "ALERT.VO_ALERT_RCV_TIME": str(_millis(incident.last_alert_time)),
+        "STATE.INCIDENT_NAME": str(incident.number),
+        "STATE.CURRENT_ALERT_PHASE": incident.phase,
+        "STATE.ACK_USER": acked.by if acked and acked.by else "SYSTEM",
+        "STATE.ACK_MSG": (acked.message or "") if acked else "",
+        "STATE.ACK_TIMESTAMP": _millis(acked.at) if acked else 0,
+        "STATE.ACKED_BY": acked.by if acked else None,
+        "STATE.ACKED_AT": str(_millis(acked.at)) if acked else None,
+        "STATE.RESOLVED_BY": resolved.by if resolved else None,
+        "STATE.RESOLVED_AT": str(_millis(resolved.at)) if resolved else None,
+        "STATE.ENTITY_ID": incident.entity_id,
+        "STATE.ALERT_COUNT": incident.alert_count,
+    }
+    if incident.monitor_type == "API":  # an alert through the REST endpoint carries its routing key
+        body["ALERT.routing_key"] = incident.routing_key
+    for index, user in enumerate(incident.paged_users):
+        body[f"STATE.USERS_PAGED.{index}"] = user
+    for index, policy in enumerate(incident.paged_policies):
+        prefix = f"INCIDENT.POLICIES_PAGED.{index}"
+        team = policy.team
+        body |= {
+            f"{prefix}.POLICY.NAME": policy.name,
+            f"{prefix}.POLICY.SLUG": policy.slug,
+            f"{prefix}.TEAM.NAME": team.name if team else "",
+            f"{prefix}.TEAM.SLUG": team.slug if team else "",
+        }
+    return body
+
+
+class WebhookSender:
+    """POSTs webhook bodies, in order, from a thread of its own: a change never waits for the receiver."""
+
+    def __init__(self, url: str, token: str | None) -> None:
+        self.url, self._token = url, token
+        self._queue: queue.Queue[Json | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="sim-webhooks", daemon=True)
+        self._thread.start()
+
+    def send(self, body: Json) -> None:
+        self._queue.put(body)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        params = {"token": self._token} if self._token else {}
+        with httpx.Client(timeout=10) as client:
+            while (body := self._queue.get()) is not None:
+                try:
+                    client.post(self.url, params=params, json=body)
+                except httpx.HTTPError as exc:  # as VictorOps would: the delivery is lost
+                    log.warning("webhook to %s failed: %s", self.url, type(exc).__name__)
+
+
+def _fingerprint(incident: Incident) -> tuple[Any, ...]:
+    return (incident.phase, len(incident.transitions), incident.alert_count, tuple(incident.paged_users))
+
+
+def _emitting(method: Callable[Concatenate[SimState, _P], _R]) -> Callable[Concatenate[SimState, _P], _R]:
+    """After a change, a webhook for each incident it changed (lock held)."""
+
+    @functools.wraps(method)
+    def emitting(self: SimState, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if self._webhooks is None:
+            return method(self, *args, **kwargs)
+        before = {n: _fingerprint(i) for n, i in self._incidents.items()}
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            for number, incident in self._incidents.items():
+                if before.get(number) != _fingerprint(incident):
+                    self._webhooks.send(webhook_body(incident))
+
+    return emitting
+
+
 def _locked(method: Callable[Concatenate[SimState, _P], _R]) -> Callable[Concatenate[SimState, _P], _R]:
     @functools.wraps(method)
     def locked(self: SimState, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
@@ -455,7 +564,22 @@ class SimState:
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
         self._lock = threading.Lock()
+        self._webhooks: WebhookSender | None = None
         self.reset()
+
+    @_locked
+    def webhook(self, number: str) -> Json | None:
+        """The webhook body the incident's last change sent (or would have)."""
+        found = self._find(number)
+        return webhook_body(found) if found else None
+
+    @_locked
+    def send_webhooks(self, url: str | None, token: str | None = None) -> None:
+        """POST the §6a body to `url` on every incident change from now on (None: stop), as VictorOps'
+        outgoing webhook `Any-Incident` would, with the token in the query."""
+        if self._webhooks is not None:
+            self._webhooks.close()
+        self._webhooks = WebhookSender(url, token) if url else None
 
     def now(self) -> float:
         return self.config.clock()
@@ -559,12 +683,14 @@ class SimState:
     # -- changing incidents
 
     @_locked
+    @_emitting
     def trigger(self, summary: str, routing_key: str = DEFAULT_ROUTE, *, entity_id: str | None = None) -> str:
         """A CRITICAL alert as the REST endpoint would take it; returns the incident number."""
         event = AlertEvent("CRITICAL", entity_id or self._new_id(), summary)
         return str(self._critical(routing_key, event, self.now()).number)
 
     @_locked
+    @_emitting
     def ingest_alert(self, routing_key: str, body: Mapping[str, Any]) -> str:
         """The REST endpoint: returns the entity id; a bad body raises ApiError."""
         event = self._alert_event(body)
@@ -572,6 +698,7 @@ class SimState:
         return event.entity_id
 
     @_locked
+    @_emitting
     def create(self, username: str, summary: str, targets: list[Target]) -> Json:
         """POST /incidents. The required `details` are checked by the handler but shown by no view."""
         self._require_user(username)
@@ -582,6 +709,7 @@ class SimState:
         return {"incidentNumber": str(incident.number), "entityId": incident.entity_id}
 
     @_locked
+    @_emitting
     def act(self, command: Command, username: str, names: list[str], message: str | None = None) -> list[Json]:
         """Ack or resolve by number. An unknown or closed incident gets `cmdAccepted: false` and a message
         (UNCONFIRMED); with `strict_ack_errors` the whole call fails instead, 404 or 400, and changes nothing."""
@@ -591,6 +719,7 @@ class SimState:
         return [self._act_one(command, name, username, message) for name in names]
 
     @_locked
+    @_emitting
     def act_by_user(self, command: Command, username: str, message: str | None = None) -> list[Json]:
         """Ack or resolve every incident the user is paged for; see `paged_for`."""
         self._require_user(username)
@@ -603,6 +732,7 @@ class SimState:
         return [_result(str(i.number), i.entity_id, True, "") for i in chosen]
 
     @_locked
+    @_emitting
     def reroute(self, username: str, reroutes: list[Reroute]) -> list[Json]:
         self._require_user(username)
         return [self._reroute_one(r) for r in reroutes]
@@ -1142,6 +1272,11 @@ def build_app(config: SimConfig | None = None, state: SimState | None = None) ->
     async def sim_calls(request: Request) -> Response:
         return JSONResponse({"calls": [c.view() for c in sim.calls()]})
 
+    async def sim_webhook(request: Request) -> Response:
+        body = _json_object(await request.body())
+        sim.send_webhooks(_optional_text(body, "url"), _optional_text(body, "token"))
+        return JSONResponse({"result": "ok"})
+
     async def sim_reset(request: Request) -> Response:
         sim.reset()
         return JSONResponse({"result": "reset"})
@@ -1154,6 +1289,7 @@ def build_app(config: SimConfig | None = None, state: SimState | None = None) ->
         Route("/_sim/state", sim_state, methods=["GET"]),
         Route("/_sim/calls", sim_calls, methods=["GET"]),
         Route("/_sim/reset", sim_reset, methods=["POST"]),
+        Route("/_sim/webhook", sim_webhook, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: unknown_path, 405: unknown_path})
     app.router.redirect_slashes = False  # the gateway does not redirect /incidents/ either

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 from bot.core.refusals import EVERYWHERE
-from bot.core.status import BudgetLeft, StatusReport
+from bot.core.status import BudgetLeft, FeedState, StatusReport
 from bot.slack.mrkdwn import escape
 
 
@@ -30,7 +30,24 @@ def status_text(report: StatusReport, command: str) -> str:
         )
     elif report.oncall:
         lines.append("Everyone on call is linked to Slack.")
+    if report.feed is not None:
+        lines += _feed(report.feed)
     return "\n".join(lines)
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment.astimezone(UTC):%H:%M:%S} UTC" if moment else "never"
+
+
+def _feed(feed: FeedState) -> list[str]:
+    hooks = f"last received {_when(feed.last_webhook)}" if feed.webhooks else "off (VOBOT_WEBHOOK_TOKEN is not set)"
+    if feed.poll_interval:
+        polls = f"every {feed.poll_interval:g} s, last {_when(feed.last_poll)}"
+        polls += f", {feed.poll_failures} failed" if feed.poll_failures else ""
+    else:
+        polls = "off"
+    lag = "no news yet" if feed.lag is None else f"newest news {feed.lag:.0f} s old"
+    return [f"Live feed: webhooks {hooks}; polling {polls}; {lag}."]
 
 
 def _left(budget: BudgetLeft) -> str:
