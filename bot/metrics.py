@@ -45,6 +45,17 @@ class Metrics:
         self.digests_posted = Counter(
             "vobot_digests_posted", "Digests posted to Slack", ["digest"], registry=self.registry
         )
+        self.feed_posts = Counter(
+            "vobot_feed_posts", "Live feed messages posted, by channel and kind (card, thread, rollup)",
+            ["channel", "kind"], registry=self.registry,
+        )  # fmt: skip
+        self.feed_edits = Counter(
+            "vobot_feed_edits", "Live feed messages edited in place, by channel", ["channel"], registry=self.registry
+        )
+        self.feed_failures = Counter(
+            "vobot_feed_failures", "Live feed posts and edits Slack refused or that failed, by channel", ["channel"],
+            registry=self.registry,
+        )  # fmt: skip
 
     def victorops_call(self, method: str, path: str, status: str, family: str, waited: float) -> None:
         self.victorops_calls.labels(endpoint(method, path), status).inc()

@@ -30,6 +30,7 @@ from bot.core.digest_admin import DigestAdmin
 from bot.core.digests import Digests, Poster
 from bot.core.directory import Directory
 from bot.core.dispatch import Dispatcher
+from bot.core.feeds import CardPoster, FeedSync
 from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
@@ -46,6 +47,7 @@ from bot.slack.contexts import Contexts
 from bot.slack.digests import DigestPoster
 from bot.slack.edge import Edge
 from bot.slack.errors import explain
+from bot.slack.feed import FeedPoster
 from bot.slack.listeners.buttons import Buttons
 from bot.slack.listeners.commands import Commands
 from bot.slack.listeners.digest_commands import DigestCommands
@@ -58,6 +60,8 @@ from bot.store.budget import SharedWindow
 from bot.store.contexts import SavedContexts
 from bot.store.db import Database
 from bot.store.digests import DigestStore, SlotClaims
+from bot.store.feed_cards import CardStore, RollupStore
+from bot.store.feeds import FeedStore
 from bot.store.lease import Lease
 from bot.store.links import LinkStore
 from bot.store.post_limits import PostWindows
@@ -101,6 +105,9 @@ class Store:
     contexts: SavedContexts
     seen: SeenRequestStore
     post_windows: PostWindows
+    feeds: FeedStore
+    cards: CardStore
+    rollups: RollupStore
 
 
 async def open_store(settings: Settings, config: AppConfig, holder: str) -> Store:
@@ -121,6 +128,9 @@ async def open_store(settings: Settings, config: AppConfig, holder: str) -> Stor
         contexts=SavedContexts(db),
         seen=SeenRequestStore(db),
         post_windows=PostWindows(db),
+        feeds=FeedStore(db),
+        cards=CardStore(db, holder),
+        rollups=RollupStore(db),
     )
 
 
@@ -194,6 +204,7 @@ class SlackSide:
     cards: Cards
     notifier: Notifier
     poster: DigestPoster
+    feed_poster: FeedPoster
 
 
 def build_slack_side(
@@ -210,6 +221,7 @@ def build_slack_side(
         cards=cards,
         notifier=Notifier(lookups.incidents, cards, hooks, slack),
         poster=DigestPoster(slack, settings.command, cards.names, lookups.incidents.routes, metrics),
+        feed_poster=FeedPoster(slack, settings.command, cards.names, metrics),
     )
 
 
@@ -224,6 +236,7 @@ class Core:
     digest_admin: DigestAdmin
     posts: PostLimits
     status: Status
+    feed: FeedSync  # the live feed's cards: what the webhook and the poll reconcile
 
 
 def build_core(
@@ -235,13 +248,15 @@ def build_core(
     metrics: Metrics,
     tell: Callable[[QueuedAction], Awaitable[None]],
     poster: Poster,
+    feed_poster: CardPoster,
 ) -> Core:
     completions = Completions()
+    feed = FeedSync(store.feeds, store.cards, store.rollups, feed_poster, now=now)
     gate = vo.budgets[Family.INCIDENTS]
     dispatcher = Dispatcher(
         queue=store.queue,
         lease=store.lease,
-        sender=ActionSender(vo, lookups.incidents, default_targets(config)),
+        sender=ActionSender(vo, lookups.incidents, default_targets(config), feed=feed),
         gate=gate,
         auditor=store.audit,
         on_done=tell,
@@ -271,6 +286,7 @@ def build_core(
         ),
         posts=posts,
         status=Status(lookups.directory.oncall, budgets, store.queue, digests, identity),
+        feed=feed,
     )
 
 
@@ -302,7 +318,17 @@ async def build(settings: Settings, config: AppConfig) -> Vobot:
     slack = connect_slack(settings)
     lookups = build_lookups(settings, config, store, vo, slack)
     side = build_slack_side(settings, store, lookups, slack, metrics)
-    core = build_core(settings, config, store, vo, lookups, metrics, tell=side.notifier, poster=side.poster)
+    core = build_core(
+        settings,
+        config,
+        store,
+        vo,
+        lookups,
+        metrics,
+        tell=side.notifier,
+        poster=side.poster,
+        feed_poster=side.feed_poster,
+    )
     return Vobot(settings, config, metrics, store, vo, slack, lookups, side, core)
 
 
@@ -391,6 +417,7 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
         await vobot.core.digests.stop()
         stop.set()  # the dispatcher finishes the call in flight; what is queued stays queued
         await dispatching
+        await vobot.core.feed.drain()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         if socket:
