@@ -106,7 +106,8 @@ def is_new(feed: Feed, incident: Incident) -> bool:
     """Triggered since the feed exists: the backlog (or an incident whose start VictorOps did not say) is not."""
     if incident.start_time is None:
         return False
-    return feed.created_at is None or incident.start_time >= feed.created_at
+    # VictorOps gives whole seconds: an incident of the feed's first second is new
+    return feed.created_at is None or incident.start_time >= feed.created_at.replace(microsecond=0)
 
 
 class FeedSync:
