@@ -133,8 +133,8 @@ class FeedSync:
         self._rollup_every = rollup_every
         self.refusals = Refusals(now)
         self._cached: tuple[float, list[Feed]] | None = None
-        self._channels: dict[str, asyncio.Lock] = {}  # one channel's cards in order, one at a time
         self._editing: dict[tuple[str, str], asyncio.Task[None]] = {}  # rolled-up messages being kept in step
+        self._stale: set[tuple[str, str]] = set()  # of those, the ones with numbers added since last drawn
         self._background: set[asyncio.Task[None]] = set()
 
     async def feeds(self) -> list[Feed]:
@@ -180,24 +180,24 @@ class FeedSync:
         task.add_done_callback(self._background.discard)
 
     async def _channel(self, feed: Feed, incidents: Sequence[Incident], cards: dict[tuple[str, str], FeedCard]) -> None:
-        lock = self._channels.setdefault(feed.channel, asyncio.Lock())
-        async with lock:
-            for incident in incidents:
-                if self.refusals.held(feed.channel):
-                    return  # reported when first refused; tried again when the hold ends
-                if not feed.matches(incident):
-                    continue
-                card = cards.get((incident.incident_number, feed.channel))
-                try:
-                    if card is None:
-                        await self._new(feed, incident)
-                    elif card.ts is not None and RANK[incident.current_phase] > RANK[card.phase]:
-                        await self._moved(card, card.ts, incident)
-                except PostRefused as refused:
-                    if self.refusals.hold(refused):
-                        log.warning("feed cards not posted to %s: %s", feed.channel, refused.sentence)
-                except Exception:
-                    log.exception("feed card of incident %s in %s failed", incident.incident_number, feed.channel)
+        # No lock here: the database orders the cards (claims, positions) and the poster takes one post at a
+        # time per channel, so an incident past the limit need not wait for the cards before it to be posted.
+        for incident in incidents:
+            if self.refusals.held(feed.channel):
+                return  # reported when first refused; tried again when the hold ends
+            if not feed.matches(incident):
+                continue
+            card = cards.get((incident.incident_number, feed.channel))
+            try:
+                if card is None:
+                    await self._new(feed, incident)
+                elif card.ts is not None and RANK[incident.current_phase] > RANK[card.phase]:
+                    await self._moved(card, card.ts, incident)
+            except PostRefused as refused:
+                if self.refusals.hold(refused):
+                    log.warning("feed cards not posted to %s: %s", feed.channel, refused.sentence)
+            except Exception:
+                log.exception("feed card of incident %s in %s failed", incident.incident_number, feed.channel)
 
     async def _new(self, feed: Feed, incident: Incident) -> None:
         number, channel = incident.incident_number, feed.channel
@@ -227,31 +227,30 @@ class FeedSync:
     def _keep_rollup(self, feed: Feed, minute: str, *, first: bool) -> None:
         """Draw the minute's rolled-up message now and again while more arrive, at most every `rollup_every`."""
         key = (feed.channel, minute)
-        if key in self._editing:
-            return  # its next pass reads the numbers added since
-        task = asyncio.create_task(self._draw_rollup(feed, minute, first=first))
-        self._editing[key] = task
-        task.add_done_callback(lambda _: self._editing.pop(key, None))
+        self._stale.add(key)
+        if key not in self._editing:  # else its next pass reads the numbers added since
+            self._editing[key] = asyncio.create_task(self._draw_rollup(key, feed, first=first))
 
-    async def _draw_rollup(self, feed: Feed, minute: str, *, first: bool) -> None:
-        shown: tuple[str, ...] = ()
-        while True:
-            rollup = await self._rollups.rollup(feed.channel, minute, feed.max_cards_per_minute)
-            if rollup.numbers == shown or (rollup.ts is None and not first):
-                return  # in step; or not posted yet, by whoever came first past the limit, who then reads ours
-            try:
+    async def _draw_rollup(self, key: tuple[str, str], feed: Feed, *, first: bool) -> None:
+        channel, minute = key
+        try:
+            while key in self._stale:
+                self._stale.discard(key)
+                rollup = await self._rollups.rollup(channel, minute, feed.max_cards_per_minute)
+                if rollup.ts is None and not first:
+                    return  # whoever came first past the limit posts it, then reads the numbers again
                 ts = await self._poster.rollup(feed, rollup)
-            except PostRefused as refused:
-                if self.refusals.hold(refused):
-                    log.warning("feed rollup not posted to %s: %s", feed.channel, refused.sentence)
-                return
-            except Exception:
-                log.exception("feed rollup in %s for %s failed", feed.channel, minute)
-                return
-            if rollup.ts is None:
-                await self._rollups.posted(feed.channel, minute, ts)
-            shown = rollup.numbers
-            await asyncio.sleep(self._rollup_every)
+                if rollup.ts is None:
+                    await self._rollups.posted(channel, minute, ts)
+                    self._stale.add(key)  # other replicas added numbers while it was not posted
+                await asyncio.sleep(self._rollup_every)
+        except PostRefused as refused:
+            if self.refusals.hold(refused):
+                log.warning("feed rollup not posted to %s: %s", channel, refused.sentence)
+        except Exception:
+            log.exception("feed rollup in %s for %s failed", channel, minute)
+        finally:
+            self._editing.pop(key, None)  # no await since the last look at `_stale`: nothing is missed
 
     async def _safely(self, channel: str, post: Coroutine[Any, Any, None]) -> None:
         try:

@@ -4,6 +4,8 @@ thread lines, and a storm minute's rolled-up message; no faster than Slack takes
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -40,8 +42,7 @@ class FeedPoster:
         self._metrics = metrics
         self._spacing = spacing
         self._clock = clock
-        self._turns: dict[str, asyncio.Lock] = {}
-        self._last: dict[str, float] = {}
+        self._turns: dict[str, Turns] = {}
 
     async def post(self, channel: str, incident: Incident) -> str:
         names = await self._names()
@@ -62,12 +63,14 @@ class FeedPoster:
     async def rollup(self, feed: Feed, rollup: Rollup) -> str:
         text = rolled_up(feed, rollup.numbers, self._command)
         if rollup.ts is None:
-            return await self._post(feed.channel, "rollup", text=text)
+            # ahead of the cards waiting their turn: the rolled-up message shows a storm's rest at once
+            return await self._post(feed.channel, "rollup", first=True, text=text)
         await self._update(feed.channel, rollup.ts, text=text)
         return rollup.ts
 
-    async def _post(self, channel: str, kind: str, **message: Any) -> str:
-        async with self._turn(channel), self._counted(channel):
+    async def _post(self, channel: str, kind: str, first: bool = False, **message: Any) -> str:
+        turns = self._turns.setdefault(channel, Turns(self._spacing, self._clock))
+        async with turns.turn(first=first), self._counted(channel):
             # A channel gone, archived or without vobot raises a `PostRefused`: the core holds the channel.
             ts = await post_message(self._slack, channel, unfurl_links=False, **message)
         self._metrics.feed_posts.labels(channel, kind).inc()
@@ -85,21 +88,49 @@ class FeedPoster:
         self._metrics.feed_edits.labels(channel).inc()
 
     @asynccontextmanager
-    async def _turn(self, channel: str) -> AsyncIterator[None]:
-        """One post at a time per channel, `spacing` apart."""
-        async with self._turns.setdefault(channel, asyncio.Lock()):
-            wait = self._last.get(channel, -self._spacing) + self._spacing - self._clock()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            try:
-                yield
-            finally:
-                self._last[channel] = self._clock()
-
-    @asynccontextmanager
     async def _counted(self, channel: str) -> AsyncIterator[None]:
         try:
             yield
         except Exception:
             self._metrics.feed_failures.labels(channel).inc()
             raise
+
+
+class Turns:
+    """One channel's posts: one at a time, `spacing` apart, in order of asking, `first` ones ahead of the rest."""
+
+    def __init__(self, spacing: float, clock: Callable[[], float]) -> None:
+        self._spacing = spacing
+        self._clock = clock
+        self._busy = False
+        self._last = -spacing
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []  # a heap: (0 first | 1, order, waiter)
+        self._order = itertools.count()
+
+    @asynccontextmanager
+    async def turn(self, *, first: bool = False) -> AsyncIterator[None]:
+        if self._busy:
+            waiter = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiting, (0 if first else 1, next(self._order), waiter))
+            try:
+                await waiter  # handed the turn by the post before: `_busy` stays set
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._next()  # handed the turn, then cancelled: pass it on
+                raise
+        self._busy = True
+        try:
+            if (wait := self._last + self._spacing - self._clock()) > 0:
+                await asyncio.sleep(wait)
+            yield
+        finally:
+            self._last = self._clock()
+            self._next()
+
+    def _next(self) -> None:
+        while self._waiting:
+            _, _, waiter = heapq.heappop(self._waiting)
+            if not waiter.done():  # a waiter cancelled meanwhile is skipped
+                waiter.set_result(None)
+                return
+        self._busy = False

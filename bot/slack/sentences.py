@@ -94,7 +94,7 @@ def thread_line(change: Change, names: Names) -> str:
             return f"{ENTERED[phase]}{who} ({'Slack' if from_slack else 'VictorOps'})."
 
 
-ROLLED_UP_SHOWN = 50  # numbers named in a rolled-up message; past that, the first and the last few
+ROLLED_UP_SHOWN = 400  # numbers named in a rolled-up message (~3,000 characters); past that, the first and last few
 
 
 def rolled_up(feed: Feed, numbers: tuple[str, ...], command: str) -> str:
