@@ -56,6 +56,10 @@ async def test_a_card_is_posted_once_with_mentions_and_its_button_edits_it_with_
         [resolved] = cards(bot)
         assert "Resolved by <@U0CAROL>" in texts(resolved) and buttons(resolved, number) == []
         assert thread(bot, message.ts)[-1] == "Resolved by <@U0CAROL> (VictorOps)."
+        metrics = bot.vobot.metrics.render().decode()
+        assert f'vobot_feed_posts_total{{channel="{CHANNEL}",kind="card"}} 1.0' in metrics
+        assert f'vobot_feed_posts_total{{channel="{CHANNEL}",kind="thread"}} 2.0' in metrics
+        assert f'vobot_feed_edits_total{{channel="{CHANNEL}"}}' in metrics
 
 
 async def test_two_replicas_on_postgres_post_each_incident_once(tmp_path: Path) -> None:
