@@ -3,13 +3,18 @@ and one thread line, the backlog left alone, a storm rolled up."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.core.actions import FROM_SLACK
 from bot.core.feed import Feed
-from bot.core.feeds import FeedSync, Moved, Rerouted, Rollup
+from bot.core.feeds import FeedSync, Moved, Rerouted, Rerouting, Rollup, moved
+from bot.core.incidents import IncidentView
+from bot.core.sender import ActionSender
 from bot.victorops.models import Incident, Phase, Target, Transition
+from tests.fakes import queued
 from tests.feed_memory import MemoryCardStore, MemoryFeedStore, MemoryRollups, RecordingPoster, refused
+from tests.memory import MemoryVictorOps
 
 CREATED = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # when the feeds were made
 LATER = CREATED + timedelta(minutes=5, seconds=1)
@@ -142,3 +147,28 @@ async def test_the_feeds_are_read_once_per_burst() -> None:
     for n in range(5):
         await stack.sync.reconcile([incident(str(n))])
     assert stack.feeds.reads == 1
+
+
+class Noticed:
+    """The live feed as the action sender sees it."""
+
+    def __init__(self) -> None:
+        self.incidents: list[Incident] = []
+        self.rerouted: list[Rerouting] = []
+
+    def noticed(self, incidents: Sequence[Incident] = (), rerouted: Rerouting | None = None) -> None:
+        self.incidents.extend(incidents)
+        if rerouted is not None:
+            self.rerouted.append(rerouted)
+
+
+async def test_the_sender_tells_the_feed_what_it_changed_from_slack() -> None:
+    vo = MemoryVictorOps(incident("7"), incident("8"))
+    feed = Noticed()
+    sender = ActionSender(vo, IncidentView(vo), feed=feed)
+    await sender.send([queued("ack", "7", user="heidi")])
+    [acked] = feed.incidents
+    assert acked.incident_number == "7" and moved(acked) == Moved(Phase.ACKED, "heidi", from_slack=True)
+    targets = [{"type": "EscalationPolicy", "slug": "ops"}]
+    await sender.send([queued("reroute", "8", payload={"targets": targets}, user="heidi")])
+    assert feed.rerouted == [Rerouting(("8",), "U0HEIDI", (Target(type="EscalationPolicy", slug="ops"),))]
