@@ -55,3 +55,15 @@ async def test_a_minutes_positions_are_given_once_each(database: Database) -> No
     await replicas[2].posted("C1", "2026-11-26T09:10", "5.000")
     assert (await replicas[0].rollup("C1", "2026-11-26T09:10", 25)).ts == "5.000"
     assert (await replicas[0].rollup("C2", "2026-11-26T09:10", 25)).numbers == ()
+
+
+async def test_a_new_minute_drops_the_channels_minutes_older_than_a_day(database: Database) -> None:
+    rollups = RollupStore(database)
+    await rollups.add("C1", "2026-11-25T09:09", "1")
+    await rollups.add("C2", "2026-11-25T09:09", "2")
+    await rollups.add("C1", "2026-11-26T09:09", "3")  # exactly a day later: kept
+    assert (await rollups.rollup("C1", "2026-11-25T09:09", 0)).numbers == ("1",)
+    await rollups.add("C1", "2026-11-26T09:10", "4")
+    assert (await rollups.rollup("C1", "2026-11-25T09:09", 0)).numbers == ()
+    assert (await rollups.rollup("C2", "2026-11-25T09:09", 0)).numbers == ("2",)  # another channel's
+    assert (await rollups.rollup("C1", "2026-11-26T09:09", 0)).numbers == ("3",)

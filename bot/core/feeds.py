@@ -90,8 +90,11 @@ class CardPoster(Protocol):
     async def rollup(self, feed: Feed, rollup: Rollup) -> str: ...  # posts, or edits `rollup.ts`; the ts
 
 
+MINUTE = "%Y-%m-%dT%H:%M"  # a storm minute's key, in UTC
+
+
 def minute_of(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+    return at.astimezone(UTC).strftime(MINUTE)
 
 
 def moved(incident: Incident) -> Moved:

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.feed import RANK, FeedCard
-from bot.core.feeds import Rollup
+from bot.core.feeds import MINUTE, Rollup, minute_of
 from bot.store.db import Database
 from bot.store.tables import FeedCardRow, FeedRollupRow
 from bot.victorops.limits import Clock
 from bot.victorops.models import Phase
+
+KEEP = timedelta(days=1)  # a storm minute's row, after which nobody edits its message
 
 
 class CardStore:
@@ -98,15 +100,21 @@ class RollupStore:
 
     async def add(self, channel: str, minute: str, number: str) -> int:
         """The incident's position among the minute's new ones; the row is locked while it is appended to (SQLite
-        takes the write lock at BEGIN), so two replicas never get the same position."""
+        takes the write lock at BEGIN), so two replicas never get the same position. Making a minute's row drops
+        the channel's minutes older than `KEEP`: nobody edits those any more."""
         async with self._db.session() as session:
-            await session.execute(
+            made = await session.execute(
                 self._db.upsert(
                     FeedRollupRow,
                     {"channel": channel, "minute": minute, "ts": None, "numbers": []},
                     ["channel", "minute"],
                 )
             )
+            if getattr(made, "rowcount", 0):
+                cutoff = minute_of(datetime.strptime(minute, MINUTE).replace(tzinfo=UTC) - KEEP)
+                await session.execute(
+                    delete(FeedRollupRow).where(FeedRollupRow.channel == channel, FeedRollupRow.minute < cutoff)
+                )
             row = await session.scalar(
                 select(FeedRollupRow)
                 .where(FeedRollupRow.channel == channel, FeedRollupRow.minute == minute)
