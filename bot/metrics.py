@@ -58,6 +58,17 @@ class Metrics:
         self.last_poll = Gauge(
             "vobot_last_poll_timestamp_seconds", "When the last poll read the open incidents", registry=self.registry
         )
+        self.feed_posts = Counter(
+            "vobot_feed_posts", "Live feed messages posted, by channel and kind (card, thread, rollup)",
+            ["channel", "kind"], registry=self.registry,
+        )  # fmt: skip
+        self.feed_edits = Counter(
+            "vobot_feed_edits", "Live feed messages edited in place, by channel", ["channel"], registry=self.registry
+        )
+        self.feed_failures = Counter(
+            "vobot_feed_failures", "Live feed posts and edits Slack refused or that failed, by channel", ["channel"],
+            registry=self.registry,
+        )  # fmt: skip
 
     def poll(self, result: str) -> None:
         self.polls.labels(result).inc()

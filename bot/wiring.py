@@ -9,7 +9,7 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,7 +30,9 @@ from bot.core.digest_admin import DigestAdmin
 from bot.core.digests import Digests, Poster
 from bot.core.directory import Directory
 from bot.core.dispatch import Dispatcher
+from bot.core.feed import Reconciler
 from bot.core.feed_admin import Channels, FeedAdmin
+from bot.core.feeds import FeedSync
 from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
@@ -50,6 +52,7 @@ from bot.slack.contexts import Contexts
 from bot.slack.digests import DigestPoster
 from bot.slack.edge import Edge
 from bot.slack.errors import explain
+from bot.slack.feed import FeedPoster
 from bot.slack.listeners.buttons import Buttons
 from bot.slack.listeners.commands import Commands
 from bot.slack.listeners.digest_commands import DigestCommands
@@ -64,6 +67,7 @@ from bot.store.contexts import SavedContexts
 from bot.store.db import Database
 from bot.store.digests import DigestStore, SlotClaims
 from bot.store.events import EventStore
+from bot.store.feed_cards import CardStore, RollupStore
 from bot.store.feeds import FeedStore
 from bot.store.lease import Lease
 from bot.store.links import LinkStore
@@ -74,7 +78,7 @@ from bot.store.snapshots import Snapshots
 from bot.victorops.client import VictorOpsClient
 from bot.victorops.errors import VictorOpsError
 from bot.victorops.limits import Family, SharedBudget
-from bot.victorops.models import Incident, Target
+from bot.victorops.models import Target
 from bot.web import Webhook, build_http_app, database_check, slack_check
 
 log = logging.getLogger(__name__)
@@ -110,6 +114,8 @@ class Store:
     post_windows: PostWindows
     feeds: FeedStore
     events: EventStore
+    cards: CardStore
+    rollups: RollupStore
 
 
 async def open_store(settings: Settings, config: AppConfig, holder: str) -> Store:
@@ -134,6 +140,8 @@ async def open_store(settings: Settings, config: AppConfig, holder: str) -> Stor
         post_windows=PostWindows(db),
         feeds=feeds,
         events=EventStore(db),
+        cards=CardStore(db, holder),
+        rollups=RollupStore(db),
     )
 
 
@@ -208,6 +216,7 @@ class SlackSide:
     notifier: Notifier
     poster: DigestPoster
     channels: ChannelAccess
+    feed_poster: FeedPoster
 
 
 def build_slack_side(
@@ -225,6 +234,7 @@ def build_slack_side(
         notifier=Notifier(lookups.incidents, cards, hooks, slack),
         poster=DigestPoster(slack, settings.command, cards.names, lookups.incidents.routes, metrics),
         channels=ChannelAccess(slack),
+        feed_poster=FeedPoster(slack, settings.command, cards.names, metrics),
     )
 
 
@@ -240,6 +250,7 @@ class Core:
     feed_admin: FeedAdmin
     posts: PostLimits
     status: Status
+    feed: FeedSync  # the live feed's cards: what the webhook and the poll reconcile
 
 
 def build_core(
@@ -252,14 +263,15 @@ def build_core(
     tell: Callable[[QueuedAction], Awaitable[None]],
     poster: Poster,
     channels: Channels,
-    feed: FeedSources | None = None,
+    feed: FeedSync,
+    feed_state: FeedSources,
 ) -> Core:
     completions = Completions()
     gate = vo.budgets[Family.INCIDENTS]
     dispatcher = Dispatcher(
         queue=store.queue,
         lease=store.lease,
-        sender=ActionSender(vo, lookups.incidents, default_targets(config)),
+        sender=ActionSender(vo, lookups.incidents, default_targets(config), feed=feed),
         gate=gate,
         auditor=store.audit,
         on_done=tell,
@@ -289,15 +301,9 @@ def build_core(
         ),
         feed_admin=FeedAdmin(store.feeds, lookups.incidents, lookups.directory, channels, admins=identity.admins),
         posts=posts,
-        status=Status(lookups.directory.oncall, budgets, store.queue, digests, identity, feed),
+        status=Status(lookups.directory.oncall, budgets, store.queue, digests, identity, feed_state),
+        feed=feed,
     )
-
-
-class NoFeeds:
-    """A Reconciler that does nothing, until the feed poster lands."""
-
-    async def reconcile(self, incidents: Sequence[Incident], *, everything: bool = False) -> None:
-        return None
 
 
 @dataclass(frozen=True)
@@ -308,12 +314,13 @@ class Sources:
     poller: Poller
 
 
-def build_sources(settings: Settings, store: Store, vo: VictorOpsClient, lookups: Lookups, metrics: Metrics) -> Sources:
-    feeds = NoFeeds()
-    ingest = Ingest(store.events, lookups.incidents, feeds, now)
+def build_sources(
+    settings: Settings, store: Store, vo: VictorOpsClient, lookups: Lookups, metrics: Metrics, feed: Reconciler
+) -> Sources:
+    ingest = Ingest(store.events, lookups.incidents, feed, now)
     poller = Poller(
         lookups.incidents,
-        feeds,
+        feed,
         vo.budgets[Family.INCIDENTS],
         store.queue,
         ingest.webhooks_on,
@@ -352,8 +359,11 @@ async def build(settings: Settings, config: AppConfig) -> Vobot:
     slack = connect_slack(settings)
     lookups = build_lookups(settings, config, store, vo, slack)
     side = build_slack_side(settings, store, lookups, slack, metrics)
-    sources = build_sources(settings, store, vo, lookups, metrics)
-    feed = FeedSources(sources.ingest, sources.poller, lookups.incidents, webhooks=settings.webhook_token is not None)
+    feed = FeedSync(store.feeds, store.cards, store.rollups, side.feed_poster, now=now)
+    sources = build_sources(settings, store, vo, lookups, metrics, feed)
+    feed_state = FeedSources(
+        sources.ingest, sources.poller, lookups.incidents, webhooks=settings.webhook_token is not None
+    )
     core = build_core(
         settings,
         config,
@@ -365,6 +375,7 @@ async def build(settings: Settings, config: AppConfig) -> Vobot:
         poster=side.poster,
         channels=side.channels,
         feed=feed,
+        feed_state=feed_state,
     )
     return Vobot(settings, config, metrics, store, vo, slack, lookups, side, core, sources)
 
@@ -469,6 +480,7 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
         stop.set()  # the dispatcher finishes the call in flight; what is queued stays queued
         await dispatching
         await polling
+        await vobot.core.feed.drain()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         if socket:

@@ -492,14 +492,14 @@ class MemoryEvents:
 
 
 class RecordingReconciler:
-    """A Reconciler that remembers what it was handed: (numbers and phases, everything)."""
+    """A Reconciler that remembers what it was handed: each call's numbers and phases."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[dict[str, Phase], bool]] = []
+        self.calls: list[dict[str, Phase]] = []
 
-    async def reconcile(self, incidents: Sequence[Incident], *, everything: bool = False) -> None:
-        self.calls.append(({i.incident_number: i.current_phase for i in incidents}, everything))
+    async def reconcile(self, incidents: Sequence[Incident]) -> None:
+        self.calls.append({i.incident_number: i.current_phase for i in incidents})
 
     def seen(self) -> dict[str, Phase]:
         """Every incident handed over, at its last phase."""
-        return {n: p for found, _ in self.calls for n, p in found.items()}
+        return {n: p for found in self.calls for n, p in found.items()}

@@ -48,7 +48,7 @@ async def test_a_webhook_changes_the_view_for_every_replica_without_a_call() -> 
     ingest = Ingest(MemoryEvents(), second, feeds, lambda: NOW)
     await ingest.receive(body("7", "ACKED", **{"STATE.ACKED_BY": "heidi"}))
     await ingest.receive(body("8", "UNACKED"))  # paged seconds ago: added
-    assert feeds.calls == [({"7": Phase.ACKED}, False), ({"8": Phase.UNACKED}, False)]
+    assert feeds.calls == [{"7": Phase.ACKED}, {"8": Phase.UNACKED}]
     assert {i.incident_number: i.current_phase for i in await second.all()} == {"7": Phase.ACKED, "8": Phase.UNACKED}
     other = view_over(vo, snapshots)  # a third replica reads the shared snapshot
     assert {i.incident_number for i in await other.all()} == {"7", "8"}
@@ -63,7 +63,7 @@ async def test_duplicates_and_late_events_change_nothing() -> None:
     assert (await ingest.receive(resolved)).duplicate
     assert not (await ingest.receive(body("9", "ACKED", **{"STATE.ACKED_BY": "heidi"}))).duplicate  # older, late
     assert not (await ingest.receive(body("9", "UNACKED"))).duplicate
-    assert feeds.calls == [({"9": Phase.RESOLVED}, False)]
+    assert feeds.calls == [{"9": Phase.RESOLVED}]
     assert len(events.rows) == 3 and len(events.done) == 3
 
 
@@ -123,7 +123,7 @@ def rig(vo: MemoryVictorOps, clock: FakeClock, spec: str = "6/10s") -> Rig:
     return Rig(poller, budget, queue, feeds, hooks)
 
 
-async def test_a_poll_reconciles_every_open_incident_and_sees_changes_made_elsewhere() -> None:
+async def test_a_poll_reconciles_every_listed_incident_and_sees_changes_made_elsewhere() -> None:
     clock = FakeClock()
     vo = MemoryVictorOps(incident("1"), incident("2", Phase.RESOLVED))
     it = rig(vo, clock, spec="off")
@@ -132,7 +132,11 @@ async def test_a_poll_reconciles_every_open_incident_and_sees_changes_made_elsew
     vo.incidents["3"] = incident("3")
     clock.now += 2.0
     assert await it.poller.poll() == "ok"
-    assert it.feeds.calls == [({"1": Phase.UNACKED}, True), ({"1": Phase.ACKED, "3": Phase.UNACKED}, True)]
+    # the recently resolved too: a card whose incident was resolved from the phone learns it from the poll
+    assert it.feeds.calls == [
+        {"1": Phase.UNACKED, "2": Phase.RESOLVED},
+        {"1": Phase.ACKED, "2": Phase.RESOLVED, "3": Phase.UNACKED},
+    ]
 
 
 async def test_clicks_first_a_poll_never_takes_the_room_queued_actions_need() -> None:
@@ -189,11 +193,11 @@ class Failing(RecordingReconciler):
         super().__init__()
         self.fail = True
 
-    async def reconcile(self, incidents: Sequence[Incident], *, everything: bool = False) -> None:
+    async def reconcile(self, incidents: Sequence[Incident]) -> None:
         if self.fail:
             self.fail = False
             raise RuntimeError("chat.postMessage failed")
-        await super().reconcile(incidents, everything=everything)
+        await super().reconcile(incidents)
 
 
 async def test_an_event_the_feeds_failed_on_is_kept_and_handed_over_again_at_start() -> None:

@@ -85,7 +85,7 @@ async def test_the_token_in_a_header_and_a_json_body_is_stored_before_the_answer
     answer = await receiver.client.post("/victorops/webhook", headers={"X-Vobot-Token": TOKEN}, json=TRIGGERED)
     assert answer.status_code == 200, answer.text
     assert await receiver.stored() == 1
-    assert receiver.feeds.calls == [({"14": Phase.UNACKED}, False)]
+    assert receiver.feeds.calls == [{"14": Phase.UNACKED}]
     listed = await receiver.view.find(["14"], recheck=False)
     assert listed["14"] is not None and listed["14"].title == "Low disk on db01"
     assert receiver.vo.calls == [("list",)]  # the view learned it without asking VictorOps again
@@ -143,7 +143,7 @@ async def test_duplicates_and_out_of_order_deliveries_change_nothing(receiver: R
     for body in (resolved, resolved, acked, TRIGGERED, resolved):
         assert (await receiver.post(body)).status_code == 200
     assert await receiver.stored() == 3  # the redeliveries inserted nothing
-    assert receiver.feeds.calls == [({"14": Phase.RESOLVED}, False)]
+    assert receiver.feeds.calls == [{"14": Phase.RESOLVED}]
     held = receiver.view.known(["14"])["14"]
     assert held is not None and held.current_phase is Phase.RESOLVED
     rendered = receiver.metrics.render().decode()

@@ -54,11 +54,12 @@ class Actor:
 BATCHABLE = (Verb.ACK, Verb.RESOLVE)  # one person's clicks within the batch window share one call
 WANTED = {Verb.ACK: Phase.ACKED, Verb.RESOLVE: Phase.RESOLVED}
 RECORDED = {Verb.ACK: "Acknowledged", Verb.RESOLVE: "Resolved"}
+FROM_SLACK = "from Slack by @"  # in the message VictorOps records: the live feed tells Slack's actions apart
 
 
 def vo_message(verb: Verb, actor: Actor, note: str | None) -> str:
     """The message VictorOps records: where the action came from and who clicked."""
-    text = f"{RECORDED[verb]} from Slack by @{actor.slack_name}"
+    text = f"{RECORDED[verb]} {FROM_SLACK}{actor.slack_name}"
     return f"{text}: {note}" if note else text
 
 

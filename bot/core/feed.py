@@ -78,6 +78,6 @@ class CardStore(Protocol):
 
 class Reconciler(Protocol):
     """What the sources of changes hand incidents to (bot.core.feeds.FeedSync): post what is new in each feed,
-    edit what changed. `everything` is the whole open list (a poll), else only the incidents named changed."""
+    edit what changed. Each incident is judged on its own, so a webhook's one and a poll's whole list are alike."""
 
-    async def reconcile(self, incidents: Sequence[Incident], *, everything: bool = False) -> None: ...
+    async def reconcile(self, incidents: Sequence[Incident]) -> None: ...

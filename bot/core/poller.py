@@ -1,4 +1,4 @@
-"""Polling: every interval the shared view is refreshed from VictorOps and the open incidents are reconciled.
+"""Polling: every interval the shared view is refreshed from VictorOps and the incidents it lists are reconciled.
 
 One read serves listings, digests and the feed, and replicas share it (a replica finding an answer as new as
 the interval asks takes it). Clicks come first: a poll is skipped while the incidents budget has no room beyond
@@ -23,7 +23,6 @@ from bot.core.feed import Reconciler
 from bot.core.incidents import IncidentView
 from bot.victorops.errors import VictorOpsError
 from bot.victorops.limits import Clock, RateSpec
-from bot.victorops.models import Phase
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +93,7 @@ class Poller:
         return await self._budget.wait_time() == 0 and left > await self._backlog.depth() + kept
 
     async def poll(self) -> Result:
-        """One poll: refresh the view (unless another replica just did) and reconcile every open incident."""
+        """One poll: refresh the view (unless another replica just did) and reconcile every incident listed."""
         result = await self._poll()
         self._result = result
         self._on_poll(result)
@@ -111,9 +110,8 @@ class Poller:
             log.warning("poll failed: %s", exc)
             return "failed"
         self._last = self._clock()
-        await self._reconciler.reconcile(
-            [i for i in incidents.values() if i.current_phase is not Phase.RESOLVED], everything=True
-        )
+        # the list holds the recently resolved too: a resolve from the phone reaches the feed's card
+        await self._reconciler.reconcile(list(incidents.values()))
         return "ok"
 
     async def _room_or_fresh(self) -> bool:

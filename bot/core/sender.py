@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from bot.core.actions import Actor, IncidentWriter, apply, done, vo_message
 from bot.core.errors import RerouteNotFound, UnknownActor
+from bot.core.feeds import Noticing, Rerouting
 from bot.core.incidents import IncidentView
 from bot.core.outcomes import Did, Outcome, Refused, Silent, Verb, stored
 from bot.core.queue import QueuedAction
@@ -51,10 +52,17 @@ class Sent:
 
 
 class ActionSender:
-    def __init__(self, writer: IncidentWriter, view: IncidentView, default_targets: Sequence[Target] = ()) -> None:
+    def __init__(
+        self,
+        writer: IncidentWriter,
+        view: IncidentView,
+        default_targets: Sequence[Target] = (),
+        feed: Noticing | None = None,
+    ) -> None:
         self._vo = writer
         self._view = view
         self._default_targets = list(default_targets)
+        self._feed = feed  # the live feed: a card's thread says what was done from Slack, by whom
         self._unsent: set[int] = set()  # actions whose last write VictorOps surely did not apply
 
     def may_have_landed(self, action: QueuedAction) -> bool:
@@ -164,6 +172,8 @@ class ActionSender:
             return {}
 
     async def _remember(self, changed: list[Incident], *, stale: bool) -> None:
+        if self._feed is not None and changed:
+            self._feed.noticed(changed)
         try:
             await self._view.put(changed)
             if stale:
@@ -195,6 +205,8 @@ class ActionSender:
             else:
                 reason = status.message or "; ".join(t.message for t in status.target_status if t.message)
                 outcomes.append(Outcome(n, Refused(Verb.REROUTE, reason)))
+        if self._feed is not None and (numbers := [o.number for o in outcomes if isinstance(o.why, Did)]):
+            self._feed.noticed(rerouted=Rerouting(tuple(numbers), actor.slack_user_id, tuple(targets)))
         return Sent(outcomes)
 
     async def _create(self, action: QueuedAction) -> Sent:

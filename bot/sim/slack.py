@@ -353,6 +353,14 @@ class SlackWorkspace:
             self._users[user.id] = user
             return user
 
+    def add_channel(self, channel: SlackChannel) -> SlackChannel:
+        """A channel is made."""
+        with self._lock:
+            if channel.id in self._channels:
+                raise ValueError(f"the workspace already has a channel {channel.id}")
+            self._channels[channel.id] = channel
+            return channel
+
     def user_page(self, cursor: str | None, limit: int) -> tuple[list[SlackUser], str]:
         """One page of users.list, in joining order, and the cursor of the next ("" after the last); like
         Slack's, a cursor names the user the next page starts at."""

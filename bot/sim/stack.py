@@ -109,6 +109,7 @@ async def local_stack(
         finally:
             stop.set()
             await dispatching
+            await vobot.core.feed.drain()
             await vobot.aclose()
 
 

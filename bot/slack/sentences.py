@@ -17,8 +17,10 @@ from bot.core.errors import (
     UnknownActor,
     VictorOpsRefused,
 )
+from bot.core.feed import Feed
 from bot.core.feed_admin import Access, CannotPost, FeedInFile, NoFeed, UnknownPolicy, UnknownRoutes, UnknownTeam
 from bot.core.feed_rules import InvalidFeed
+from bot.core.feeds import Change, Moved, Rerouted
 from bot.core.identity import (
     AdminOnly,
     Configured,
@@ -79,6 +81,40 @@ def said(outcome: Outcome, names: Names) -> str:
             )
         case Said(text):
             return text  # an older version's sentence, escaped when it was written
+
+
+ENTERED = {Phase.UNACKED: "Triggered again", Phase.ACKED: "Acknowledged", Phase.RESOLVED: "Resolved"}
+
+
+def thread_line(change: Change, names: Names) -> str:
+    """One line in a feed card's thread: what changed, by whom, and from where."""
+    match change:
+        case Rerouted(by, targets):
+            return f"Rerouted to {', '.join(names.target(t) for t in targets)} by {names.person(by)}."
+        case Moved(phase, by, from_slack):
+            who = f" by {names.user(by)}" if by else ""
+            return f"{ENTERED[phase]}{who} ({'Slack' if from_slack else 'VictorOps'})."
+
+
+ROLLED_UP_SHOWN = 400  # numbers named in a rolled-up message (~3,000 characters); past that, the first and last few
+
+
+def rolled_up(feed: Feed, numbers: tuple[str, ...], command: str) -> str:
+    """A storm minute's rolled-up message: "14 more incidents triggered on route db: #201 … — /vo list route:db"."""
+    shown = [f"#{escape(n)}" for n in numbers]
+    if len(shown) > ROLLED_UP_SHOWN:
+        shown = [*shown[: ROLLED_UP_SHOWN - 5], "…", *shown[-5:]]
+    where = []
+    if feed.routes:
+        where.append(f"route {', '.join(escape(r) for r in feed.routes)}")
+    if feed.teams:
+        where.append(f"team {', '.join(escape(t) for t in feed.teams)}")
+    if feed.policies:
+        where.append(f"policy {', '.join(escape(p) for p in feed.policies)}")
+    filters = "".join([*(f" route:{escape(r)}" for r in feed.routes), *(f" team:{escape(t)}" for t in feed.teams)])
+    count = f"{len(numbers)} more incident{'s' if len(numbers) != 1 else ''}"
+    on = f" on {' and '.join(where)}" if where else ""
+    return f":rotating_light: {count} triggered{on}: {' '.join(shown)} — `{command} list{filters}`"
 
 
 def admins_named(admins: tuple[str, ...]) -> str:

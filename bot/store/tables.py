@@ -254,7 +254,8 @@ class FeedCardRow(Base):
 
 
 class FeedRollupRow(Base):
-    """A channel's rolled-up message for one minute of a storm: the incidents past `max_cards_per_minute`."""
+    """A channel's minute of new incidents, in order: those past `max_cards_per_minute` are in its rolled-up
+    message (`ts`)."""
 
     __tablename__ = "feed_rollups"
 
