@@ -10,6 +10,7 @@ import pytest
 
 from bot.core.outcomes import Did, Outcome, Refused, Said, Verb
 from bot.slack.blocks import (
+    MAX_BLOCKS,
     ActionId,
     CardRef,
     ListSpec,
@@ -19,6 +20,7 @@ from bot.slack.blocks import (
     incident_list,
     outcomes_message,
     replace_card,
+    within_limit,
 )
 from bot.slack.cards import listing_message
 from bot.slack.modals import reroute_view
@@ -236,3 +238,19 @@ def test_reroute_modal_caps_options_and_lengths() -> None:
     assert len(selects["policy"]) == 100 and len(selects["users"]) == 100
     assert all(len(o["text"]["text"]) <= 75 for options in selects.values() for o in options)
     assert view["private_metadata"] == "the-token"  # the context itself stays server-side
+
+
+def test_a_listing_whose_every_card_got_a_note_stays_within_slacks_blocks() -> None:
+    """Twenty clicks on one channel listing each add a note; the newest clicks' notes and every card stay."""
+    incidents = [incident(n) for n in range(1, 21)]
+    _, blocks = listing_message(ListSpec(), incidents, "/vo")
+    shown = [b["block_id"].removeprefix("inc-") for b in blocks if b.get("block_id", "").startswith("inc-")]
+    numbers = [n for n in shown if n.isdigit()]
+    for number in numbers:
+        acked = incident(int(number), "ACKED")
+        blocks = within_limit(replace_card(blocks, number, card(acked, f"Acknowledged #{number}.")), [number])
+        assert len(blocks) <= MAX_BLOCKS
+        check_message(blocks, "text")
+    ids = [str(b.get("block_id", "")) for b in blocks]
+    assert all(f"inc-{n}" in ids for n in numbers)  # no card lost
+    assert f"inc-{numbers[-1]}-note" in ids  # the last click's note is shown

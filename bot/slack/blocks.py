@@ -231,6 +231,20 @@ def replace_card(blocks: Sequence[Block], number: str, new_card: list[Block]) ->
     return result if inserted else [*result, *new_card]
 
 
+def within_limit(blocks: Sequence[Block], keep: Iterable[str]) -> list[Block]:
+    """The message under Slack's 50 blocks: each click's note adds a block, so past the limit the notes of the
+    other cards (not `keep`, the incidents just acted on) go, from the top; each card stays."""
+    kept = {f"{block_prefix(number)}-note" for number in keep}
+    result = list(blocks)
+    for block in list(result):
+        if len(result) <= MAX_BLOCKS:
+            break
+        block_id = str(block.get("block_id", ""))
+        if block_id.endswith("-note") and block_id not in kept:
+            result.remove(block)
+    return result
+
+
 def open_sort_key(incident: Incident) -> tuple[int, datetime]:
     """Triggered before acknowledged, oldest first (an unknown start last)."""
     return (

@@ -14,7 +14,16 @@ from bot.core.incidents import IncidentFilter, IncidentView
 from bot.core.outcomes import Outcome
 from bot.core.routes import unknown_routes
 from bot.slack.acting import Answers
-from bot.slack.blocks import NO_NAMES, Block, ListSpec, card, incident_list, outcomes_message, replace_card
+from bot.slack.blocks import (
+    NO_NAMES,
+    Block,
+    ListSpec,
+    card,
+    incident_list,
+    outcomes_message,
+    replace_card,
+    within_limit,
+)
 from bot.slack.contexts import Contexts, Kind
 from bot.slack.modals import ModalMeta, ViewId, loading, message_view, reroute_view
 from bot.slack.mrkdwn import escape
@@ -135,7 +144,7 @@ class Cards:
                 changed = list(blocks)
                 for number, incident in now.items():
                     changed = replace_card(changed, number, card(incident, notes[number], listing, names))
-                return changed
+                return within_limit(changed, now)
 
             await surface.splice(self._slack, text, swap)
             return
