@@ -115,13 +115,16 @@ async def check_slack(settings: Settings, config: AppConfig) -> list[Check]:
             f"missing {', '.join(missing)}: add them under OAuth & Permissions (or from manifest.yml), then reinstall",
         )
     )
+    public = "chat:write.public" in granted
     for digest in config.digests:
-        found.append(await check_channel(client, digest.name, digest.channel, "chat:write.public" in granted))
+        found.append(await check_channel(client, f"Digest {digest.name}", digest.channel, public))
+    for feed in config.feeds:
+        found.append(await check_channel(client, f"Feed {feed.channel}", feed.channel, public))
     return found
 
 
-async def check_channel(client: AsyncWebClient, digest: str, channel: str, public_posting: bool) -> Check:
-    name = f"Digest {digest}"
+async def check_channel(client: AsyncWebClient, name: str, channel: str, public_posting: bool) -> Check:
+    """Whether the bot can post in `channel`, for the check called `name`."""
     try:
         info = (await client.conversations_info(channel=channel))["channel"]
     except SlackApiError as exc:

@@ -159,3 +159,16 @@ def test_a_wrong_api_url_is_named_as_such(tmp_path: Path, fakes: tuple[SimState,
     done = run_check(tmp_path, fakes, VICTOROPS_API_URL=f"{fakes[2]}/v1")
     assert f"FAIL  VictorOps: There is no VictorOps API at {fakes[2]}/v1/api-public/v1/user" in done.stdout
     assert "check VICTOROPS_API_URL" in done.stdout and "VICTOROPS_API_KEY" not in done.stdout
+
+
+def test_each_feed_channel_is_checked(tmp_path: Path, fakes: tuple[SimState, SlackWorkspace, str, str]) -> None:
+    _, slack, vo_url, slack_url = fakes
+    config = tmp_path / "vobot.yaml"
+    config.write_text(yaml.safe_dump({"feeds": [{"channel": DIGEST["channel"]}, {"channel": "C0PRIV"}]}))
+    environment = env_for(slack, slack_url, vo_url, tmp_path, PATH=os.environ.get("PATH", "/usr/bin:/bin"))
+    environment["VOBOT_CONFIG"] = str(config)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "check"], env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert f"ok    Feed {DIGEST['channel']}: can post in #" in done.stdout, done.stdout
+    assert "FAIL  Feed C0PRIV: the bot is not in #incident-war-room: `/invite @vobot` there" in done.stdout
