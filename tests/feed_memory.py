@@ -63,6 +63,9 @@ class MemoryCardStore:
         if (card := self.rows.get((number, channel))) and card.ts is None:
             del self.rows[number, channel]
 
+    async def rolled_up(self, number: str, channel: str) -> None:
+        pass  # a claim here never goes stale
+
     async def advance(self, number: str, channel: str, phase: Phase) -> bool:
         card = self.rows.get((number, channel))
         if card is None or card.ts is None or RANK[card.phase] >= RANK[phase]:
