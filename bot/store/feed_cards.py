@@ -28,10 +28,11 @@ from bot.victorops.limits import Clock
 from bot.victorops.models import Phase
 
 KEEP = timedelta(days=1)  # a storm minute's row, after which nobody edits its message
-# A claim's post waits for its channel's turn (bot/slack/feed.py `Turns`: one post a second, at most the feed's
-# `max_cards_per_minute` cards a minute plus their thread lines) and for Slack's 429s (three Retry-Afters): seconds,
-# rarely tens of them. Two minutes without a ts means the claimer is gone.
-STALE = timedelta(seconds=120)
+# A claim's post waits for its channel's turn (bot/slack/feed.py `Turns`: one post a second, in order of asking) and
+# Slack's 429s (three Retry-Afters): at the default 10 cards a minute plus their thread lines, seconds. Only a
+# channel asked for more than a post a second for minutes on end (a limit near 60, every card changing) queues
+# longer, so five minutes without a ts means the claimer is gone; a crashed card waits that long for its post.
+STALE = timedelta(minutes=5)
 ROLLED_UP = "rolled-up"  # `claimed_by` of a claim shown in its minute's rolled-up message: it has no ts of its own
 
 
