@@ -48,6 +48,7 @@ class MemoryFeedStore:
 class MemoryCardStore:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], FeedCard] = {}
+        self.rolled_up_claims: set[tuple[str, str]] = set()  # a claim here never goes stale: only recorded
 
     async def claim(self, number: str, channel: str, phase: Phase) -> bool:
         if (number, channel) in self.rows:
@@ -62,6 +63,9 @@ class MemoryCardStore:
     async def release(self, number: str, channel: str) -> None:
         if (card := self.rows.get((number, channel))) and card.ts is None:
             del self.rows[number, channel]
+
+    async def rolled_up(self, number: str, channel: str) -> None:
+        self.rolled_up_claims.add((number, channel))
 
     async def advance(self, number: str, channel: str, phase: Phase) -> bool:
         card = self.rows.get((number, channel))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.store.db import Database
-from bot.store.feed_cards import CardStore, RollupStore
+from bot.store.feed_cards import STALE, CardStore, RollupStore
 from bot.victorops.models import Phase
 
 
@@ -26,6 +26,35 @@ async def test_release_frees_only_a_card_not_posted(database: Database) -> None:
     assert not await cards.claim("7", "C1", Phase.UNACKED)
     [card] = await cards.cards(["7", "8"])
     assert (card.number, card.channel, card.ts, card.phase) == ("7", "C1", "1.000", Phase.UNACKED)
+
+
+async def test_a_stale_claim_never_posted_is_taken_over_once(database: Database) -> None:
+    now = [1_000_000.0]
+    replicas = [CardStore(database, f"r{i}", lambda: now[0]) for i in range(4)]
+    assert await replicas[0].claim("7", "C1", Phase.UNACKED)  # ... and the process dies before its ts is stored
+    now[0] += STALE.total_seconds() - 1
+    assert not any(await asyncio.gather(*(r.claim("7", "C1", Phase.UNACKED) for r in replicas[1:])))  # still fresh
+    assert [c.number for c in await replicas[1].cards(["7"])] == ["7"]
+    now[0] += 2
+    assert await replicas[1].cards(["7"]) == []  # stale: no card yet, so a reconcile claims it
+    won = await asyncio.gather(*(r.claim("7", "C1", Phase.ACKED) for r in replicas[1:]))
+    assert sorted(won) == [False, False, True]
+    assert not await replicas[0].claim("7", "C1", Phase.ACKED)  # the new claim is fresh
+    [card] = await replicas[0].cards(["7"])
+    assert (card.ts, card.phase) == (None, Phase.ACKED)
+
+
+async def test_a_posted_card_and_a_rolled_up_claim_never_go_stale(database: Database) -> None:
+    now = [1_000_000.0]
+    cards = CardStore(database, "r1", lambda: now[0])
+    await cards.claim("8", "C1", Phase.UNACKED)
+    await cards.posted("8", "C1", "1.000")
+    await cards.claim("9", "C1", Phase.UNACKED)
+    await cards.rolled_up("9", "C1")
+    now[0] += 10 * STALE.total_seconds()
+    assert not await cards.claim("8", "C1", Phase.UNACKED)
+    assert not await cards.claim("9", "C1", Phase.UNACKED)
+    assert sorted((c.number, c.ts) for c in await cards.cards(["8", "9"])) == [("8", "1.000"), ("9", None)]
 
 
 async def test_advance_moves_forward_once(database: Database) -> None:

@@ -142,6 +142,13 @@ async def test_a_storm_posts_the_limit_and_rolls_up_the_rest() -> None:
     assert stack.rollups.rows["C1", last.minute][1] == rollups[0].ts
 
 
+async def test_a_rolled_up_incidents_claim_is_kept_from_going_stale() -> None:
+    stack = Stack(Feed("C1", max_cards_per_minute=1))
+    await stack.sync.reconcile([incident(str(n), start=stack.now) for n in (300, 301, 302)])
+    await stack.sync.drain()
+    assert stack.cards.rolled_up_claims == {("301", "C1"), ("302", "C1")}  # never taken over and posted as a card
+
+
 async def test_the_feeds_are_read_once_per_burst() -> None:
     stack = Stack()
     for n in range(5):

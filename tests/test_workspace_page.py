@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 from playwright.async_api import Page, async_playwright, expect
 from starlette.applications import Starlette
 
+from bot.sim.demo import CONFIG as DEMO_CONFIG
 from bot.sim.server import serve
 from bot.sim.stack import LocalStack, local_stack
 from bot.sim.workspace import DemoUser, build_workspace_routes, typed_mentions
@@ -335,6 +337,36 @@ async def test_the_bot_can_be_invited_to_a_private_channel(page_stack: tuple[Loc
     await stack.until(lambda: len(stack.slack.messages(private)) == 2)
     other = await client.post("/demo/command", json={"user": "U0ALICE", "channel": private, "text": "/invite @bob"})
     assert other.status_code == 400 and "/invite @vobot" in other.json()["error"]
+
+
+async def test_an_alert_triggered_on_the_page_arrives_as_the_demo_feeds_card_in_chromium(tmp_path: Path) -> None:
+    chromium_or_skip()
+    token = "demo-page-token"
+    async with (
+        local_stack(tmp_path, config=DEMO_CONFIG, VOBOT_WEBHOOK_TOKEN=token) as stack,
+        serve(Starlette(routes=build_workspace_routes(stack, DEMO_USERS))) as url,
+        async_playwright() as playwright,
+    ):
+        stack.vo.send_webhooks(f"{stack.url}/victorops/webhook", token)  # as the demo does
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = await browser.new_page()
+        page.set_default_timeout(5000)
+        try:
+            await page.goto(url)  # the page opens on the feed's channel
+            await asyncio.sleep(1.1)  # VictorOps' start times are whole seconds: the feed's second is over
+            before = {i["incidentNumber"] for i in stack.vo.incidents()}
+            await page.locator("#vo-alert").click()
+            await stack.until(lambda: len(stack.vo.incidents()) > len(before), within=5)
+            [number] = {i["incidentNumber"] for i in stack.vo.incidents()} - before
+            card = page.locator(f'[data-ephemeral="false"] [data-block-id="inc-{number}"]')
+            await expect(card).to_contain_text("Triggered")
+            await expect(
+                page.locator(f'[data-ephemeral="false"] [data-block-id="inc-{number}-actions"]')
+            ).to_be_visible()
+        finally:
+            stack.vo.send_webhooks(None)
+            await browser.close()
+        assert [m.text.count(f"#{number}") > 0 for m in stack.slack.messages(CHANNEL)] == [True]  # posted once
 
 
 def test_make_demo_on_a_busy_port_says_which_and_how_to_pick_another() -> None:

@@ -72,6 +72,7 @@ class CardStore(Protocol):
     async def claim(self, number: str, channel: str, phase: Phase) -> bool: ...  # True for the one claim that wins
     async def posted(self, number: str, channel: str, ts: str) -> None: ...
     async def release(self, number: str, channel: str) -> None: ...  # the post failed: the next try may claim
+    async def rolled_up(self, number: str, channel: str) -> None: ...  # shown in the rolled-up message: kept claimed
     async def advance(self, number: str, channel: str, phase: Phase) -> bool: ...  # True once per forward move
     async def cards(self, numbers: Sequence[str]) -> list[FeedCard]: ...
 

@@ -211,6 +211,7 @@ class FeedSync:
             if position >= feed.max_cards_per_minute:
                 # the claim stays: the incident is shown in the rolled-up message, which the first past the
                 # limit posts (and keeps in step), and the others edit once it is posted
+                await self._cards.rolled_up(number, channel)
                 self._keep_rollup(feed, minute, first=position == feed.max_cards_per_minute)
                 return
             ts = await self._poster.post(channel, incident)

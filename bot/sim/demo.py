@@ -36,6 +36,7 @@ CONFIG = {
     "admins": ["U0ADMIN1"],
     "email_matching": False,  # so that the unlinked experience can be tried
     "digests": [{"name": "ops-hourly", "channel": "C0OPS", "schedule": "0 * * * *", "timezone": "UTC"}],
+    "feeds": [{"channel": "C0OPS"}],  # the channel the page opens on: each new incident's card arrives there
 }
 NEW_ALERT_EVERY = (90.0, 240.0)  # seconds: now and then a new incident arrives, as on a real day
 

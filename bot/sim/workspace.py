@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -21,6 +22,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bot.sim.seed import random_alert
 from bot.sim.slack import BOT_USER_ID, Json, Message, SlackError, View
 from bot.sim.slack_driver import DriverResult
 from bot.sim.stack import LocalStack
@@ -115,6 +117,7 @@ class _Page:
     def __init__(self, stack: LocalStack, demo_users: list[DemoUser]) -> None:
         self.stack = stack
         self.demo_users = demo_users
+        self._rng = random.Random()
 
     # --- validation: unknown ids are the user's mistake, answered as one sentence ---------------------
 
@@ -262,6 +265,13 @@ class _Page:
         result = await self.stack.driver.submit_view(user, view.id, values)
         return {"status": result.status, "response_action": result.response_action, "errors": result.errors}
 
+    async def alert(self, request: Request) -> Json:
+        """A new alert, as a monitoring tool sends VictorOps: its incident reaches the bot by webhook, and the
+        feed's channel gets its card."""
+        alert = random_alert(self._rng)
+        self.stack.vo.ingest_alert(alert.routing_key, alert.body)
+        return {"routing_key": alert.routing_key}
+
     async def close(self, request: Request) -> Json:
         view = self._view(_field(await _body(request), "view_id"))
         # The workspace has no close_view; a plain ack to a submission is how it removes exactly one view,
@@ -297,5 +307,6 @@ def build_workspace_routes(stack: LocalStack, demo_users: list[DemoUser]) -> lis
         _json_route("/demo/select", page.select, "POST"),
         _json_route("/demo/submit", page.submit, "POST"),
         _json_route("/demo/close", page.close, "POST"),
+        _json_route("/demo/alert", page.alert, "POST"),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]

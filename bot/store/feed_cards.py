@@ -4,6 +4,11 @@ A card is one `feed_cards` row per (incident, channel): the first insert wins th
 forward only through one conditional UPDATE, so each change is drawn once. A storm minute is one `feed_rollups`
 row per (channel, minute) holding every new incident of that minute in order (not only those past the limit:
 the position decides card or rolled-up message, for all replicas alike).
+
+A claim whose post never stored its ts (the process died in between) is taken over once it is `STALE`, by one
+conditional UPDATE, so exactly one replica posts it on its next reconcile. The trade-off: a crash after Slack
+accepted the post but before the ts was stored (one database write) posts the card twice, where otherwise a crash
+anywhere between claim and ts would lose the card for good.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.feed import RANK, FeedCard
@@ -23,6 +28,12 @@ from bot.victorops.limits import Clock
 from bot.victorops.models import Phase
 
 KEEP = timedelta(days=1)  # a storm minute's row, after which nobody edits its message
+# A claim's post waits for its channel's turn (bot/slack/feed.py `Turns`: one post a second, in order of asking) and
+# Slack's 429s (three Retry-Afters): at the default 10 cards a minute plus their thread lines, seconds. Only a
+# channel asked for more than a post a second for minutes on end (a limit near 60, every card changing) queues
+# longer, so five minutes without a ts means the claimer is gone; a crashed card waits that long for its post.
+STALE = timedelta(minutes=5)
+ROLLED_UP = "rolled-up"  # `claimed_by` of a claim shown in its minute's rolled-up message: it has no ts of its own
 
 
 class CardStore:
@@ -38,7 +49,8 @@ class CardStore:
 
     async def claim(self, number: str, channel: str, phase: Phase) -> bool:
         """True only for the one call, on any replica, whose insert made the row (on Postgres the second insert
-        waits for the first to commit, then fails)."""
+        waits for the first to commit, then fails), or whose UPDATE took over a stale claim (on Postgres the second
+        UPDATE waits for the first, then finds the claim fresh)."""
         now = self._now()
         row = FeedCardRow(
             number=number, channel=channel, ts=None, phase=phase.value, claimed_by=self.holder, claimed_at=now,
@@ -48,8 +60,31 @@ class CardStore:
             async with self._db.session() as session:
                 session.add(row)
         except IntegrityError:
-            return False
+            return await self._take_over(number, channel, phase, now)
         return True
+
+    async def _take_over(self, number: str, channel: str, phase: Phase, now: datetime) -> bool:
+        async with self._db.session() as session:
+            result = await session.execute(
+                update(FeedCardRow)
+                .where(
+                    FeedCardRow.number == number,
+                    FeedCardRow.channel == channel,
+                    FeedCardRow.ts.is_(None),
+                    FeedCardRow.claimed_by != ROLLED_UP,
+                    FeedCardRow.claimed_at < now - STALE,
+                )
+                .values(phase=phase.value, claimed_by=self.holder, claimed_at=now, updated_at=now)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def rolled_up(self, number: str, channel: str) -> None:
+        async with self._db.session() as session:
+            await session.execute(
+                update(FeedCardRow)
+                .where(FeedCardRow.number == number, FeedCardRow.channel == channel, FeedCardRow.ts.is_(None))
+                .values(claimed_by=ROLLED_UP, updated_at=self._now())
+            )
 
     async def posted(self, number: str, channel: str, ts: str) -> None:
         async with self._db.session() as session:
@@ -85,10 +120,16 @@ class CardStore:
             return bool(getattr(result, "rowcount", 0))
 
     async def cards(self, numbers: Sequence[str]) -> list[FeedCard]:
+        """Without stale claims: for the core those are no card yet, so it claims (takes over) and posts them."""
         if not numbers:
             return []
+        live = or_(
+            FeedCardRow.ts.is_not(None),
+            FeedCardRow.claimed_by == ROLLED_UP,
+            FeedCardRow.claimed_at >= self._now() - STALE,
+        )
         async with self._db.reading() as session:
-            rows = await session.scalars(select(FeedCardRow).where(FeedCardRow.number.in_(list(numbers))))
+            rows = await session.scalars(select(FeedCardRow).where(FeedCardRow.number.in_(list(numbers)), live))
             return [FeedCard(r.number, r.channel, r.ts, Phase(r.phase)) for r in rows]
 
 

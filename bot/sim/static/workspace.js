@@ -427,6 +427,12 @@ async function submitModal(event) {
   refresh();
 }
 
+async function triggerAlert() {
+  const result = await api("/demo/alert", {});
+  if (!result.ok) say(result.data.error);
+  refresh();
+}
+
 async function closeModal() {
   const viewId = $("#modal").dataset.viewId;
   $("#modal").hidden = true;
@@ -672,6 +678,7 @@ function start() {
   $("#user-picker").addEventListener("change", (event) => choose(event.target.value, ui.channel));
   $("#modal form").addEventListener("submit", submitModal);
   $("#modal-cancel").addEventListener("click", closeModal);
+  $("#vo-alert").addEventListener("click", triggerAlert);
   $("#modal .modal-x").addEventListener("click", closeModal);
   $("#composer").focus();
   poll();
