@@ -472,6 +472,7 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
     dispatching = asyncio.create_task(vobot.core.dispatcher.run(stop))
     await vobot.sources.ingest.catch_up()  # events a crash left between their 200 and the feed
     polling = asyncio.create_task(vobot.sources.poller.run(stop))
+    retrying = asyncio.create_task(vobot.sources.ingest.retry(stop))
     await vobot.core.digests.start()
     try:
         await server.serve()
@@ -480,6 +481,7 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
         stop.set()  # the dispatcher finishes the call in flight; what is queued stays queued
         await dispatching
         await polling
+        await retrying
         await vobot.core.feed.drain()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

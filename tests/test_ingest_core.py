@@ -209,3 +209,22 @@ async def test_an_event_the_feeds_failed_on_is_kept_and_handed_over_again_at_sta
     restarted = Ingest(events, view, feeds, lambda: NOW)  # the view kept the merge: reconciled all the same
     assert await restarted.catch_up() == 1
     assert feeds.seen() == {"4": Phase.ACKED} and await events.unprocessed() == []
+
+
+async def test_an_event_the_feeds_failed_on_is_applied_again_without_a_restart() -> None:
+    events, feeds, clock = MemoryEvents(), Failing(), [NOW]
+    ingest = Ingest(events, view_over(MemoryVictorOps()), feeds, lambda: clock[0])
+    await ingest.receive(body("5", "ACKED", **{"STATE.ACKED_BY": "heidi"}))
+    assert feeds.calls == [] and len(await events.unprocessed()) == 1
+    assert await ingest.catch_up(received_before=NOW) == 0  # still in flight, as far as anyone knows
+    stop = asyncio.Event()
+    retrying = asyncio.create_task(ingest.retry(stop, every=0.01))
+    clock[0] = NOW + timedelta(minutes=1)
+    for _ in range(200):  # a retry every 10 ms: within a second
+        if feeds.seen() == {"5": Phase.ACKED}:
+            break
+        await asyncio.sleep(0.005)
+    assert feeds.seen() == {"5": Phase.ACKED}
+    stop.set()
+    await asyncio.wait_for(retrying, 1)
+    assert await events.unprocessed() == []
