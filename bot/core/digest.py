@@ -88,9 +88,22 @@ def check_phases(phases: Collection[str]) -> Collection[str]:
     return phases
 
 
+Rules = list[tuple[str, Callable[[Any], object], object]]  # (field as the YAML file names it, rule, value)
+
+
+def first_broken(rules: Rules) -> tuple[str, str] | None:
+    """The first field whose rule refuses its value, and why; None when every rule holds."""
+    for field, rule, value in rules:
+        try:
+            rule(value)
+        except ValueError as exc:
+            return field, str(exc)
+    return None
+
+
 def checked(digest: Digest) -> Digest:
     """The digest when it follows every rule, else InvalidDigest for the first field (in the file's order)."""
-    rules: list[tuple[str, Callable[[Any], object], object]] = [
+    rules: Rules = [
         ("name", check_name, digest.name),
         ("channel", check_channel, digest.channel),
         ("schedule", check_schedule, digest.schedule),
@@ -98,9 +111,6 @@ def checked(digest: Digest) -> Digest:
         ("when_empty", check_when_empty, digest.when_empty),
         ("filter.phases", check_phases, digest.phases),
     ]
-    for field, rule, value in rules:
-        try:
-            rule(value)
-        except ValueError as exc:
-            raise InvalidDigest(field, str(exc)) from None
+    if broken := first_broken(rules):
+        raise InvalidDigest(*broken)
     return digest

@@ -7,11 +7,9 @@ pydantic validator as it stands); `checked` applies them all to a feed and names
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from bot.core.digest import check_channel
+from bot.core.digest import Rules, check_channel, first_broken
 from bot.core.errors import ActionError
 from bot.core.feed import Feed
 
@@ -58,7 +56,7 @@ def check_names(values: tuple[str, ...]) -> tuple[str, ...]:
 
 def checked(feed: Feed) -> Feed:
     """The feed when it follows every rule, else InvalidFeed for the first field (in the file's order)."""
-    rules: list[tuple[str, Callable[[Any], object], object]] = [
+    rules: Rules = [
         ("channel", check_channel, feed.channel),
         ("filter.routing_keys", check_names, feed.routes),
         ("filter.teams", check_names, feed.teams),
@@ -67,9 +65,6 @@ def checked(feed: Feed) -> Feed:
         ("remind_acked", check_reminder, feed.remind_acked),
         ("max_cards_per_minute", check_max_cards, feed.max_cards_per_minute),
     ]
-    for field, rule, value in rules:
-        try:
-            rule(value)
-        except ValueError as exc:
-            raise InvalidFeed(field, str(exc)) from None
+    if broken := first_broken(rules):
+        raise InvalidFeed(*broken)
     return feed
