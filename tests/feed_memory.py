@@ -77,6 +77,9 @@ class MemoryCardStore:
     async def cards(self, numbers: Sequence[str]) -> list[FeedCard]:
         return [c for c in self.rows.values() if c.number in numbers]
 
+    async def open_cards(self) -> list[FeedCard]:
+        return [c for c in self.rows.values() if c.ts is not None and c.phase is not Phase.RESOLVED]
+
 
 class MemoryRollups:
     def __init__(self) -> None:

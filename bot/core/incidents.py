@@ -152,6 +152,15 @@ class IncidentView:
         held = self._held()
         return {n: held.get(n) for n in numbers}
 
+    async def held(self, numbers: Iterable[str]) -> dict[str, Incident | None]:
+        """Like `known`, but with the shared snapshot too, still without asking VictorOps: a replica whose own
+        copy is empty (it has not listed yet) or behind another's sees what the others saw (one database read)."""
+        held = self._held()
+        if self._snapshots is not None and (found := await self._snapshots.get(SNAPSHOT)):
+            shared = {i.incident_number: i for i in IncidentList.model_validate_json(found[1]).incidents}
+            held = {**shared, **{n: forward(shared.get(n), i) or shared.get(n) or i for n, i in held.items()}}
+        return {n: held.get(n) for n in numbers}
+
     async def put(self, incidents: Iterable[Incident]) -> None:
         """Record incidents as VictorOps now has them (after our own write was accepted), for every replica."""
         changed = {i.incident_number: i for i in incidents}

@@ -132,6 +132,15 @@ class CardStore:
             rows = await session.scalars(select(FeedCardRow).where(FeedCardRow.number.in_(list(numbers)), live))
             return [FeedCard(r.number, r.channel, r.ts, Phase(r.phase)) for r in rows]
 
+    async def open_cards(self) -> list[FeedCard]:
+        """The posted cards of incidents not resolved (as drawn), by the phase index: what reminders look at."""
+        unresolved = [Phase.UNACKED.value, Phase.ACKED.value]
+        async with self._db.reading() as session:
+            rows = await session.scalars(
+                select(FeedCardRow).where(FeedCardRow.phase.in_(unresolved), FeedCardRow.ts.is_not(None))
+            )
+            return [FeedCard(r.number, r.channel, r.ts, Phase(r.phase)) for r in rows]
+
 
 class RollupStore:
     """`bot.core.feeds.Rollups` over `feed_rollups`."""

@@ -247,7 +247,7 @@ class FeedCardRow(Base):
     number: Mapped[str] = mapped_column(String(32), primary_key=True)
     channel: Mapped[str] = mapped_column(String(32), primary_key=True)
     ts: Mapped[str | None] = mapped_column(String(32))  # NULL while the post is in flight
-    phase: Mapped[str] = mapped_column(String(16))  # as last drawn
+    phase: Mapped[str] = mapped_column(String(16), index=True)  # as last drawn; indexed: reminders read open ones
     claimed_by: Mapped[str] = mapped_column(String(128))
     claimed_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -263,3 +263,30 @@ class FeedRollupRow(Base):
     minute: Mapped[str] = mapped_column(String(16), primary_key=True)  # UTC, YYYY-MM-DDTHH:MM
     ts: Mapped[str | None] = mapped_column(String(32))
     numbers: Mapped[list[str]] = mapped_column(JSON)
+
+
+class ReminderSlotRow(Base):
+    """A reminder slot (incident, channel, kind, due time): the primary key lets one claim in, so each reminder is
+    posted once; `ts` NULL while its post is in flight (a claim left so by a crash is taken over once stale)."""
+
+    __tablename__ = "reminder_slots"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    due: Mapped[datetime] = mapped_column(primary_key=True)
+    ts: Mapped[str | None] = mapped_column(String(32))
+    claimed_by: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime] = mapped_column(index=True)  # pruned by it
+
+
+class ReminderSnoozeRow(Base):
+    """An incident's reminders paused until `until` (NULL: stopped for good), by a Slack user: one row per incident,
+    written by one upsert, read by every replica."""
+
+    __tablename__ = "reminder_snoozes"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    until: Mapped[datetime | None]
+    by: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]

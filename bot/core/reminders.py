@@ -1,0 +1,301 @@
+"""Reminders in a feed card's thread while its incident waits: unacknowledged, every `remind_unacked`, the paged
+people; acknowledged, every `remind_acked`, who acknowledged. Snoozed or stopped per incident, for every replica.
+
+Every replica ticks (`tick(now)`, every `TICK` seconds). A reminder's slot is (incident, channel, kind, due time),
+due at `since + k * interval` (k >= 1) where `since` is when the incident entered the phase; at `now` only the
+latest due slot is a candidate, so a bot that was down posts one reminder, not one per missed interval. The
+database decides who posts a slot (`ReminderClaims.claim`: the first insert wins), so it is posted once.
+A phase change is a different kind: the old kind's slots are never candidates again.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from bot.core.feed import RANK, Feed, FeedCard
+from bot.core.refusals import PostRefused, Refusals
+from bot.victorops.models import Incident, Phase
+
+log = logging.getLogger(__name__)
+
+TICK = 15.0  # seconds between ticks: a reminder is posted at most this late (plus the tick's own work)
+SNOOZE_BUTTON = timedelta(hours=1)  # the reminder's "Snooze 1h"
+MAX_SNOOZE = timedelta(days=7)
+KEEP_CLAIMS = timedelta(days=7)  # a claim older than this is for an incident long gone: pruned
+PRUNE_EVERY = timedelta(hours=1)
+
+
+class Kind(StrEnum):
+    UNACKED = "unacked"  # the paged people are reminded
+    ACKED = "acked"  # who acknowledged is reminded
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One slot to post: in the thread of the card `ts` in `channel`, mentioning `people` (VictorOps usernames)."""
+
+    incident: Incident
+    channel: str
+    ts: str  # the card's message
+    kind: Kind
+    since: datetime  # when the incident entered the phase
+    due: datetime
+    people: tuple[str, ...]
+
+    @property
+    def number(self) -> str:
+        return self.incident.incident_number
+
+    @property
+    def key(self) -> SlotKey:
+        return (self.number, self.channel, self.kind, self.due)
+
+
+SlotKey = tuple[str, str, Kind, datetime]
+
+
+@dataclass(frozen=True)
+class Snooze:
+    """The reminders of one incident paused until `until` (None: stopped for good), by a Slack user, at `at`."""
+
+    number: str
+    until: datetime | None
+    by: str
+    at: datetime
+
+    def pauses(self, now: datetime) -> bool:
+        return self.until is None or now < self.until
+
+
+class Pause(StrEnum):
+    SNOOZED = "snoozed"
+    STOPPED = "stopped"
+    RESUMED = "resumed"
+
+
+@dataclass(frozen=True)
+class Paused:
+    """What `snooze`, `stop` or `unsnooze` did: `refused` says why nothing changed (None: done)."""
+
+    number: str
+    pause: Pause
+    by: str
+    until: datetime | None = None
+    refused: Phase | None = None  # RESOLVED: no reminders to pause; UNACKED is never a refusal
+    unknown: bool = False  # neither the view nor a feed card knows the number
+
+
+class ReminderClaims(Protocol):
+    """Claims of reminder slots (bot.store.reminders.ReminderClaims): the first claim of a slot wins, on any
+    replica; one left unposted by a crash is taken over once it is stale."""
+
+    async def claim(self, key: SlotKey) -> bool: ...
+    async def posted(self, key: SlotKey, ts: str) -> None: ...
+    async def release(self, key: SlotKey) -> None: ...
+    async def settled(self, keys: Sequence[SlotKey]) -> set[SlotKey]: ...  # posted, or claimed and not stale
+    async def prune(self, before: datetime) -> None: ...
+
+
+class Snoozes(Protocol):
+    """Snoozes and stops per incident (bot.store.reminders.SnoozeStore), shared by every replica."""
+
+    async def put(self, snooze: Snooze) -> None: ...  # one upsert: the latest snooze or stop wins
+    async def clear(self, number: str) -> bool: ...
+    async def of(self, numbers: Sequence[str]) -> dict[str, Snooze]: ...
+    async def prune(self, before: datetime) -> None: ...  # snoozes ended before `before`
+
+
+class OpenCards(Protocol):
+    """The posted feed cards of open incidents, in one indexed read (bot.store.feed_cards.CardStore)."""
+
+    async def open_cards(self) -> list[FeedCard]: ...
+    async def cards(self, numbers: Sequence[str]) -> list[FeedCard]: ...
+
+
+class Held(Protocol):
+    """The incidents as the shared view holds them, without asking VictorOps (IncidentView.held)."""
+
+    async def held(self, numbers: Iterable[str]) -> dict[str, Incident | None]: ...
+
+
+class ReminderPoster(Protocol):
+    """Slack's side (bot.slack.reminders.ReminderPoster). Raises PostRefused when Slack refuses the channel for good."""
+
+    async def remind(self, reminder: Reminder) -> str: ...  # the reply's ts
+    async def paused(self, channel: str, ts: str, paused: Paused) -> None: ...  # the line in a card's thread
+
+
+def phase_of(card: FeedCard, incident: Incident) -> Phase:
+    """The card's phase (kept by the feed from webhooks and polls) or the view's, whichever is further on."""
+    return max(card.phase, incident.current_phase, key=RANK.__getitem__)
+
+
+def due_slot(since: datetime, interval: int, now: datetime) -> datetime | None:
+    """The latest `since + k * interval` (k >= 1) at or before `now`; None before the first."""
+    k = int((now - since).total_seconds() // interval)
+    return since + timedelta(seconds=k * interval) if k >= 1 else None
+
+
+def reminder_for(feed: Feed, card: FeedCard, incident: Incident, now: datetime) -> Reminder | None:
+    """The slot of this card to post at `now`, snoozes and claims aside; None when there is none."""
+    if card.ts is None or not feed.matches(incident):
+        return None
+    phase = phase_of(card, incident)
+    if phase is Phase.UNACKED:
+        kind, interval = Kind.UNACKED, feed.remind_unacked
+        triggered = incident.last_transition(Phase.UNACKED)
+        since = incident.start_time or (triggered.at if triggered else None)
+        people = tuple(incident.paged_users)
+    elif phase is Phase.ACKED:
+        kind, interval = Kind.ACKED, feed.remind_acked
+        acked = incident.last_transition(Phase.ACKED)  # None: the view is behind the card; next tick
+        since = acked.at if acked else None
+        people = (acked.by,) if acked and acked.by else ()
+    else:
+        return None
+    if interval is None or since is None or (due := due_slot(since, interval, now)) is None:
+        return None
+    return Reminder(incident, card.channel, card.ts, kind, since, due, people)
+
+
+def snooze_length(text: str) -> timedelta:
+    """`/vo snooze`'s `<n>m`, `<n>h` or `<n>d`, at most `MAX_SNOOZE`; ValueError saying what is wrong."""
+    match = re.fullmatch(r"([0-9]{1,4})([mhd])", text.strip().lower())
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError("not a duration")
+    length = timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]: int(match.group(1))})
+    if length > MAX_SNOOZE:
+        raise ValueError("longer than the longest snooze")
+    return length
+
+
+class Reminders:
+    def __init__(
+        self,
+        feeds: Callable[[], Awaitable[list[Feed]]],
+        cards: OpenCards,
+        view: Held,
+        claims: ReminderClaims,
+        snoozes: Snoozes,
+        poster: ReminderPoster,
+        *,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._feeds = feeds  # FeedSync.feeds: read at most every few seconds
+        self._cards = cards
+        self._view = view
+        self._claims = claims
+        self.snoozes = snoozes
+        self._poster = poster
+        self._now = now
+        self.refusals = Refusals(now)
+        self._settled: set[SlotKey] = set()  # slots seen posted: not asked about again while the card is open
+        self._pruned: datetime | None = None
+
+    async def tick(self, now: datetime | None = None) -> int:
+        """Post the reminders due at `now` that nobody posted; how many this replica posted. With no reminder due
+        this costs the cards' read, the feeds' (cached) and the shared view's, however many incidents are open."""
+        now = now or self._now()
+        await self._prune(now)
+        cards = await self._cards.open_cards()
+        open_keys = {(c.number, c.channel) for c in cards}
+        self._settled = {k for k in self._settled if (k[0], k[1]) in open_keys}
+        if not cards:
+            return 0
+        feeds = {f.channel: f for f in await self._feeds()}
+        cards = [c for c in cards if c.channel in feeds and not self.refusals.held(c.channel)]
+        if not cards:
+            return 0
+        incidents = await self._view.held({c.number for c in cards})
+        due = [
+            r
+            for c in cards
+            if (incident := incidents.get(c.number)) is not None
+            and (r := reminder_for(feeds[c.channel], c, incident, now)) is not None
+            and r.key not in self._settled
+        ]
+        if not due:
+            return 0
+        settled = await self._claims.settled([r.key for r in due])
+        self._settled |= settled
+        due = [r for r in due if r.key not in settled]
+        snoozes = await self.snoozes.of(sorted({r.number for r in due})) if due else {}
+        posted = 0
+        for reminder in due:
+            snooze = snoozes.get(reminder.number)
+            if snooze is not None and snooze.pauses(now):
+                continue
+            posted += await self._post(reminder)
+        return posted
+
+    async def _post(self, reminder: Reminder) -> int:
+        if self.refusals.held(reminder.channel) or not await self._claims.claim(reminder.key):
+            return 0  # refused a moment ago, or another replica has it
+        try:
+            ts = await self._poster.remind(reminder)
+        except PostRefused as refused:
+            await self._claims.release(reminder.key)
+            if self.refusals.hold(refused):
+                log.warning("reminders not posted to %s: %s", reminder.channel, refused.sentence)
+            return 0
+        except Exception:
+            await self._claims.release(reminder.key)  # the next tick tries again
+            log.exception("reminder of incident %s in %s failed", reminder.number, reminder.channel)
+            return 0
+        await self._claims.posted(reminder.key, ts)
+        self._settled.add(reminder.key)
+        self.refusals.clear(reminder.channel)
+        return 1
+
+    async def _prune(self, now: datetime) -> None:
+        if self._pruned is not None and now - self._pruned < PRUNE_EVERY:
+            return
+        self._pruned = now
+        await self._claims.prune(now - KEEP_CLAIMS)
+        await self.snoozes.prune(now)
+
+    # ---- snooze, stop, unsnooze -----------------------------------------------------------------------------
+
+    async def snooze(self, number: str, length: timedelta, by: str) -> Paused:
+        now = self._now()
+        return await self._pause(Paused(number, Pause.SNOOZED, by, until=now + min(length, MAX_SNOOZE)), now)
+
+    async def stop(self, number: str, by: str) -> Paused:
+        return await self._pause(Paused(number, Pause.STOPPED, by), self._now())
+
+    async def unsnooze(self, number: str, by: str) -> Paused:
+        return await self._pause(Paused(number, Pause.RESUMED, by), self._now())
+
+    async def _pause(self, paused: Paused, now: datetime) -> Paused:
+        """Refused for an incident resolved or unknown (no VictorOps call: the view and the feed's cards);
+        else stored, and said in each of the incident's card threads."""
+        cards = await self._cards.cards([paused.number])
+        incident = (await self._view.held([paused.number]))[paused.number]
+        phases = [c.phase for c in cards] + ([incident.current_phase] if incident else [])
+        if not phases:
+            return Paused(paused.number, paused.pause, paused.by, unknown=True)
+        if max(phases, key=RANK.__getitem__) is Phase.RESOLVED:
+            return Paused(paused.number, paused.pause, paused.by, refused=Phase.RESOLVED)
+        if paused.pause is Pause.RESUMED:
+            await self.snoozes.clear(paused.number)
+        else:
+            await self.snoozes.put(Snooze(paused.number, paused.until, paused.by, now))
+        for card in cards:
+            if card.ts is not None and not self.refusals.held(card.channel):
+                await self._say(card.channel, card.ts, paused)
+        return paused
+
+    async def _say(self, channel: str, ts: str, paused: Paused) -> None:
+        try:
+            await self._poster.paused(channel, ts, paused)
+        except PostRefused as refused:
+            if self.refusals.hold(refused):
+                log.warning("reminder line not posted to %s: %s", channel, refused.sentence)
+        except Exception:
+            log.exception("reminder line in %s failed", channel)
