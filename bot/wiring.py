@@ -40,6 +40,7 @@ from bot.core.ingest import Ingest
 from bot.core.poller import Poller
 from bot.core.posting import PostLimits
 from bot.core.queue import QueuedAction
+from bot.core.reminders import Reminders
 from bot.core.sender import ActionSender
 from bot.core.status import FamilyBudget, FeedSources, Status
 from bot.metrics import Metrics
@@ -57,9 +58,11 @@ from bot.slack.listeners.buttons import Buttons
 from bot.slack.listeners.commands import Commands
 from bot.slack.listeners.digest_commands import DigestCommands
 from bot.slack.listeners.feed_commands import FeedCommands
+from bot.slack.listeners.reminders import ReminderButtons
 from bot.slack.listeners.views import Views
 from bot.slack.notify import Notifier
 from bot.slack.profiles import SlackProfiles
+from bot.slack.reminders import ReminderPoster
 from bot.slack.responses import ResponseUrls
 from bot.store.audit import AuditStore
 from bot.store.budget import SharedWindow
@@ -73,6 +76,7 @@ from bot.store.lease import Lease
 from bot.store.links import LinkStore
 from bot.store.post_limits import PostWindows
 from bot.store.queue import ActionQueue
+from bot.store.reminders import ReminderClaims, SnoozeStore
 from bot.store.replays import SeenRequestStore
 from bot.store.snapshots import Snapshots
 from bot.victorops.client import VictorOpsClient
@@ -116,6 +120,8 @@ class Store:
     events: EventStore
     cards: CardStore
     rollups: RollupStore
+    reminder_claims: ReminderClaims
+    snoozes: SnoozeStore
 
 
 async def open_store(settings: Settings, config: AppConfig, holder: str) -> Store:
@@ -142,6 +148,8 @@ async def open_store(settings: Settings, config: AppConfig, holder: str) -> Stor
         events=EventStore(db),
         cards=CardStore(db, holder),
         rollups=RollupStore(db),
+        reminder_claims=ReminderClaims(db, holder),
+        snoozes=SnoozeStore(db),
     )
 
 
@@ -217,6 +225,7 @@ class SlackSide:
     poster: DigestPoster
     channels: ChannelAccess
     feed_poster: FeedPoster
+    reminder_poster: ReminderPoster
 
 
 def build_slack_side(
@@ -226,6 +235,7 @@ def build_slack_side(
     hooks = ResponseUrls(settings.slack_api_url)
     answers = Answers(lookups.identity, contexts, settings.command)
     cards = Cards(lookups.incidents, lookups.directory, lookups.identity, contexts, slack, answers, settings.command)
+    feed_poster = FeedPoster(slack, settings.command, cards.names, metrics)
     return SlackSide(
         contexts=contexts,
         hooks=hooks,
@@ -234,7 +244,8 @@ def build_slack_side(
         notifier=Notifier(lookups.incidents, cards, hooks, slack),
         poster=DigestPoster(slack, settings.command, cards.names, lookups.incidents.routes, metrics),
         channels=ChannelAccess(slack),
-        feed_poster=FeedPoster(slack, settings.command, cards.names, metrics),
+        feed_poster=feed_poster,
+        reminder_poster=ReminderPoster(feed_poster, cards.names),
     )
 
 
@@ -251,6 +262,7 @@ class Core:
     posts: PostLimits
     status: Status
     feed: FeedSync  # the live feed's cards: what the webhook and the poll reconcile
+    reminders: Reminders  # in the feed cards' threads, ticked by `run_bot`
 
 
 def build_core(
@@ -265,6 +277,7 @@ def build_core(
     channels: Channels,
     feed: FeedSync,
     feed_state: FeedSources,
+    reminders: Reminders,
 ) -> Core:
     completions = Completions()
     gate = vo.budgets[Family.INCIDENTS]
@@ -303,6 +316,7 @@ def build_core(
         posts=posts,
         status=Status(lookups.directory.oncall, budgets, store.queue, digests, identity, feed_state),
         feed=feed,
+        reminders=reminders,
     )
 
 
@@ -376,6 +390,15 @@ async def build(settings: Settings, config: AppConfig) -> Vobot:
         channels=side.channels,
         feed=feed,
         feed_state=feed_state,
+        reminders=Reminders(
+            feed.feeds,
+            store.cards,
+            lookups.incidents,
+            store.reminder_claims,
+            store.snoozes,
+            side.reminder_poster,
+            now=now,
+        ),
     )
     return Vobot(settings, config, metrics, store, vo, slack, lookups, side, core, sources)
 
@@ -384,6 +407,15 @@ def build_bolt(vobot: Vobot) -> AsyncApp:
     """The Bolt app, its listeners given what each uses."""
     settings, lookups, side, core = vobot.settings, vobot.lookups, vobot.slack_side, vobot.core
     digests = DigestCommands(core.digest_admin, settings.command)
+    reminders = ReminderButtons(
+        command=settings.command,
+        reminders=core.reminders,
+        actions=core.actions,
+        hooks=side.hooks,
+        cards=side.cards,
+        answers=side.answers,
+        slack=vobot.slack,
+    )
     commands = Commands(
         command=settings.command,
         now=now,
@@ -401,6 +433,7 @@ def build_bolt(vobot: Vobot) -> AsyncApp:
         status=core.status,
         slack=vobot.slack,
         default_targets=vobot.config.default_targets,
+        reminders=reminders,
     )
     buttons = Buttons(
         command=settings.command,
@@ -421,7 +454,7 @@ def build_bolt(vobot: Vobot) -> AsyncApp:
         cards=side.cards,
         answers=side.answers,
     )
-    return build_bolt_app(vobot.slack, lookups.identity, commands, buttons, views)
+    return build_bolt_app(vobot.slack, lookups.identity, commands, buttons, views, reminders)
 
 
 def build_web(vobot: Vobot, bolt: AsyncApp | None) -> Starlette:
@@ -473,6 +506,7 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
     await vobot.sources.ingest.catch_up()  # events a crash left between their 200 and the feed
     polling = asyncio.create_task(vobot.sources.poller.run(stop))
     retrying = asyncio.create_task(vobot.sources.ingest.retry(stop))
+    reminding = asyncio.create_task(vobot.core.reminders.run(stop))
     await vobot.core.digests.start()
     try:
         await server.serve()
@@ -482,6 +516,7 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
         await dispatching
         await polling
         await retrying
+        await reminding
         await vobot.core.feed.drain()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

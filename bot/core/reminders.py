@@ -10,6 +10,8 @@ A phase change is a different kind: the old kind's slots are never candidates ag
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -186,7 +188,9 @@ class Reminders:
         poster: ReminderPoster,
         *,
         now: Callable[[], datetime],
+        every: float = TICK,
     ) -> None:
+        self.every = every
         self._feeds = feeds  # FeedSync.feeds: read at most every few seconds
         self._cards = cards
         self._view = view
@@ -197,6 +201,16 @@ class Reminders:
         self.refusals = Refusals(now)
         self._settled: set[SlotKey] = set()  # slots seen posted: not asked about again while the card is open
         self._pruned: datetime | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick every `every` seconds until `stop` is set; a failed tick (the database away) is logged, not fatal."""
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("reminders tick failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.every)
 
     async def tick(self, now: datetime | None = None) -> int:
         """Post the reminders due at `now` that nobody posted; how many this replica posted. With no reminder due

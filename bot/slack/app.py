@@ -7,7 +7,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.identity import Identity
 from bot.slack.acting import acting_middleware
-from bot.slack.listeners import buttons, commands, views
+from bot.slack.listeners import buttons, commands, reminders, views
 
 
 def build_bolt_app(
@@ -16,6 +16,7 @@ def build_bolt_app(
     on_commands: commands.Commands,
     on_buttons: buttons.Buttons,
     on_views: views.Views,
+    on_reminders: reminders.ReminderButtons,
 ) -> AsyncApp:
     app = AsyncApp(
         client=client,
@@ -28,4 +29,5 @@ def build_bolt_app(
     commands.register(app, on_commands, middleware)
     buttons.register(app, on_buttons, middleware)
     views.register(app, on_views, middleware)
+    reminders.register(app, on_reminders, middleware)
     return app

@@ -51,6 +51,10 @@ class ActionId(StrEnum):
     REROUTE = "incident.reroute"
     LINK_AND_RETRY = "identity.link_and_retry"
     REFRESH = "listing.refresh"
+    REMIND_ACK = "reminder.ack"  # a reminder's buttons: its message is edited, not replaced by a card
+    REMIND_RESOLVE = "reminder.resolve"
+    REMIND_SNOOZE = "reminder.snooze"
+    REMIND_STOP = "reminder.stop"
 
 
 class ListSpec(BaseModel):
@@ -182,23 +186,21 @@ def buttons(incident: Incident, listing: ListSpec | None) -> list[ButtonElement]
     if incident.current_phase is Phase.UNACKED:
         found.append(ButtonElement(text="Acknowledge", action_id=ActionId.ACK, value=value, style="primary"))
     found.append(
-        ButtonElement(
-            text="Resolve",
-            action_id=ActionId.RESOLVE,
-            value=value,
-            confirm=ConfirmObject(
-                title="Resolve this incident?",
-                # plain_text: Slack parses no mentions in it, so the title shows as it is
-                text=PlainTextObject(
-                    text=f"Resolve #{incident.incident_number} {clip(incident.title, 200)} in VictorOps?"
-                ),
-                confirm="Resolve",
-                deny="Cancel",
-            ),
-        )
+        ButtonElement(text="Resolve", action_id=ActionId.RESOLVE, value=value, confirm=resolve_confirm(incident))
     )
     found.append(ButtonElement(text="Reroute…", action_id=ActionId.REROUTE, value=value))
     return found
+
+
+def resolve_confirm(incident: Incident) -> ConfirmObject:
+    """The question every Resolve button asks first."""
+    return ConfirmObject(
+        title="Resolve this incident?",
+        # plain_text: Slack parses no mentions in it, so the title shows as it is
+        text=PlainTextObject(text=f"Resolve #{incident.incident_number} {clip(incident.title, 200)} in VictorOps?"),
+        confirm="Resolve",
+        deny="Cancel",
+    )
 
 
 def card(

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.feed import Feed
 from bot.core.feeds import Change, Rollup
 from bot.metrics import Metrics
-from bot.slack.blocks import card, card_text, check_message
+from bot.slack.blocks import Block, card, card_text, check_message
 from bot.slack.names import Names
 from bot.slack.sentences import rolled_up, thread_line
 from bot.slack.slack_errors import post_message, typed
@@ -59,6 +59,12 @@ class FeedPoster:
 
     async def thread(self, channel: str, ts: str, change: Change) -> None:
         await self._post(channel, "thread", text=thread_line(change, await self._names()), thread_ts=ts)
+
+    async def reply(self, channel: str, ts: str, kind: str, text: str, blocks: list[Block] | None = None) -> str:
+        """A message of another kind (a reminder) in a card's thread, in the channel's turn like the feed's own."""
+        if blocks is not None:
+            check_message(blocks, text)
+        return await self._post(channel, kind, text=text, blocks=blocks, thread_ts=ts)
 
     async def rollup(self, feed: Feed, rollup: Rollup) -> str:
         text = rolled_up(feed, rollup.numbers, self._command)

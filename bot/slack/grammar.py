@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeAlias
 
+from bot.core.reminders import snooze_length
 from bot.core.targets import SLUG as _SLUG
 from bot.core.targets import VO_USERNAME as _VO_USERNAME
 from bot.core.text import MAX_DETAILS, MAX_NOTE, MAX_SUMMARY
@@ -199,6 +200,19 @@ class Subscriptions:
     public: bool = False
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snooze:
+    number: str
+    length: timedelta
+    public: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unsnooze:
+    number: str
+    public: bool = False
+
+
 Command: TypeAlias = (
     Help
     | ListIncidents
@@ -219,6 +233,8 @@ Command: TypeAlias = (
     | Subscribe
     | Unsubscribe
     | Subscriptions
+    | Snooze
+    | Unsnooze
 )
 
 
@@ -858,6 +874,40 @@ def _subscribe(rest: str, ctx: _Ctx) -> Command:
     return Subscribe(routes=_dedupe(found["route"]), teams=_dedupe(found["team"]), policies=_dedupe(found["policy"]))
 
 
+def _one_number(tokens: Sequence[str], verb: str, example: str) -> str:
+    if not tokens:
+        raise _Invalid(f"`{verb}` needs an incident number, like {example}.")
+    numbers = _numbers(tokens[:1], example)
+    if len(numbers) != 1:
+        raise _Invalid(f"`{verb}` takes one incident at a time, like {example}.")
+    return numbers[0]
+
+
+def _snooze(rest: str, ctx: _Ctx) -> Command:
+    example = ctx.ex("snooze 42 2h")
+    tokens = rest.split()
+    number = _one_number(tokens, "snooze", example)
+    if len(tokens) != 2:
+        raise _Invalid(f"`snooze` needs an incident number and how long, like {example} or {ctx.ex('snooze 42 30m')}.")
+    try:
+        length = snooze_length(tokens[1])
+    except ValueError:
+        raise _Invalid(
+            f"{_show(tokens[1])} is not a snooze length: use minutes, hours or days up to 7 days, like "
+            f"`30m`, `2h` or `1d` ({example})."
+        ) from None
+    return Snooze(number=number, length=length)
+
+
+def _unsnooze(rest: str, ctx: _Ctx) -> Command:
+    example = ctx.ex("unsnooze 42")
+    tokens = rest.split()
+    number = _one_number(tokens, "unsnooze", example)
+    if len(tokens) != 1:
+        raise _Invalid(f"`unsnooze` takes only an incident number, like {example}.")
+    return Unsnooze(number=number)
+
+
 _COMMANDS: dict[str, Callable[[str, _Ctx], Command]] = {
     "help": _help,
     "list": _list,
@@ -875,5 +925,7 @@ _COMMANDS: dict[str, Callable[[str, _Ctx], Command]] = {
     "subscribe": _subscribe,
     "unsubscribe": _no_arguments("unsubscribe", Unsubscribe),
     "subscriptions": _no_arguments("subscriptions", Subscriptions),
+    "snooze": _snooze,
+    "unsnooze": _unsnooze,
 }
 COMMAND_WORDS: tuple[str, ...] = tuple(_COMMANDS)

@@ -20,6 +20,7 @@ to post the reply in the channel.
 • `{c} status` — health of the bot
 • `{c} subscribe [route:<key>] [team:<slug>] [policy:<slug>]`, `{c} unsubscribe`, `{c} subscriptions` — \
 the live feed: a card here for every new incident (subscribe, unsubscribe: admins)
+• `{c} snooze <n> <30m|2h|1d>`, `{c} unsnooze <n>` — pause the reminders of one incident (also buttons on each reminder)
 {targets}
 Examples: `{c} ack 42 43: looking into it`, `{c} list mine public`, `{c} create DB down to policy:pol-AbCd : disk 97%`.
 `{c} help <command>` shows the details of one command."""
@@ -95,6 +96,16 @@ Stop this channel's live feed; cards already posted stay. Feeds from the configu
     "subscriptions": """\
 *{c} subscriptions*
 Every live feed: its channel, filters and reminders, and where it was defined.""",
+    "snooze": """\
+*{c} snooze <n> <duration>*
+Pause the reminders of one incident in every feed channel: no reminder in its card's threads until the snooze \
+ends (then the one due, if it is still waiting). Durations: minutes, hours or days, up to `7d`. \
+A reminder's *Stop reminders* button stops them for good; `{c} unsnooze <n>` turns them back on.
+Examples: `{c} snooze 42 2h`, `{c} snooze #42 30m`, `{c} snooze 42 1d`.""",
+    "unsnooze": """\
+*{c} unsnooze <n>*
+Turn the reminders of one incident back on, after a snooze or a stop.
+Example: `{c} unsnooze 42`.""",
     "status": """\
 *{c} status*
 Health of the bot: VictorOps reachable, API budget left, queued actions, on-call users who are not linked.""",

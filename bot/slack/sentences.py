@@ -33,9 +33,10 @@ from bot.core.identity import (
 )
 from bot.core.outcomes import Already, Did, NotOpen, Outcome, Queued, Refused, Said, Silent, Verb
 from bot.core.posting import TooSoon
+from bot.core.reminders import Kind, Pause, Paused, Reminder
 from bot.core.targets import NoSuchPolicy, NoSuchTarget, TargetNotLinked
 from bot.slack.mrkdwn import escape
-from bot.slack.names import Names
+from bot.slack.names import Names, when
 from bot.victorops.models import Phase
 
 PAST = {Verb.ACK: "acknowledged", Verb.RESOLVE: "resolved"}
@@ -248,3 +249,51 @@ def feed_refusal(error: ActionError, command: str) -> str | None:
         case InvalidFeed(field, problem):
             return f"That feed cannot be added: {escape(field)}: {escape(problem)}."
     return None
+
+
+# ---- reminders (bot.core.reminders) ------------------------------------------------------------------------
+
+
+def span(seconds: float) -> str:
+    """A reminder's wait as people say it: `15 min`, `1 h 15 min`, `4 h`, `2 d 3 h` (to the minute, at least 1)."""
+    minutes = max(1, int(seconds // 60))
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{mins} min" if mins and not days else ""]
+    return " ".join(p for p in parts if p)
+
+
+def reminder_line(reminder: Reminder, names: Names) -> str:
+    """The reminder in a card's thread, mentioning the people concerned (linked ones pinged, others named)."""
+    waited = span((reminder.due - reminder.since).total_seconds())
+    if reminder.kind is Kind.ACKED:
+        by = names.user(reminder.people[0]) if reminder.people else "someone"
+        return f"Still not resolved, {waited} after {by} acknowledged it."
+    people = [names.user(p) for p in reminder.people] or [
+        names.policy(p.policy.slug, p.policy.name) for p in reminder.incident.paged_policies if p.policy.name
+    ]
+    return f"Still not acknowledged after {waited} — {', '.join(people) or 'nobody is being paged'}"
+
+
+def paused_line(paused: Paused, names: Names) -> str:
+    """The line in a card's thread when someone snoozes, stops or resumes its reminders."""
+    by = names.person(paused.by)
+    if paused.pause is Pause.RESUMED:
+        return f"Reminders back on (by {by})."
+    if paused.until is None:
+        return f"Reminders stopped by {by}."
+    return f"Reminders snoozed until {when(paused.until)} by {by}."
+
+
+def paused_reply(paused: Paused, command: str) -> str:
+    """The answer to whoever snoozed, stopped or resumed the reminders of an incident (or could not)."""
+    number = f"#{escape(paused.number)}"
+    if paused.unknown:
+        return f"I don't know incident {number}: it has no card here and VictorOps did not list it lately."
+    if paused.refused is Phase.RESOLVED:
+        return f"{number} is resolved: it has no reminders."
+    if paused.pause is Pause.RESUMED:
+        return f"Reminders for {number} are back on; `{command} snooze {escape(paused.number)} 1h` pauses them."
+    unsnooze = f"`{command} unsnooze {escape(paused.number)}`"
+    if paused.until is None:
+        return f"Reminders for {number} stopped for good; {unsnooze} turns them back on."
+    return f"Reminders for {number} snoozed until {when(paused.until)}; {unsnooze} ends it."

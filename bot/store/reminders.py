@@ -11,17 +11,17 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.core.reminders import Kind, SlotKey, Snooze
+from bot.core.reminders import SlotKey, Snooze
 from bot.store.db import Database
 from bot.store.feed_cards import STALE
 from bot.store.tables import ReminderSlotRow, ReminderSnoozeRow
 from bot.victorops.limits import Clock
 
 
-def _is(key: SlotKey) -> list[object]:
+def _is(key: SlotKey) -> list[ColumnElement[bool]]:
     number, channel, kind, due = key
     return [
         ReminderSlotRow.number == number,

@@ -30,6 +30,7 @@ from bot.slack.help import usage
 from bot.slack.linking import NotLinked
 from bot.slack.listeners.digest_commands import DigestCommands
 from bot.slack.listeners.feed_commands import FeedCommands
+from bot.slack.listeners.reminders import ReminderButtons
 from bot.slack.modals import ModalMeta, ViewId, create_view, loading
 from bot.slack.mrkdwn import escape
 from bot.slack.names import Names
@@ -88,6 +89,7 @@ class Commands:
         status: Status,
         slack: AsyncWebClient,
         default_targets: Sequence[str],
+        reminders: ReminderButtons,
     ) -> None:
         self.command = command
         self._now = now
@@ -105,6 +107,7 @@ class Commands:
         self._status = status
         self._slack = slack
         self._default_targets = tuple(default_targets)
+        self.reminders = reminders  # `snooze`, `unsnooze`
 
     async def on_command(self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
         name = self.command
@@ -166,6 +169,8 @@ class Commands:
                 await self.feeds.unsubscribe(command, reply)
             case g.Subscriptions():
                 await self.feeds.subscriptions(reply)
+            case g.Snooze() | g.Unsnooze():
+                await self.reminders.answer(parsed, command, reply)
             case _:
                 await reply.privately(
                     f"That command is not available in this version of vobot yet; `{self.command} help` lists what is."
