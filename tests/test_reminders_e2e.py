@@ -5,10 +5,10 @@ Acknowledge buttons, `/vo snooze` and `/vo unsnooze` with their malformed forms,
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
