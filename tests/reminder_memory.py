@@ -15,7 +15,6 @@ from bot.victorops.models import Incident
 class MemoryClaims:
     def __init__(self) -> None:
         self.rows: dict[SlotKey, str | None] = {}  # the slot -> its reply's ts (None: in flight)
-        self.claimed_at: dict[SlotKey, datetime] = {}
 
     async def claim(self, key: SlotKey) -> bool:
         if key in self.rows:
@@ -30,8 +29,8 @@ class MemoryClaims:
         if key in self.rows and self.rows[key] is None:
             del self.rows[key]
 
-    async def settled(self, keys: Sequence[SlotKey]) -> set[SlotKey]:
-        return {k for k in keys if k in self.rows}
+    async def settled(self, keys: Sequence[SlotKey]) -> dict[SlotKey, bool]:
+        return {k: self.rows[k] is not None for k in keys if k in self.rows}
 
     async def prune(self, before: datetime) -> None:
         return None

@@ -3,12 +3,13 @@ that snoozes, stops and phase changes silence them, and that a slot is posted on
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.core.feed import Feed, FeedCard
-from bot.core.reminders import Kind, Pause, Reminders, due_slot, snooze_length
+from bot.core.reminders import Kind, Pause, Reminder, Reminders, due_slot, snooze_length
 from bot.victorops.models import Incident, Phase, Transition
 from tests.feed_memory import MemoryCardStore, MemoryFeedStore, refused
 from tests.reminder_memory import MemoryClaims, MemorySnoozes, MemoryView, RecordingReminders
@@ -188,3 +189,19 @@ def test_snooze_lengths() -> None:
     for bad in ("8d", "0m", "2", "2w", "-1h", "1.5h"):
         with pytest.raises(ValueError):
             snooze_length(bad)
+
+
+async def test_the_run_loop_ticks_at_once_on_start_and_ends_when_stopped() -> None:
+    stack = Stack()
+    stack.open(incident())
+    stack.now = START + 2 * 60 * MIN  # the bot starts two hours in: the reminder due now is posted at once
+    stop = asyncio.Event()
+    posted = stack.slack.remind
+
+    async def remind_then_stop(reminder: Reminder) -> str:
+        stop.set()
+        return await posted(reminder)
+
+    stack.slack.remind = remind_then_stop  # type: ignore[method-assign]
+    await asyncio.wait_for(stack.reminders.run(stop), 5)
+    assert stack.sent() == [("42", Kind.UNACKED, 2 * 60 * MIN, ("heidi",))]

@@ -33,15 +33,15 @@ async def test_a_slot_is_claimed_once(database: Database) -> None:
 async def test_release_frees_a_slot_not_posted_and_settled_sees_posted_ones(database: Database) -> None:
     claims = ReminderClaims(database, "r1")
     assert await claims.claim(KEY)
-    assert await claims.settled([KEY]) == {KEY}  # in flight
+    assert await claims.settled([KEY]) == {KEY: False}  # in flight
     await claims.release(KEY)
-    assert await claims.settled([KEY]) == set()
+    assert await claims.settled([KEY]) == {}
     assert await claims.claim(KEY)
     await claims.posted(KEY, "9.000")
     await claims.release(KEY)
     assert not await claims.claim(KEY)
     other: SlotKey = ("43", "C1", Kind.UNACKED, DUE)
-    assert await claims.settled([KEY, other]) == {KEY}
+    assert await claims.settled([KEY, other]) == {KEY: True}
 
 
 async def test_a_stale_claim_never_posted_is_taken_over_once(database: Database) -> None:
@@ -51,7 +51,7 @@ async def test_a_stale_claim_never_posted_is_taken_over_once(database: Database)
     now[0] += STALE.total_seconds() - 1
     assert not any(await asyncio.gather(*(r.claim(KEY) for r in replicas[1:])))
     now[0] += 2
-    assert await replicas[1].settled([KEY]) == set()  # stale: to be claimed again
+    assert await replicas[1].settled([KEY]) == {}  # stale: to be claimed again
     assert sorted(await asyncio.gather(*(r.claim(KEY) for r in replicas[1:]))) == [False, False, True]
     await replicas[2].posted(KEY, "9.000")
     now[0] += 10 * STALE.total_seconds()
@@ -64,9 +64,9 @@ async def test_prune_forgets_old_claims(database: Database) -> None:
     await claims.claim(KEY)
     await claims.posted(KEY, "9.000")
     await claims.prune(DUE - timedelta(seconds=1))
-    assert await claims.settled([KEY]) == {KEY}
+    assert await claims.settled([KEY]) == {KEY: True}
     await claims.prune(DUE + timedelta(seconds=1))
-    assert await claims.settled([KEY]) == set()
+    assert await claims.settled([KEY]) == {}
 
 
 async def test_the_latest_snooze_or_stop_wins_and_expired_ones_are_pruned(database: Database) -> None:
@@ -138,3 +138,31 @@ async def test_two_replicas_on_postgres_post_each_reminder_once(postgres_databas
     finally:
         for db in dbs:
             await db.dispose()
+
+
+async def test_a_reminder_claimed_by_a_process_that_died_is_posted_once_after_the_claim_goes_stale(
+    database: Database,
+) -> None:
+    start = DUE - timedelta(minutes=15)
+    paged = Incident(
+        incident_number="42", current_phase=Phase.UNACKED, start_time=start, paged_users=["heidi"],
+        transitions=[Transition(name="UNACKED", at=start)],
+    )  # fmt: skip
+    clock = [DUE.timestamp()]
+    await FeedStore(database).put(Feed("C1"))
+    cards = CardStore(database, "r0")
+    await cards.claim("42", "C1", Phase.UNACKED)
+    await cards.posted("42", "C1", "1.000")
+    assert await ReminderClaims(database, "dead", lambda: clock[0]).claim(KEY)  # ... and it died before posting
+    slack = RecordingReminders()
+    view = IncidentView(MemoryVictorOps(paged))
+    await view.all()
+    survivor = Reminders(
+        FeedStore(database).all, cards, view, ReminderClaims(database, "r1", lambda: clock[0]), SnoozeStore(database),
+        slack, now=lambda: DUE,
+    )  # fmt: skip
+    assert await survivor.tick(DUE + timedelta(seconds=30)) == 0  # fresh: maybe still posting
+    clock[0] += STALE.total_seconds() + 1
+    assert await survivor.tick(DUE + STALE + timedelta(seconds=1)) == 1
+    assert await survivor.tick(DUE + STALE + timedelta(seconds=20)) == 0
+    assert [r.key for r in slack.reminders] == [KEY]

@@ -100,7 +100,8 @@ class ReminderClaims(Protocol):
     async def claim(self, key: SlotKey) -> bool: ...
     async def posted(self, key: SlotKey, ts: str) -> None: ...
     async def release(self, key: SlotKey) -> None: ...
-    async def settled(self, keys: Sequence[SlotKey]) -> set[SlotKey]: ...  # posted, or claimed and not stale
+    # of `keys`, those posted (True) or claimed and not stale (False: in flight, perhaps by a process now dead)
+    async def settled(self, keys: Sequence[SlotKey]) -> dict[SlotKey, bool]: ...
     async def prune(self, before: datetime) -> None: ...
 
 
@@ -237,7 +238,7 @@ class Reminders:
         if not due:
             return 0
         settled = await self._claims.settled([r.key for r in due])
-        self._settled |= settled
+        self._settled |= {key for key, posted in settled.items() if posted}  # one in flight is asked about again
         due = [r for r in due if r.key not in settled]
         snoozes = await self.snoozes.of(sorted({r.number for r in due})) if due else {}
         channels: dict[str, list[Reminder]] = {}

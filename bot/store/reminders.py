@@ -71,19 +71,22 @@ class ReminderClaims:
         async with self._db.session() as session:
             await session.execute(delete(ReminderSlotRow).where(*_is(key), ReminderSlotRow.ts.is_(None)))
 
-    async def settled(self, keys: Sequence[SlotKey]) -> set[SlotKey]:
-        """Of `keys`, those posted or claimed lately (in flight): a stale claim is not, so it is claimed again."""
+    async def settled(self, keys: Sequence[SlotKey]) -> dict[SlotKey, bool]:
+        """Of `keys`, those posted (True) or claimed lately (False: in flight); a stale claim is neither, so it is
+        claimed again."""
         if not keys:
-            return set()
-        wanted = {(n, c, k.value, d): (n, c, k, d) for n, c, k, d in keys}
+            return {}
+        wanted = {(n, c, k.value, d.astimezone(UTC)): (n, c, k, d) for n, c, k, d in keys}
         columns = (ReminderSlotRow.number, ReminderSlotRow.channel, ReminderSlotRow.kind, ReminderSlotRow.due)
         live = or_(ReminderSlotRow.ts.is_not(None), ReminderSlotRow.claimed_at >= self._now() - STALE)
         async with self._db.reading() as session:
             rows = await session.execute(
-                select(*columns).where(ReminderSlotRow.number.in_(sorted({k[0] for k in keys})), live)
+                select(*columns, ReminderSlotRow.ts).where(
+                    ReminderSlotRow.number.in_(sorted({k[0] for k in keys})), live
+                )
             )
-            found = {(n, c, k, d.astimezone(UTC)) for n, c, k, d in rows}
-        return {key for raw, key in wanted.items() if (raw[0], raw[1], raw[2], raw[3].astimezone(UTC)) in found}
+            found = {(n, c, k, d.astimezone(UTC)): ts is not None for n, c, k, d, ts in rows}
+        return {key: found[raw] for raw, key in wanted.items() if raw in found}
 
     async def prune(self, before: datetime) -> None:
         async with self._db.session() as session:
