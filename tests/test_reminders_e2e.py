@@ -124,6 +124,11 @@ async def test_acknowledge_from_a_reminder_acks_and_the_acked_reminder_follows(b
     assert last.text == "Still not resolved, 1 h after <@U0BOB> acknowledged it."
     assert action_ids(last) == [ActionId.REMIND_RESOLVE, *REMINDER_BUTTONS]
 
+    bot.vo.act("resolve", "cchen", [number], "fixed")  # from the phone
+    await bot.vobot.core.feed.reconcile(list((await bot.vobot.lookups.incidents.current()).values()))
+    assert await reminders_.tick(acked.at + 2 * 60 * MIN) == 0  # resolved: no reminder of any kind
+    assert await bot.vobot.store.cards.open_cards() == []
+
 
 async def test_an_unlinked_clicker_gets_the_link_prompt_and_nothing_is_acked(bot: LocalStack) -> None:
     number, card, start = await paged(bot)
