@@ -200,7 +200,7 @@ class Reminders:
         self._poster = poster
         self._now = now
         self.refusals = Refusals(now)
-        self._settled: set[SlotKey] = set()  # slots seen posted: not asked about again while the card is open
+        self._settled: set[SlotKey] = set()  # current slots seen posted: not asked about again
         self._pruned: datetime | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -219,22 +219,22 @@ class Reminders:
         now = now or self._now()
         await self._prune(now)
         cards = await self._cards.open_cards()
-        open_keys = {(c.number, c.channel) for c in cards}
-        self._settled = {k for k in self._settled if (k[0], k[1]) in open_keys}
         if not cards:
+            self._settled.clear()
             return 0
         feeds = {f.channel: f for f in await self._feeds()}
         cards = [c for c in cards if c.channel in feeds and not self.refusals.held(c.channel)]
         if not cards:
             return 0
         incidents = await self._view.held({c.number for c in cards})
-        due = [
+        current = [
             r
             for c in cards
             if (incident := incidents.get(c.number)) is not None
             and (r := reminder_for(feeds[c.channel], c, incident, now)) is not None
-            and r.key not in self._settled
         ]
+        self._settled &= {r.key for r in current}  # only each card's current slot is worth remembering
+        due = [r for r in current if r.key not in self._settled]
         if not due:
             return 0
         settled = await self._claims.settled([r.key for r in due])
