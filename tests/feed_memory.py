@@ -77,8 +77,12 @@ class MemoryCardStore:
     async def cards(self, numbers: Sequence[str]) -> list[FeedCard]:
         return [c for c in self.rows.values() if c.number in numbers]
 
-    async def open_cards(self) -> list[FeedCard]:
-        return [c for c in self.rows.values() if c.ts is not None and c.phase is not Phase.RESOLVED]
+    async def open_cards(self, channels: Sequence[str]) -> list[FeedCard]:
+        return [
+            c
+            for c in self.rows.values()
+            if c.ts is not None and c.phase is not Phase.RESOLVED and c.channel in channels
+        ]
 
 
 class MemoryRollups:

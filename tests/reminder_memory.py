@@ -15,6 +15,7 @@ from bot.victorops.models import Incident
 class MemoryClaims:
     def __init__(self) -> None:
         self.rows: dict[SlotKey, str | None] = {}  # the slot -> its reply's ts (None: in flight)
+        self.reads = 0
 
     async def claim(self, key: SlotKey) -> bool:
         if key in self.rows:
@@ -30,10 +31,11 @@ class MemoryClaims:
             del self.rows[key]
 
     async def settled(self, keys: Sequence[SlotKey]) -> dict[SlotKey, bool]:
+        self.reads += 1
         return {k: self.rows[k] is not None for k in keys if k in self.rows}
 
-    async def prune(self, before: datetime) -> None:
-        return None
+    async def prune(self) -> None:
+        return None  # the real store drops the claims of cards no longer open (tests/test_reminders_store.py)
 
 
 class MemorySnoozes:

@@ -55,13 +55,15 @@ class Stack:
         return await (replica or self.reminders).tick(self.now)
 
     def sent(self) -> list[tuple[str, Kind, timedelta, tuple[str, ...]]]:
-        return [(r.number, r.kind, r.due - START, r.people) for r in self.slack.reminders]
+        return [
+            (r.number, r.kind, r.since + timedelta(seconds=r.waited) - START, r.people) for r in self.slack.reminders
+        ]
 
 
 def test_the_due_slot_is_the_latest_one_not_before_the_first() -> None:
     assert due_slot(START, 900, START + 14 * MIN) is None
-    assert due_slot(START, 900, START + 15 * MIN) == START + 15 * MIN
-    assert due_slot(START, 900, START + 44 * MIN) == START + 30 * MIN
+    assert due_slot(START, 900, START + 15 * MIN) == 1
+    assert due_slot(START, 900, START + 44 * MIN) == 2
 
 
 async def test_the_first_reminder_comes_after_the_interval_then_each_interval() -> None:
@@ -205,3 +207,46 @@ async def test_the_run_loop_ticks_at_once_on_start_and_ends_when_stopped() -> No
     stack.slack.remind = remind_then_stop  # type: ignore[method-assign]
     await asyncio.wait_for(stack.reminders.run(stop), 5)
     assert stack.sent() == [("42", Kind.UNACKED, 2 * 60 * MIN, ("heidi",))]
+
+
+async def test_a_phase_start_that_moves_by_a_second_is_still_one_reminder() -> None:
+    """The ack time comes from the bot's clock after a click, then from VictorOps' list: one slot either way."""
+    stack = Stack(Feed("C1", remind_acked=3600))
+    stack.open(incident(phase=Phase.ACKED, acked_at=START + 10 * MIN + timedelta(milliseconds=400)))
+    assert await stack.at(70 * MIN + timedelta(seconds=2)) == 1
+    stack.view.put(incident(phase=Phase.ACKED, acked_at=START + 10 * MIN))  # VictorOps' own time
+    assert await stack.at(70 * MIN + timedelta(seconds=6)) == 0
+    stack.view.put(incident(phase=Phase.ACKED, acked_at=START + 10 * MIN + timedelta(seconds=1)))
+    assert await stack.at(71 * MIN) == 0
+    assert len(stack.slack.reminders) == 1
+
+
+async def test_a_paused_incident_is_not_asked_about_on_every_tick() -> None:
+    stack = Stack()
+    stack.open(incident())
+    await stack.reminders.stop("42", "U1")
+    assert await stack.at(15 * MIN) == 0
+    claims, snoozes = stack.claims.reads, stack.snoozes.reads
+    for seconds in range(15, 60, 15):  # within a minute the pause seen is trusted
+        assert await stack.at(15 * MIN + timedelta(seconds=seconds)) == 0
+    assert (stack.claims.reads, stack.snoozes.reads) == (claims, snoozes)
+    assert await stack.at(17 * MIN) == 0  # then read again: still stopped
+    assert stack.snoozes.reads == snoozes + 1
+
+
+async def test_a_snooze_another_replica_ends_is_seen_within_the_recheck() -> None:
+    stack = Stack()
+    stack.open(incident())
+    other = stack.replica()
+    await stack.reminders.snooze("42", timedelta(hours=1), "U1")
+    assert await stack.at(15 * MIN) == 0
+    await other.unsnooze("42", "U2")
+    assert await stack.at(15 * MIN + timedelta(seconds=30)) == 0  # the pause this replica saw is trusted a while
+    assert await stack.at(16 * MIN + timedelta(seconds=1)) == 1
+
+
+async def test_unsnoozing_reminders_that_were_not_paused_changes_nothing_and_says_nothing_in_threads() -> None:
+    stack = Stack()
+    stack.open(incident())
+    paused = await stack.reminders.unsnooze("42", "U1")
+    assert paused.unchanged and stack.slack.lines == []

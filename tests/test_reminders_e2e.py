@@ -127,7 +127,7 @@ async def test_acknowledge_from_a_reminder_acks_and_the_acked_reminder_follows(b
     bot.vo.act("resolve", "cchen", [number], "fixed")  # from the phone
     await bot.vobot.core.feed.reconcile(list((await bot.vobot.lookups.incidents.current()).values()))
     assert await reminders_.tick(acked.at + 2 * 60 * MIN) == 0  # resolved: no reminder of any kind
-    assert await bot.vobot.store.cards.open_cards() == []
+    assert await bot.vobot.store.cards.open_cards([CHANNEL]) == []
 
 
 async def test_an_unlinked_clicker_gets_the_link_prompt_and_nothing_is_acked(bot: LocalStack) -> None:
@@ -181,3 +181,30 @@ async def test_a_tampered_button_value_is_refused_and_changes_nothing(bot: Local
     assert result.status == 200
     assert "could not read this button, so nothing was done" in texts(await bot.reply("U0BOB", before))
     assert await bot.vobot.store.snoozes.of([number]) == {}
+
+
+async def test_a_well_formed_value_naming_another_incident_is_refused(bot: LocalStack) -> None:
+    """A button acts on the incident whose card is the reminder's thread parent, whatever its value names."""
+    number, card, start = await paged(bot)
+    other, _, _ = await paged(bot, "cpu high on db-2")
+    await bot.vobot.core.reminders.tick(start + 15 * MIN)
+    [reminder] = reminders(bot, card)
+    for action_id in (ActionId.REMIND_ACK, ActionId.REMIND_STOP):
+        payload = bot.driver.click_payload("U0BOB", reminder, action_id)
+        payload["actions"][0]["value"] = json.dumps({"n": other})
+        before = len(bot.slack.ephemerals("U0BOB"))
+        assert (await bot.driver.post(urlencode({"payload": json.dumps(payload)}))).status == 200
+        assert "could not read this button, so nothing was done" in texts(await bot.reply("U0BOB", before))
+    assert phase(bot, other) == "UNACKED" and await bot.vobot.store.snoozes.of([number, other]) == {}
+
+
+async def test_pausing_reminders_takes_a_linked_user(bot: LocalStack) -> None:
+    number, card, start = await paged(bot)
+    assert "link" in (await say(bot, UNLINKED, f"snooze {number} 1h")).lower()
+    await bot.vobot.core.reminders.tick(start + 15 * MIN)
+    [reminder] = reminders(bot, card)
+    before = len(bot.slack.ephemerals(UNLINKED))
+    await bot.driver.click(UNLINKED, reminder, ActionId.REMIND_SNOOZE)
+    assert "link" in texts(await bot.reply(UNLINKED, before)).lower()
+    assert await bot.vobot.store.snoozes.of([number]) == {}
+    assert "were not paused" in await say(bot, "U0ALICE", f"unsnooze {number}")

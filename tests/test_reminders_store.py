@@ -19,15 +19,15 @@ from tests.memory import MemoryVictorOps
 from tests.reminder_memory import RecordingReminders
 
 DUE = datetime(2026, 12, 1, 9, 15, tzinfo=UTC)
-KEY: SlotKey = ("42", "C1", Kind.UNACKED, DUE)
+KEY: SlotKey = ("42", "C1", Kind.UNACKED, 1)
 
 
 async def test_a_slot_is_claimed_once(database: Database) -> None:
     replicas = [ReminderClaims(database, f"r{i}") for i in range(4)]
     won = await asyncio.gather(*(r.claim(KEY) for r in replicas))
     assert sorted(won) == [False, False, False, True]
-    assert await replicas[0].claim(("42", "C1", Kind.ACKED, DUE))  # another kind is another slot
-    assert await replicas[0].claim(("42", "C1", Kind.UNACKED, DUE + timedelta(minutes=15)))  # and another due time
+    assert await replicas[0].claim(("42", "C1", Kind.ACKED, 1))  # another kind is another slot
+    assert await replicas[0].claim(("42", "C1", Kind.UNACKED, 2))  # and another interval
 
 
 async def test_release_frees_a_slot_not_posted_and_settled_sees_posted_ones(database: Database) -> None:
@@ -40,7 +40,7 @@ async def test_release_frees_a_slot_not_posted_and_settled_sees_posted_ones(data
     await claims.posted(KEY, "9.000")
     await claims.release(KEY)
     assert not await claims.claim(KEY)
-    other: SlotKey = ("43", "C1", Kind.UNACKED, DUE)
+    other: SlotKey = ("43", "C1", Kind.UNACKED, 1)
     assert await claims.settled([KEY, other]) == {KEY: True}
 
 
@@ -58,14 +58,18 @@ async def test_a_stale_claim_never_posted_is_taken_over_once(database: Database)
     assert not await replicas[0].claim(KEY)  # a posted slot never goes stale
 
 
-async def test_prune_forgets_old_claims(database: Database) -> None:
-    now = [DUE.timestamp()]
-    claims = ReminderClaims(database, "r1", lambda: now[0])
+async def test_prune_forgets_the_claims_of_cards_no_longer_open(database: Database) -> None:
+    cards, claims = CardStore(database, "r1"), ReminderClaims(database, "r1")
+    await cards.claim("42", "C1", Phase.UNACKED)
+    await cards.posted("42", "C1", "1.000")
     await claims.claim(KEY)
     await claims.posted(KEY, "9.000")
-    await claims.prune(DUE - timedelta(seconds=1))
-    assert await claims.settled([KEY]) == {KEY: True}
-    await claims.prune(DUE + timedelta(seconds=1))
+    gone: SlotKey = ("43", "C1", Kind.UNACKED, 1)  # a card that was never posted here (or is gone)
+    await claims.claim(gone)
+    await claims.prune()
+    assert await claims.settled([KEY, gone]) == {KEY: True}
+    await cards.advance("42", "C1", Phase.RESOLVED)
+    await claims.prune()
     assert await claims.settled([KEY]) == {}
 
 
@@ -90,7 +94,11 @@ async def test_open_cards_are_the_posted_cards_not_resolved(database: Database) 
         await cards.claim(number, "C1", phase)
         if number != "3":
             await cards.posted(number, "C1", f"{number}.000")
-    assert sorted((c.number, c.phase) for c in await cards.open_cards()) == [("1", Phase.UNACKED), ("2", Phase.ACKED)]
+    assert sorted((c.number, c.phase) for c in await cards.open_cards(["C1"])) == [
+        ("1", Phase.UNACKED),
+        ("2", Phase.ACKED),
+    ]
+    assert await cards.open_cards(["C2"]) == []  # another channel's (a feed removed keeps its cards)
 
 
 async def test_two_replicas_on_postgres_post_each_reminder_once(postgres_database_url: str) -> None:

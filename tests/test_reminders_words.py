@@ -17,7 +17,7 @@ NAMES = Names(slack_ids={"heidi": "U0HEIDI"}, full_names={"eve": "Eve <!channel>
 
 def reminder(kind: Kind, people: tuple[str, ...], after: timedelta, **fields: object) -> Reminder:
     incident = Incident(incident_number="42", current_phase=Phase.UNACKED, start_time=START, **fields)  # type: ignore[arg-type]
-    return Reminder(incident, "C1", "1.000", kind, START, START + after, people)
+    return Reminder(incident, "C1", "1.000", kind, START, int(after.total_seconds()), 1, people)
 
 
 def test_spans_read_as_people_say_them() -> None:

@@ -94,9 +94,14 @@ class IncidentView:
 
     async def _shared(self) -> Answer | None:
         """The shared snapshot when it is fresh enough (and new enough for who waits); counted as old as it is."""
-        assert self._snapshots is not None
-        found = await self._snapshots.get(SNAPSHOT)
-        if found is None or self._wall() - found[0] > self.max_age or found[0] < self._asked_after:
+        found = await self._snapshot()
+        if found is None or self._wall() - found.asked_at > self.max_age or found.asked_at < self._asked_after:
+            return None
+        return found
+
+    async def _snapshot(self) -> Answer | None:
+        """The shared snapshot as stored, however old (None without a store or before the first)."""
+        if self._snapshots is None or (found := await self._snapshots.get(SNAPSHOT)) is None:
             return None
         return Answer(found[0], {i.incident_number: i for i in IncidentList.model_validate_json(found[1]).incidents})
 
@@ -156,8 +161,8 @@ class IncidentView:
         """Like `known`, but with the shared snapshot too, still without asking VictorOps: a replica whose own
         copy is empty (it has not listed yet) or behind another's sees what the others saw (one database read)."""
         held = self._held()
-        if self._snapshots is not None and (found := await self._snapshots.get(SNAPSHOT)):
-            shared = {i.incident_number: i for i in IncidentList.model_validate_json(found[1]).incidents}
+        if (found := await self._snapshot()) is not None:
+            shared = found.incidents
             held = {**shared, **{n: forward(shared.get(n), i) or shared.get(n) or i for n, i in held.items()}}
         return {n: held.get(n) for n in numbers}
 
@@ -177,9 +182,8 @@ class IncidentView:
         those that changed."""
         last = self._cache.peek()
         asked, held = (last.asked_at, last.incidents) if last else (0.0, {})
-        if self._snapshots is not None and (found := await self._snapshots.get(SNAPSHOT)):
-            shared = IncidentList.model_validate_json(found[1]).incidents  # another replica's news counts too
-            asked, held = max(asked, found[0]), {**held, **{i.incident_number: i for i in shared}}
+        if (found := await self._snapshot()) is not None:  # another replica's news counts too
+            asked, held = max(asked, found.asked_at), {**held, **found.incidents}
         changed = [m for i in incidents if (m := forward(held.get(i.incident_number), i)) is not None]
         if changed:
             answer = Answer(asked, {**held, **{i.incident_number: i for i in changed}})

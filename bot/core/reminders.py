@@ -1,11 +1,13 @@
 """Reminders in a feed card's thread while its incident waits: unacknowledged, every `remind_unacked`, the paged
 people; acknowledged, every `remind_acked`, who acknowledged. Snoozed or stopped per incident, for every replica.
 
-Every replica ticks (`tick(now)`, every `TICK` seconds). A reminder's slot is (incident, channel, kind, due time),
-due at `since + k * interval` (k >= 1) where `since` is when the incident entered the phase; at `now` only the
-latest due slot is a candidate, so a bot that was down posts one reminder, not one per missed interval. The
-database decides who posts a slot (`ReminderClaims.claim`: the first insert wins), so it is posted once.
-A phase change is a different kind: the old kind's slots are never candidates again.
+Every replica ticks (`tick(now)`, every `TICK` seconds). A reminder's slot is (incident, channel, kind, k): the
+k-th interval (k >= 1) since the incident entered the phase, due at `since + k * interval`; at `now` only the
+latest due slot is a candidate, so a bot that was down posts one reminder, not one per missed interval. The slot
+is keyed by k, not by its due time: `since` comes from the bot's own clock after a click, then from VictorOps'
+once it lists the incident, and a second's difference must not make a new slot. The database decides who posts a
+slot (`ReminderClaims.claim`: the first insert wins), so it is posted once. A phase change is a different kind:
+the old kind's slots are never candidates again.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ log = logging.getLogger(__name__)
 TICK = 15.0  # seconds between ticks: a reminder is posted at most this late (plus the tick's own work)
 SNOOZE_BUTTON = timedelta(hours=1)  # the reminder's "Snooze 1h"
 MAX_SNOOZE = timedelta(days=7)
-KEEP_CLAIMS = timedelta(days=7)  # a claim older than this is for an incident long gone: pruned
-PRUNE_EVERY = timedelta(hours=1)
+PRUNE_EVERY = timedelta(hours=1)  # claims of cards no longer open, and snoozes that ended, are dropped this often
+PAUSED_RECHECK = timedelta(minutes=1)  # a pause seen is trusted this long: another replica's unsnooze is seen soon
 
 
 class Kind(StrEnum):
@@ -47,7 +49,8 @@ class Reminder:
     ts: str  # the card's message
     kind: Kind
     since: datetime  # when the incident entered the phase
-    due: datetime
+    interval: int  # seconds
+    slot: int  # the k-th interval since then
     people: tuple[str, ...]
 
     @property
@@ -55,11 +58,16 @@ class Reminder:
         return self.incident.incident_number
 
     @property
+    def waited(self) -> int:
+        """Seconds in the phase when it fell due: what the reminder says."""
+        return self.slot * self.interval
+
+    @property
     def key(self) -> SlotKey:
-        return (self.number, self.channel, self.kind, self.due)
+        return (self.number, self.channel, self.kind, self.slot)
 
 
-SlotKey = tuple[str, str, Kind, datetime]
+SlotKey = tuple[str, str, Kind, int]
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,7 @@ class Paused:
     until: datetime | None = None
     refused: Phase | None = None  # RESOLVED: no reminders to pause; UNACKED is never a refusal
     unknown: bool = False  # neither the view nor a feed card knows the number
+    unchanged: bool = False  # an unsnooze of reminders that were not paused
 
 
 class ReminderClaims(Protocol):
@@ -102,7 +111,7 @@ class ReminderClaims(Protocol):
     async def release(self, key: SlotKey) -> None: ...
     # of `keys`, those posted (True) or claimed and not stale (False: in flight, perhaps by a process now dead)
     async def settled(self, keys: Sequence[SlotKey]) -> dict[SlotKey, bool]: ...
-    async def prune(self, before: datetime) -> None: ...
+    async def prune(self) -> None: ...  # the claims of cards no longer open: nobody asks about them again
 
 
 class Snoozes(Protocol):
@@ -117,7 +126,7 @@ class Snoozes(Protocol):
 class OpenCards(Protocol):
     """The posted feed cards of open incidents, in one indexed read (bot.store.feed_cards.CardStore)."""
 
-    async def open_cards(self) -> list[FeedCard]: ...
+    async def open_cards(self, channels: Sequence[str]) -> list[FeedCard]: ...
     async def cards(self, numbers: Sequence[str]) -> list[FeedCard]: ...
 
 
@@ -139,10 +148,10 @@ def phase_of(card: FeedCard, incident: Incident) -> Phase:
     return max(card.phase, incident.current_phase, key=RANK.__getitem__)
 
 
-def due_slot(since: datetime, interval: int, now: datetime) -> datetime | None:
-    """The latest `since + k * interval` (k >= 1) at or before `now`; None before the first."""
+def due_slot(since: datetime, interval: int, now: datetime) -> int | None:
+    """The k of the latest `since + k * interval` (k >= 1) at or before `now`; None before the first."""
     k = int((now - since).total_seconds() // interval)
-    return since + timedelta(seconds=k * interval) if k >= 1 else None
+    return k if k >= 1 else None
 
 
 def reminder_for(feed: Feed, card: FeedCard, incident: Incident, now: datetime) -> Reminder | None:
@@ -162,9 +171,9 @@ def reminder_for(feed: Feed, card: FeedCard, incident: Incident, now: datetime) 
         people = (acked.by,) if acked and acked.by else ()
     else:
         return None
-    if interval is None or since is None or (due := due_slot(since, interval, now)) is None:
+    if interval is None or since is None or (slot := due_slot(since, interval, now)) is None:
         return None
-    return Reminder(incident, card.channel, card.ts, kind, since, due, people)
+    return Reminder(incident, card.channel, card.ts, kind, since, interval, slot, people)
 
 
 def snooze_length(text: str) -> timedelta:
@@ -201,6 +210,7 @@ class Reminders:
         self._now = now
         self.refusals = Refusals(now)
         self._settled: set[SlotKey] = set()  # current slots seen posted: not asked about again
+        self._paused: dict[str, datetime] = {}  # incidents seen paused, until when that is trusted
         self._pruned: datetime | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -218,13 +228,10 @@ class Reminders:
         this costs the cards' read, the feeds' (cached) and the shared view's, however many incidents are open."""
         now = now or self._now()
         await self._prune(now)
-        cards = await self._cards.open_cards()
+        feeds = {f.channel: f for f in await self._feeds() if f.remind_unacked or f.remind_acked}
+        cards = [c for c in await self._cards.open_cards(sorted(feeds)) if not self.refusals.held(c.channel)]
         if not cards:
             self._settled.clear()
-            return 0
-        feeds = {f.channel: f for f in await self._feeds()}
-        cards = [c for c in cards if c.channel in feeds and not self.refusals.held(c.channel)]
-        if not cards:
             return 0
         incidents = await self._view.held({c.number for c in cards})
         current = [
@@ -234,16 +241,21 @@ class Reminders:
             and (r := reminder_for(feeds[c.channel], c, incident, now)) is not None
         ]
         self._settled &= {r.key for r in current}  # only each card's current slot is worth remembering
-        due = [r for r in current if r.key not in self._settled]
+        self._paused = {n: t for n, t in self._paused.items() if t > now}
+        due = [r for r in current if r.key not in self._settled and r.number not in self._paused]
         if not due:
             return 0
         settled = await self._claims.settled([r.key for r in due])
         self._settled |= {key for key, posted in settled.items() if posted}  # one in flight is asked about again
         due = [r for r in due if r.key not in settled]
         snoozes = await self.snoozes.of(sorted({r.number for r in due})) if due else {}
+        for number, snooze in snoozes.items():
+            if snooze.pauses(now):
+                recheck = now + PAUSED_RECHECK
+                self._paused[number] = recheck if snooze.until is None else min(snooze.until, recheck)
         channels: dict[str, list[Reminder]] = {}
         for reminder in due:
-            if (snooze := snoozes.get(reminder.number)) is None or not snooze.pauses(now):
+            if reminder.number not in self._paused:
                 channels.setdefault(reminder.channel, []).append(reminder)
         # each channel in order (Slack takes about a post a second in one), the channels side by side
         return sum(await asyncio.gather(*(self._channel(found) for found in channels.values())))
@@ -274,8 +286,14 @@ class Reminders:
         if self._pruned is not None and now - self._pruned < PRUNE_EVERY:
             return
         self._pruned = now
-        await self._claims.prune(now - KEEP_CLAIMS)
+        await self._claims.prune()
         await self.snoozes.prune(now)
+
+    async def under_card(self, number: str, channel: str | None, thread_ts: str | None) -> bool:
+        """Whether a reminder in the thread `thread_ts` of `channel` is one of this incident's: its card is that
+        thread's parent (a button's value names the incident; the message it was clicked on must agree)."""
+        cards = await self._cards.cards([number])
+        return thread_ts is not None and any(c.channel == channel and c.ts == thread_ts for c in cards)
 
     # ---- snooze, stop, unsnooze -----------------------------------------------------------------------------
 
@@ -300,9 +318,12 @@ class Reminders:
         if max(phases, key=RANK.__getitem__) is Phase.RESOLVED:
             return Paused(paused.number, paused.pause, paused.by, refused=Phase.RESOLVED)
         if paused.pause is Pause.RESUMED:
-            await self.snoozes.clear(paused.number)
+            self._paused.pop(paused.number, None)
+            if not await self.snoozes.clear(paused.number):
+                return Paused(paused.number, paused.pause, paused.by, unchanged=True)  # nothing to say in threads
         else:
             await self.snoozes.put(Snooze(paused.number, paused.until, paused.by, now))
+            self._paused[paused.number] = min(paused.until or now + PAUSED_RECHECK, now + PAUSED_RECHECK)
         for card in cards:
             if card.ts is not None and not self.refusals.held(card.channel):
                 await self._say(card.channel, card.ts, paused)

@@ -7,7 +7,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from pydantic import BaseModel, ConfigDict
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
 
 from bot.core.reminders import Kind, Paused, Reminder
 from bot.slack.blocks import ActionId, Block, IncidentNumber, clip, decode, resolve_confirm
@@ -45,13 +53,27 @@ def reminder_blocks(reminder: Reminder, names: Names) -> tuple[str, list[Block]]
     buttons = [
         act,
         ButtonElement(text="Snooze 1h", action_id=ActionId.REMIND_SNOOZE, value=value),
-        ButtonElement(text="Stop reminders", action_id=ActionId.REMIND_STOP, value=value),
+        ButtonElement(
+            text="Stop reminders", action_id=ActionId.REMIND_STOP, value=value, confirm=stop_confirm(reminder)
+        ),
     ]
     blocks = [
         SectionBlock(block_id="reminder", text=MarkdownTextObject(text=clip(text, 3000))),
         ActionsBlock(block_id="reminder-actions", elements=buttons),
     ]
     return text, [b.to_dict() for b in blocks]
+
+
+def stop_confirm(reminder: Reminder) -> ConfirmObject:
+    """Stopping is for good and for every channel: asked first, like Resolve."""
+    return ConfirmObject(
+        title="Stop reminders?",
+        text=PlainTextObject(
+            text=f"No more reminders for #{reminder.number}, in any channel, until someone turns them back on."
+        ),
+        confirm="Stop reminders",
+        deny="Cancel",
+    )
 
 
 def reminder_done(blocks: list[Block], note: str) -> list[Block]:

@@ -264,7 +264,7 @@ def span(seconds: float) -> str:
 
 def reminder_line(reminder: Reminder, names: Names) -> str:
     """The reminder in a card's thread, mentioning the people concerned (linked ones pinged, others named)."""
-    waited = span((reminder.due - reminder.since).total_seconds())
+    waited = span(reminder.waited)
     if reminder.kind is Kind.ACKED:
         by = names.user(reminder.people[0]) if reminder.people else "someone"
         return f"Still not resolved, {waited} after {by} acknowledged it."
@@ -291,6 +291,8 @@ def paused_reply(paused: Paused, command: str) -> str:
         return f"I don't know incident {number}: it has no card here and VictorOps did not list it lately."
     if paused.refused is Phase.RESOLVED:
         return f"{number} is resolved: it has no reminders."
+    if paused.unchanged:
+        return f"Reminders for {number} were not paused; `{command} snooze {escape(paused.number)} 1h` pauses them."
     if paused.pause is Pause.RESUMED:
         return f"Reminders for {number} are back on; `{command} snooze {escape(paused.number)} 1h` pauses them."
     unsnooze = f"`{command} unsnooze {escape(paused.number)}`"

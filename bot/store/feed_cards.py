@@ -132,12 +132,19 @@ class CardStore:
             rows = await session.scalars(select(FeedCardRow).where(FeedCardRow.number.in_(list(numbers)), live))
             return [FeedCard(r.number, r.channel, r.ts, Phase(r.phase)) for r in rows]
 
-    async def open_cards(self) -> list[FeedCard]:
-        """The posted cards of incidents not resolved (as drawn), by the phase index: what reminders look at."""
+    async def open_cards(self, channels: Sequence[str]) -> list[FeedCard]:
+        """The posted cards in `channels` of incidents not resolved (as drawn), by the phase index: what reminders
+        look at (a channel no longer a feed's keeps its cards, which are not read)."""
+        if not channels:
+            return []
         unresolved = [Phase.UNACKED.value, Phase.ACKED.value]
         async with self._db.reading() as session:
             rows = await session.scalars(
-                select(FeedCardRow).where(FeedCardRow.phase.in_(unresolved), FeedCardRow.ts.is_not(None))
+                select(FeedCardRow).where(
+                    FeedCardRow.phase.in_(unresolved),
+                    FeedCardRow.ts.is_not(None),
+                    FeedCardRow.channel.in_(list(channels)),
+                )
             )
             return [FeedCard(r.number, r.channel, r.ts, Phase(r.phase)) for r in rows]
 

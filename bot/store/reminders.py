@@ -1,6 +1,6 @@
 """Reminder slots and snoozes, shared by every replica: the database decides who posts each reminder.
 
-A slot is one `reminder_slots` row per (incident, channel, kind, due time): the first insert wins the post. A
+A slot is one `reminder_slots` row per (incident, channel, kind, k-th interval): the first insert wins the post. A
 claim whose post never stored its ts (the process died in between) is taken over once it is `STALE` (the feed
 cards' rule, `bot.store.feed_cards.STALE`), by one conditional UPDATE, so one replica posts it on its next tick.
 """
@@ -11,23 +11,24 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.reminders import SlotKey, Snooze
 from bot.store.db import Database
 from bot.store.feed_cards import STALE
-from bot.store.tables import ReminderSlotRow, ReminderSnoozeRow
+from bot.store.tables import FeedCardRow, ReminderSlotRow, ReminderSnoozeRow
 from bot.victorops.limits import Clock
+from bot.victorops.models import Phase
 
 
 def _is(key: SlotKey) -> list[ColumnElement[bool]]:
-    number, channel, kind, due = key
+    number, channel, kind, slot = key
     return [
         ReminderSlotRow.number == number,
         ReminderSlotRow.channel == channel,
         ReminderSlotRow.kind == kind.value,
-        ReminderSlotRow.due == due,
+        ReminderSlotRow.slot == slot,
     ]
 
 
@@ -45,10 +46,10 @@ class ReminderClaims:
     async def claim(self, key: SlotKey) -> bool:
         """True only for the one call, on any replica, whose insert made the row, or whose UPDATE took over a
         stale claim (on Postgres a second insert or UPDATE waits for the first to commit, then loses)."""
-        number, channel, kind, due = key
+        number, channel, kind, slot = key
         now = self._now()
         row = ReminderSlotRow(
-            number=number, channel=channel, kind=kind.value, due=due, ts=None, claimed_by=self.holder, claimed_at=now
+            number=number, channel=channel, kind=kind.value, slot=slot, ts=None, claimed_by=self.holder, claimed_at=now
         )
         try:
             async with self._db.session() as session:
@@ -76,21 +77,25 @@ class ReminderClaims:
         claimed again."""
         if not keys:
             return {}
-        wanted = {(n, c, k.value, d.astimezone(UTC)): (n, c, k, d) for n, c, k, d in keys}
-        columns = (ReminderSlotRow.number, ReminderSlotRow.channel, ReminderSlotRow.kind, ReminderSlotRow.due)
+        wanted = {(n, c, k.value, slot): (n, c, k, slot) for n, c, k, slot in keys}
+        columns = (ReminderSlotRow.number, ReminderSlotRow.channel, ReminderSlotRow.kind, ReminderSlotRow.slot)
         live = or_(ReminderSlotRow.ts.is_not(None), ReminderSlotRow.claimed_at >= self._now() - STALE)
         async with self._db.reading() as session:
             rows = await session.execute(
-                select(*columns, ReminderSlotRow.ts).where(
-                    ReminderSlotRow.number.in_(sorted({k[0] for k in keys})), live
-                )
+                select(*columns, ReminderSlotRow.ts).where(tuple_(*columns).in_(list(wanted)), live)
             )
-            found = {(n, c, k, d.astimezone(UTC)): ts is not None for n, c, k, d, ts in rows}
+            found = {(n, c, k, slot): ts is not None for n, c, k, slot, ts in rows}
         return {key: found[raw] for raw, key in wanted.items() if raw in found}
 
-    async def prune(self, before: datetime) -> None:
+    async def prune(self) -> None:
+        """The claims of cards no longer open (resolved, or gone): only an open card's slots can come again."""
+        open_card = exists().where(
+            FeedCardRow.number == ReminderSlotRow.number,
+            FeedCardRow.channel == ReminderSlotRow.channel,
+            FeedCardRow.phase != Phase.RESOLVED.value,
+        )
         async with self._db.session() as session:
-            await session.execute(delete(ReminderSlotRow).where(ReminderSlotRow.claimed_at < before))
+            await session.execute(delete(ReminderSlotRow).where(~open_card))
 
 
 class SnoozeStore:

@@ -266,18 +266,19 @@ class FeedRollupRow(Base):
 
 
 class ReminderSlotRow(Base):
-    """A reminder slot (incident, channel, kind, due time): the primary key lets one claim in, so each reminder is
-    posted once; `ts` NULL while its post is in flight (a claim left so by a crash is taken over once stale)."""
+    """A reminder slot (incident, channel, kind, k-th interval in the phase): the primary key lets one claim in, so
+    each reminder is posted once; `ts` NULL while its post is in flight (a claim left so by a crash is taken over
+    once stale)."""
 
     __tablename__ = "reminder_slots"
 
     number: Mapped[str] = mapped_column(String(32), primary_key=True)
     channel: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
-    due: Mapped[datetime] = mapped_column(primary_key=True)
+    slot: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     ts: Mapped[str | None] = mapped_column(String(32))
     claimed_by: Mapped[str] = mapped_column(String(128))
-    claimed_at: Mapped[datetime] = mapped_column(index=True)  # pruned by it
+    claimed_at: Mapped[datetime]
 
 
 class ReminderSnoozeRow(Base):

@@ -170,7 +170,7 @@ class Commands:
             case g.Subscriptions():
                 await self.feeds.subscriptions(reply)
             case g.Snooze() | g.Unsnooze():
-                await self.reminders.answer(parsed, command, reply)
+                await self.reminders.answer(parsed, reply, acting)
             case _:
                 await reply.privately(
                     f"That command is not available in this version of vobot yet; `{self.command} help` lists what is."

@@ -2,8 +2,10 @@
 
 Acknowledge and Resolve act like a card's (the queue, its budget; an unlinked person gets the link prompt, which
 finishes the click); then the reminder is edited to say what happened and loses its buttons, rather than becoming
-a card (the card above it is edited by the feed). Snooze 1h and Stop reminders need no VictorOps user: anyone in
-the channel may pause them; each pause is said in the incident's card threads by the core.
+a card (the card above it is edited by the feed). Pausing reminders (Snooze 1h, Stop reminders, `/vo snooze`,
+`/vo unsnooze`) takes a linked VictorOps user too: it silences paging reminders for everyone, so it is for the
+people on the roster, and the thread says who did it. A button acts only on the incident whose card is the
+thread's parent, whatever its value says.
 """
 
 from __future__ import annotations
@@ -77,18 +79,21 @@ class ReminderButtons:
         await ack()
         await self._pause(body, action, context["acting"], None)
 
-    def _ref(self, action: dict[str, Any]) -> ReminderRef:
+    async def _number(self, body: dict[str, Any], action: dict[str, Any], surface: Surface) -> str:
+        """The incident the clicked reminder is about: its value, checked against the card it was posted under."""
         ref = ReminderRef.decode(action.get("value"))
-        if ref is None:
+        message = body.get("message")
+        thread_ts = message.get("thread_ts") if isinstance(message, dict) else None
+        if ref is None or not await self._reminders.under_card(ref.n, surface.place.channel, thread_ts):
             raise ActionError(
                 f"vobot could not read this button, so nothing was done; run `{self.command} list` for fresh cards."
             )
-        return ref
+        return ref.n
 
     async def _act(self, body: dict[str, Any], action: dict[str, Any], acting: Acting, verb: Verb) -> None:
         surface = Surface.of_click(self._hooks, body)
         async with self._answers.answering(surface.tell):
-            number = self._ref(action).n
+            number = await self._number(body, action, surface)
             # Neither the link prompt's finish nor a late outcome redraws the reminder as a card: they answer
             # the clicker alone (no response URL, no message to edit), in this channel.
             elsewhere = Place(channel=surface.place.channel)
@@ -105,7 +110,8 @@ class ReminderButtons:
     ) -> None:
         surface = Surface.of_click(self._hooks, body)
         async with self._answers.answering(surface.tell):
-            number, user = self._ref(action).n, acting.slack_user_id
+            number = await self._number(body, action, surface)
+            user = (await acting.require()).slack_user_id
             if length is None:
                 paused = await self._reminders.stop(number, user)
             else:
@@ -122,8 +128,8 @@ class ReminderButtons:
 
     # ---- /vo snooze, /vo unsnooze -------------------------------------------------------------------------
 
-    async def answer(self, parsed: g.Snooze | g.Unsnooze, command: dict[str, Any], reply: Reply) -> None:
-        user = command["user_id"]
+    async def answer(self, parsed: g.Snooze | g.Unsnooze, reply: Reply, acting: Acting) -> None:
+        user = (await acting.require()).slack_user_id
         if isinstance(parsed, g.Snooze):
             paused = await self._reminders.snooze(parsed.number, parsed.length, user)
         else:

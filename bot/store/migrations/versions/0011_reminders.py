@@ -23,13 +23,12 @@ def upgrade() -> None:
         sa.Column("number", sa.String(length=32), nullable=False),
         sa.Column("channel", sa.String(length=32), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("due", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("slot", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("ts", sa.String(length=32), nullable=True),
         sa.Column("claimed_by", sa.String(length=128), nullable=False),
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("number", "channel", "kind", "due", name=op.f("pk_reminder_slots")),
+        sa.PrimaryKeyConstraint("number", "channel", "kind", "slot", name=op.f("pk_reminder_slots")),
     )
-    op.create_index(op.f("ix_reminder_slots_claimed_at"), "reminder_slots", ["claimed_at"])
     op.create_table(
         "reminder_snoozes",
         sa.Column("number", sa.String(length=32), nullable=False),
@@ -42,6 +41,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("reminder_snoozes")
-    op.drop_index(op.f("ix_reminder_slots_claimed_at"), table_name="reminder_slots")
     op.drop_table("reminder_slots")
     op.drop_index(op.f("ix_feed_cards_phase"), table_name="feed_cards")
