@@ -36,6 +36,7 @@ from bot.core.feeds import FeedSync
 from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
+from bot.core.oncall import OnCallWatch, SharedOnCall
 from bot.core.ingest import Ingest
 from bot.core.poller import Poller
 from bot.core.posting import PostLimits
@@ -53,6 +54,7 @@ from bot.slack.digests import DigestPoster
 from bot.slack.edge import Edge
 from bot.slack.errors import explain
 from bot.slack.feed import FeedPoster
+from bot.slack.handoff import HandoffPoster
 from bot.slack.listeners.buttons import Buttons
 from bot.slack.listeners.commands import Commands
 from bot.slack.listeners.digest_commands import DigestCommands
@@ -61,6 +63,7 @@ from bot.slack.listeners.views import Views
 from bot.slack.notify import Notifier
 from bot.slack.profiles import SlackProfiles
 from bot.slack.responses import ResponseUrls
+from bot.slack.usergroups import SlackUserGroups
 from bot.store.audit import AuditStore
 from bot.store.budget import SharedWindow
 from bot.store.contexts import SavedContexts
@@ -71,6 +74,7 @@ from bot.store.feed_cards import CardStore, RollupStore
 from bot.store.feeds import FeedStore
 from bot.store.lease import Lease
 from bot.store.links import LinkStore
+from bot.store.oncall import OnCallSeen
 from bot.store.post_limits import PostWindows
 from bot.store.queue import ActionQueue
 from bot.store.replays import SeenRequestStore
@@ -116,6 +120,7 @@ class Store:
     events: EventStore
     cards: CardStore
     rollups: RollupStore
+    oncall_seen: OnCallSeen
 
 
 async def open_store(settings: Settings, config: AppConfig, holder: str) -> Store:
@@ -142,6 +147,7 @@ async def open_store(settings: Settings, config: AppConfig, holder: str) -> Stor
         events=EventStore(db),
         cards=CardStore(db, holder),
         rollups=RollupStore(db),
+        oncall_seen=OnCallSeen(db),
     )
 
 
@@ -181,12 +187,14 @@ class Lookups:
     directory: Directory
     identity: Identity
     history: History
+    oncall: SharedOnCall  # who is on call: one read for every replica
 
 
 def build_lookups(
     settings: Settings, config: AppConfig, store: Store, vo: VictorOpsClient, slack: AsyncWebClient
 ) -> Lookups:
-    directory = Directory(vo)
+    oncall = SharedOnCall(vo.oncall_now, store.snapshots)
+    directory = Directory(vo, oncall=oncall.teams)
     identity = Identity(
         static_users=config.users,
         admins=[*config.admins, *settings.admins],
@@ -202,6 +210,7 @@ def build_lookups(
         directory=directory,
         identity=identity,
         history=History(vo, vo.budgets[Family.REPORTING].wait_time),
+        oncall=oncall,
     )
 
 
@@ -217,6 +226,8 @@ class SlackSide:
     poster: DigestPoster
     channels: ChannelAccess
     feed_poster: FeedPoster
+    handoffs: HandoffPoster
+    usergroups: SlackUserGroups
 
 
 def build_slack_side(
@@ -235,6 +246,8 @@ def build_slack_side(
         poster=DigestPoster(slack, settings.command, cards.names, lookups.incidents.routes, metrics),
         channels=ChannelAccess(slack),
         feed_poster=FeedPoster(slack, settings.command, cards.names, metrics),
+        handoffs=HandoffPoster(slack, settings.command, cards.names),
+        usergroups=SlackUserGroups(slack),
     )
 
 
@@ -251,6 +264,7 @@ class Core:
     posts: PostLimits
     status: Status
     feed: FeedSync  # the live feed's cards: what the webhook and the poll reconcile
+    oncall: OnCallWatch  # handoff posts and on-call user groups
 
 
 def build_core(
@@ -265,6 +279,7 @@ def build_core(
     channels: Channels,
     feed: FeedSync,
     feed_state: FeedSources,
+    oncall: OnCallWatch,
 ) -> Core:
     completions = Completions()
     gate = vo.budgets[Family.INCIDENTS]
@@ -301,8 +316,9 @@ def build_core(
         ),
         feed_admin=FeedAdmin(store.feeds, lookups.incidents, lookups.directory, channels, admins=identity.admins),
         posts=posts,
-        status=Status(lookups.directory.oncall, budgets, store.queue, digests, identity, feed_state),
+        status=Status(lookups.directory.oncall, budgets, store.queue, digests, identity, feed_state, oncall),
         feed=feed,
+        oncall=oncall,
     )
 
 
@@ -364,6 +380,18 @@ async def build(settings: Settings, config: AppConfig) -> Vobot:
     feed_state = FeedSources(
         sources.ingest, sources.poller, lookups.incidents, webhooks=settings.webhook_token is not None
     )
+    oncall = OnCallWatch(
+        lookups.oncall,
+        store.oncall_seen,
+        store.feeds,
+        lookups.incidents,
+        lookups.identity,
+        side.handoffs,
+        side.usergroups,
+        oncall_groups=config.oncall_groups,
+        interval=settings.oncall_interval,
+        on_read=lookups.directory.oncall.set,
+    )
     core = build_core(
         settings,
         config,
@@ -376,6 +404,7 @@ async def build(settings: Settings, config: AppConfig) -> Vobot:
         channels=side.channels,
         feed=feed,
         feed_state=feed_state,
+        oncall=oncall,
     )
     return Vobot(settings, config, metrics, store, vo, slack, lookups, side, core, sources)
 
@@ -434,7 +463,9 @@ def build_web(vobot: Vobot, bolt: AsyncApp | None) -> Starlette:
         signing_secret = secret.get_secret_value() if secret else ""
         edge = Edge(bolt, signing_secret, auth.team_id, vobot.store.seen, vobot.metrics)
     token = vobot.settings.webhook_token
-    webhook = Webhook(token.get_secret_value() if token else None, vobot.sources.ingest, vobot.metrics)
+    webhook = Webhook(
+        token.get_secret_value() if token else None, vobot.sources.ingest, vobot.metrics, vobot.core.oncall.nudge
+    )
     return build_http_app(vobot.metrics, checks, edge, webhook)
 
 
@@ -473,6 +504,7 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
     await vobot.sources.ingest.catch_up()  # events a crash left between their 200 and the feed
     polling = asyncio.create_task(vobot.sources.poller.run(stop))
     retrying = asyncio.create_task(vobot.sources.ingest.retry(stop))
+    watching = asyncio.create_task(vobot.core.oncall.run(stop))
     await vobot.core.digests.start()
     try:
         await server.serve()
@@ -482,6 +514,7 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
         await dispatching
         await polling
         await retrying
+        await watching
         await vobot.core.feed.drain()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

@@ -152,6 +152,15 @@ class IncidentView:
         held = self._held()
         return {n: held.get(n) for n in numbers}
 
+    async def latest(self) -> list[Incident]:
+        """Every incident as last known here or on any replica, however old, without asking VictorOps: for
+        showing (a handoff's summary), never for deciding."""
+        last = self._cache.peek()
+        if self._snapshots is not None and (found := await self._snapshots.get(SNAPSHOT)):
+            if last is None or found[0] >= last.asked_at:
+                return IncidentList.model_validate_json(found[1]).incidents
+        return list(self._held().values())
+
     async def put(self, incidents: Iterable[Incident]) -> None:
         """Record incidents as VictorOps now has them (after our own write was accepted), for every replica."""
         changed = {i.incident_number: i for i in incidents}

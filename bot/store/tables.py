@@ -263,3 +263,14 @@ class FeedRollupRow(Base):
     minute: Mapped[str] = mapped_column(String(16), primary_key=True)  # UTC, YYYY-MM-DDTHH:MM
     ts: Mapped[str | None] = mapped_column(String(32))
     numbers: Mapped[list[str]] = mapped_column(JSON)
+
+
+class OnCallSeenRow(Base):
+    """Who was last seen on call for a team (a canonical JSON list of usernames) and when VictorOps was asked:
+    a change is handled by the one replica whose compare-and-set on `users` wins."""
+
+    __tablename__ = "oncall_seen"
+
+    team: Mapped[str] = mapped_column(String(64), primary_key=True)
+    users: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[float]  # epoch seconds of the answer it came from: an older answer never wins
