@@ -182,7 +182,9 @@ USER_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 
 def _team_slug(value: str) -> str:
     if not TEAM_SLUG.match(value):
-        raise ValueError(f"{value!r} is not a VictorOps team slug (like team-AbCdEfGhIjKlMnOp; `/vo oncall` names them)")
+        raise ValueError(
+            f"{value!r} is not a VictorOps team slug (like team-AbCdEfGhIjKlMnOp; `/vo oncall` names them)"
+        )
     return value
 
 

@@ -36,8 +36,8 @@ from bot.core.feeds import FeedSync
 from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
-from bot.core.oncall import OnCallWatch, SharedOnCall
 from bot.core.ingest import Ingest
+from bot.core.oncall import OnCallWatch, SharedOnCall
 from bot.core.poller import Poller
 from bot.core.posting import PostLimits
 from bot.core.queue import QueuedAction

@@ -156,9 +156,9 @@ class IncidentView:
         """Every incident as last known here or on any replica, however old, without asking VictorOps: for
         showing (a handoff's summary), never for deciding."""
         last = self._cache.peek()
-        if self._snapshots is not None and (found := await self._snapshots.get(SNAPSHOT)):
-            if last is None or found[0] >= last.asked_at:
-                return IncidentList.model_validate_json(found[1]).incidents
+        found = await self._snapshots.get(SNAPSHOT) if self._snapshots is not None else None
+        if found is not None and (last is None or found[0] >= last.asked_at):
+            return IncidentList.model_validate_json(found[1]).incidents
         return list(self._held().values())
 
     async def put(self, incidents: Iterable[Incident]) -> None:

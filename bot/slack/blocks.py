@@ -302,7 +302,7 @@ def incident_list(
 
 
 def phase_counts(incidents: Iterable[Incident]) -> str:
-    """"2 triggered, 1 acknowledged": only what there is, since "0 triggered" says nothing."""
+    """ "2 triggered, 1 acknowledged": only what there is, since "0 triggered" says nothing."""
     listed = list(incidents)
     return ", ".join(
         f"{count} {label.lower()}"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.oncall import Handoff
 from bot.slack.blocks import Block, card, check_message, phase_counts

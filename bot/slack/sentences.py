@@ -256,7 +256,7 @@ def feed_refusal(error: ActionError, command: str) -> str | None:
 
 
 def people(rendered: Sequence[str]) -> str:
-    """"@ivan", "@ivan and @judy", "@a, @b and @c"; "nobody" for none."""
+    """ "@ivan", "@ivan and @judy", "@a, @b and @c"; "nobody" for none."""
     if not rendered:
         return "nobody"
     return rendered[0] if len(rendered) == 1 else f"{', '.join(rendered[:-1])} and {rendered[-1]}"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.core.refusals import EVERYWHERE
 from bot.core.oncall import GroupReport
+from bot.core.refusals import EVERYWHERE
 from bot.core.status import BudgetLeft, FeedState, StatusReport
 from bot.slack.mrkdwn import escape
 from bot.slack.sentences import group_problem, group_unlinked
