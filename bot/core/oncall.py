@@ -225,9 +225,11 @@ class OnCallWatch:
         self._states: dict[str, GroupState] = {}
         self._nudge = _Nudge()
         self._last_nudged = float("-inf")
+        self.gather, self.gap = NUDGE_GATHER, NUDGE_GAP
 
     async def check(self, asked_after: float = 0.0) -> list[Handoff]:
-        """One read (shared, see `SharedOnCall`) and what it changed: the handoffs this replica posted."""
+        """One read (shared, see `SharedOnCall`) and what it changed: the handoffs this replica won (each posted to
+the feeds of its team that want handoffs)."""
         answer = await self._oncall.read(self.interval * FRESH, asked_after)
         self._on_read(answer.teams)
         seen = await self._seen.all()
@@ -342,7 +344,7 @@ class OnCallWatch:
             try:
                 asked_after = 0.0
                 if nudged:
-                    wait = max(NUDGE_GATHER, self._last_nudged + NUDGE_GAP - self._oncall.now())
+                    wait = max(self.gather, self._last_nudged + self.gap - self._oncall.now())
                     await self._sleep(wait)
                     asked_after = self._nudge.at
                     self._nudge.event.clear()
