@@ -270,9 +270,9 @@ def handoff_line(team: str, on: Sequence[str], was: Sequence[str]) -> str:
 def handoff_open(team: str, slug: str, counts: str, shown: int, total: int, command: str) -> str:
     if not total:
         return f"Nothing open for *{escape(team)}*."
-    oldest = f" The oldest {shown}:" if shown < total else ""
-    more = f" `{command} list team:{escape(slug)}` shows them all." if shown < total else ""
-    return f"Open for *{escape(team)}*: {counts}.{oldest}{more}"
+    if shown == total:
+        return f"Open for *{escape(team)}*: {counts}."
+    return f"Open for *{escape(team)}*: {counts} (`{command} list team:{escape(slug)}` shows all). The oldest {shown}:"
 
 
 GROUP_REFUSALS = {
