@@ -240,5 +240,3 @@ async def test_the_run_loop_reads_every_interval_and_coalesces_nudges() -> None:
     stop.set()
     go.set()
     await running
-
-

@@ -50,15 +50,16 @@ def watchers(database: Database, vo: MemoryVictorOps, clock: Clock, count: int) 
 ]:  # fmt: skip
     feeds = MemoryFeedStore(Feed("C0OPS", teams=("Ops",), handoff=True))
     slack, groups = RecordingHandoffs(), RecordingGroups()
-    made = [
-        OnCallWatch(
-            SharedOnCall(vo.oncall_now, Snapshots(database), wall_clock=clock), OnCallSeen(database), feeds,
-            FixedIncidents(), FixedPeople({"ivan": "U0IVAN", "heidi": "U0HEIDI"}), slack, groups,
+    people = FixedPeople({"ivan": "U0IVAN", "heidi": "U0HEIDI"})
+
+    def replica() -> OnCallWatch:
+        shared = SharedOnCall(vo.oncall_now, Snapshots(database), wall_clock=clock)
+        return OnCallWatch(
+            shared, OnCallSeen(database), feeds, FixedIncidents(), people, slack, groups,
             oncall_groups={OPS: "S0OPS"}, interval=60.0,
         )  # fmt: skip
-        for _ in range(count)
-    ]
-    return made, slack, groups
+
+    return [replica() for _ in range(count)], slack, groups
 
 
 async def test_two_replicas_seeing_one_change_post_one_handoff_and_update_the_group_once(database: Database) -> None:

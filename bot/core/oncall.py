@@ -187,6 +187,27 @@ class GroupReport:
     refusal: str | None = None
 
 
+def group_reports(
+    oncall_groups: Mapping[str, str],
+    teams: Sequence[TeamOnCall],
+    linked: set[str],
+    states: Mapping[str, GroupState] | None = None,
+) -> list[GroupReport]:
+    """Each group (team slug -> group) as of `teams`: who on call no Slack user is (`linked`: lower-case
+    usernames), and what is wrong (`states`: how the groups were last left)."""
+    found = []
+    by_slug = {t.team.slug.lower(): t for t in teams}
+    for slug, group in oncall_groups.items():
+        state = (states or {}).get(group, GroupState(group))
+        team = by_slug.get(slug.lower())
+        if team is None:
+            found.append(GroupReport(group, slug, (), "no_team"))
+            continue
+        unlinked = tuple(u for u in team.usernames if u.lower() not in linked)
+        found.append(GroupReport(group, team.team.name or slug, unlinked, state.problem, state.refusal))
+    return found
+
+
 @dataclass
 class _Nudge:
     event: asyncio.Event = field(default_factory=asyncio.Event)
@@ -229,7 +250,7 @@ class OnCallWatch:
 
     async def check(self, asked_after: float = 0.0) -> list[Handoff]:
         """One read (shared, see `SharedOnCall`) and what it changed: the handoffs this replica won (each posted to
-the feeds of its team that want handoffs)."""
+        the feeds of its team that want handoffs)."""
         answer = await self._oncall.read(self.interval * FRESH, asked_after)
         self._on_read(answer.teams)
         seen = await self._seen.all()
@@ -259,18 +280,8 @@ the feeds of its team that want handoffs)."""
             self._nudge.event.set()
 
     async def reports(self, teams: Sequence[TeamOnCall], linked: set[str]) -> list[GroupReport]:
-        """Each configured group as of `teams`: who on call is not linked (lower-case `linked`), what is wrong."""
-        found = []
-        by_slug = {t.team.slug.lower(): t for t in teams}
-        for slug, group in self.oncall_groups.items():
-            state = self._states.get(group, GroupState(group))
-            team = by_slug.get(slug.lower())
-            if team is None:
-                found.append(GroupReport(group, slug, (), "no_team"))
-                continue
-            unlinked = tuple(u for u in team.usernames if u.lower() not in linked)
-            found.append(GroupReport(group, team.team.name or slug, unlinked, state.problem, state.refusal))
-        return found
+        """Each configured group as of `teams`, with what this replica last met updating it."""
+        return group_reports(self.oncall_groups, teams, linked, self._states)
 
     def _group_of(self, slug: str) -> str | None:
         return next((g for s, g in self.oncall_groups.items() if s.lower() == slug.lower()), None)
