@@ -2,8 +2,9 @@
 
 Costs: two Slack calls plus one per digest channel; VictorOps one lookup and one incidents call (a write
 that changes nothing, to tell a read-only key from a full one), and one more incidents call (a read) when that
-write gets a 403 that does not say why. Webhooks are only described: VictorOps calls us, not the other way. With `oncall_groups`, one more lookup
-(who is on call) and a read of the links, to name the people on call no Slack user is linked to.
+write gets a 403 that does not say why. Webhooks are only described: VictorOps calls us, not the other way.
+With `oncall_groups`, one more lookup (who is on call) and a read of the links, to name the people on call no
+Slack user is linked to.
 """
 
 from __future__ import annotations
