@@ -19,7 +19,7 @@ from bot.config import AppConfig, Settings
 from bot.core.identity import UNLINKED
 from bot.core.oncall import group_reports
 from bot.slack.scopes import SCOPES
-from bot.slack.sentences import group_problem, group_unlinked
+from bot.slack.sentences import group_facts
 from bot.store.db import Database, known_revisions
 from bot.store.links import LinkStore
 from bot.victorops import errors
@@ -205,16 +205,13 @@ async def check_oncall_groups(settings: Settings, config: AppConfig) -> list[Che
     finally:
         await vo.aclose()
     linked = {name.lower() for name in config.users.values()} | await _linked(settings)
-    found = []
-    for report in group_reports(config.oncall_groups, teams, linked):
-        name = f"On-call group {report.group}"
-        if report.problem is not None:
-            found.append(Check(name, False, group_problem(report.problem, report.team, report.refusal)))
-        elif report.unlinked:
-            found.append(Check(name, True, group_unlinked(report.team, report.unlinked, settings.command), True))
-        else:
-            found.append(Check(name, True, f"everyone on call for {report.team} is linked to Slack"))
-    return found
+    return [
+        # a missing team fails; a group left as it is (nobody linked on call) or with people unlinked warns
+        Check(f"On-call group {r.group}", r.problem != "no_team", group_facts(r, settings.command), True)
+        if r.problem or r.unlinked
+        else Check(f"On-call group {r.group}", True, f"everyone on call for {r.team} is linked to Slack")
+        for r in group_reports(config.oncall_groups, teams, linked)
+    ]
 
 
 async def _linked(settings: Settings) -> set[str]:

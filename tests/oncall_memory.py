@@ -23,14 +23,18 @@ class MemorySeen:
     async def all(self) -> dict[str, Seen]:
         return dict(self.rows)
 
-    async def claim(self, team: str, before: str | None, after: str, asked_at: float) -> bool:
-        row = self.rows.get(team)
+    async def claim(self, key: str, before: str | None, after: str, asked_at: float) -> bool:
+        row = self.rows.get(key)
         if (before is None) != (row is None):
             return False
-        if row is not None and (row.users != before or row.asked_at >= asked_at):
+        if row is not None and (row.users != before or row.asked_at > asked_at):
             return False
-        self.rows[team] = Seen(after, asked_at)
+        self.rows[key] = Seen(after, asked_at)
         return True
+
+    async def release(self, key: str, users: str) -> None:
+        if (row := self.rows.get(key)) is not None and row.users == users:
+            self.rows[key] = Seen("", row.asked_at)
 
 
 class RecordingHandoffs:

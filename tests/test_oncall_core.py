@@ -175,13 +175,13 @@ async def test_a_refused_group_is_reported_and_tried_again_at_the_next_read() ->
     stack = Stack(groups={DB: "S0DB", "team-Unknown": "S0GONE"})
     stack.groups.refuse.append(GroupRefused("permission_denied", "user groups need a paid Slack plan"))
     await stack.watch.check()
-    reports = {r.group: r for r in await stack.watch.reports(stack.vo.oncall, set())}
+    reports = {r.group: r for r in await stack.watch.reports(stack.vo.oncall, {"dave"})}
     assert reports["S0DB"].problem == "refused" and reports["S0DB"].refusal == "user groups need a paid Slack plan"
     assert reports["S0GONE"].problem == "no_team"
     stack.clock.now += stack.interval
     await stack.watch.check()  # nothing changed in VictorOps, but the failed update is tried again
     assert stack.groups.members == {"S0DB": ("U0DAVE",)}
-    [report] = [r for r in await stack.watch.reports(stack.vo.oncall, set()) if r.group == "S0DB"]
+    [report] = [r for r in await stack.watch.reports(stack.vo.oncall, {"dave"}) if r.group == "S0DB"]
     assert report.problem is None
 
 

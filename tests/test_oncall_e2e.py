@@ -11,10 +11,11 @@ from typing import Any
 
 import httpx
 
-from bot.sim.slack import Message
-from bot.sim.stack import LocalStack
+from bot.sim.slack import Message, SlackWorkspace
+from bot.sim.stack import LocalStack, local_stack
 from bot.sim.victorops import SimConfig, SimState
 from bot.slack.blocks import ActionId
+from tests.dbfixtures import fresh_postgres_schema
 from tests.harness import CHANNEL, OFF, USERS, buttons, running_bot, texts
 
 HOUR = 3600.0
@@ -125,3 +126,26 @@ async def test_status_names_the_unlinked_on_call_of_a_group_and_a_refusal(tmp_pa
         assert "On-call group <!subteam^S0OPSONCALL>" in text
         assert "on call for Ops but not linked: `cchen`" in text
         assert "user groups need a paid Slack plan" in text
+
+
+async def test_two_replicas_on_postgres_post_a_handoff_once_and_update_the_group_once(tmp_path: Path) -> None:
+    clock = SimClock()
+    state, slack = sim(clock), SlackWorkspace()
+    config = {"users": dict(USERS), "admins": ["U0ADMIN1"], "email_matching": False, **setup(state)}
+    with fresh_postgres_schema() as url:
+        shared = {"state": state, "slack": slack, "config": config, "VOBOT_DATABASE_URL": url}
+        async with (
+            local_stack(tmp_path / "a", **shared) as one,  # type: ignore[arg-type]
+            local_stack(tmp_path / "b", **shared) as two,  # type: ignore[arg-type]
+        ):
+            watches = [one.vobot.core.oncall, two.vobot.core.oncall]
+            await asyncio.gather(*(w.check(time.time()) for w in watches))
+            clock.now += HOUR
+            calls = oncall_reads(one)
+            asked = time.time()
+            await asyncio.gather(*(w.check(asked) for w in watches))
+            assert oncall_reads(one) == calls + 1  # one read for both replicas
+            [post] = handoffs(one)
+            assert "(was <@U0ALICE> and <@U0CAROL>)" in post.text
+            updates = [c.params["users"] for c in slack.calls("usergroups.users.update")]
+            assert updates == ["U0ALICE,U0CAROL", "U0BOB,U0ALICE"]  # first sight, then the change: once each

@@ -115,9 +115,13 @@ class SeenStore(Protocol):
 
     async def all(self) -> dict[str, Seen]: ...
 
-    async def claim(self, team: str, before: str | None, after: str, asked_at: float) -> bool:
-        """True for the one replica that moves the team from `before` (None: never seen) to `after`, and only
-        when `asked_at` is newer than what is recorded."""
+    async def claim(self, key: str, before: str | None, after: str, asked_at: float) -> bool:
+        """True for the one replica that moves `key` (a team slug, or a user group ID) from `before` (None: never
+        seen) to `after`, and only when `asked_at` is not older than what is recorded."""
+        ...
+
+    async def release(self, key: str, users: str) -> None:
+        """Forget `users` for `key`, if still recorded (a refused group update): the next read claims it again."""
         ...
 
 
@@ -167,16 +171,6 @@ Problem = Literal["nobody_on_call", "nobody_linked", "no_team", "refused"]
 
 
 @dataclass(frozen=True)
-class GroupState:
-    """A user group as this replica last left it."""
-
-    group: str
-    members: tuple[str, ...] | None = None  # the Slack users last set; None: never set here
-    problem: Problem | None = None
-    refusal: str | None = None  # Slack's refusal, when `problem` is "refused"
-
-
-@dataclass(frozen=True)
 class GroupReport:
     """For `/vo status` and `vobot check`: a group, its team, who on call no Slack user is, and what is wrong."""
 
@@ -191,20 +185,25 @@ def group_reports(
     oncall_groups: Mapping[str, str],
     teams: Sequence[TeamOnCall],
     linked: set[str],
-    states: Mapping[str, GroupState] | None = None,
+    refused: Mapping[str, str] | None = None,
 ) -> list[GroupReport]:
     """Each group (team slug -> group) as of `teams`: who on call no Slack user is (`linked`: lower-case
-    usernames), and what is wrong (`states`: how the groups were last left)."""
+    usernames), and what is wrong (`refused`: group -> Slack's refusal at its last update)."""
     found = []
     by_slug = {t.team.slug.lower(): t for t in teams}
     for slug, group in oncall_groups.items():
-        state = (states or {}).get(group, GroupState(group))
         team = by_slug.get(slug.lower())
         if team is None:
             found.append(GroupReport(group, slug, (), "no_team"))
             continue
         unlinked = tuple(u for u in team.usernames if u.lower() not in linked)
-        found.append(GroupReport(group, team.team.name or slug, unlinked, state.problem, state.refusal))
+        refusal = (refused or {}).get(group)
+        problem: Problem | None = "refused" if refusal else None
+        if not team.usernames:
+            problem = "nobody_on_call"
+        elif not refusal and len(unlinked) == len(team.usernames):
+            problem = "nobody_linked"
+        found.append(GroupReport(group, team.team.name or slug, unlinked, problem, refusal))
     return found
 
 
@@ -243,34 +242,31 @@ class OnCallWatch:
         self._on_read = on_read  # the directory's on-call, so `/vo oncall` shows this answer without a call
         self._sleep = sleep
         self.refusals = Refusals(now)
-        self._states: dict[str, GroupState] = {}
+        self._refused: dict[str, str] = {}  # user group -> Slack's refusal at this replica's last try
         self._nudge = _Nudge()
         self._last_nudged = float("-inf")
         self.gather, self.gap = NUDGE_GATHER, NUDGE_GAP
 
     async def check(self, asked_after: float = 0.0) -> list[Handoff]:
         """One read (shared, see `SharedOnCall`) and what it changed: the handoffs this replica won (each posted to
-        the feeds of its team that want handoffs)."""
+        the feeds of its team that want handoffs), and the user groups brought in step."""
         answer = await self._oncall.read(self.interval * FRESH, asked_after)
         self._on_read(answer.teams)
         seen = await self._seen.all()
-        handoffs, synced = [], set()
+        handoffs = []
         for team in answer.teams:
             now_on = canonical(team.usernames)
             before = seen.get(team.team.slug)
-            if before is not None and (before.users == now_on or before.asked_at >= answer.asked_at):
+            if before is not None and before.users == now_on:
                 continue
             if not await self._seen.claim(team.team.slug, before.users if before else None, now_on, answer.asked_at):
-                continue  # another replica handles it
-            if before is not None:
+                continue  # another replica handles it (or this answer is older than the one recorded)
+            if before is not None:  # first sight has no "was": nothing to post
                 was = tuple(json.loads(before.users))
                 handoff = Handoff(team.team, tuple(team.usernames), was, await self._open(team.team))
                 await self._post(handoff)
                 handoffs.append(handoff)
-            if (group := self._group_of(team.team.slug)) is not None:
-                await self._sync(group, team)
-                synced.add(group)
-        await self._resync(answer.teams, synced)
+        await self._keep_groups(answer, seen)
         return handoffs
 
     def nudge(self) -> None:
@@ -281,10 +277,7 @@ class OnCallWatch:
 
     async def reports(self, teams: Sequence[TeamOnCall], linked: set[str]) -> list[GroupReport]:
         """Each configured group as of `teams`, with what this replica last met updating it."""
-        return group_reports(self.oncall_groups, teams, linked, self._states)
-
-    def _group_of(self, slug: str) -> str | None:
-        return next((g for s, g in self.oncall_groups.items() if s.lower() == slug.lower()), None)
+        return group_reports(self.oncall_groups, teams, linked, self._refused)
 
     async def _open(self, team: Named) -> tuple[Incident, ...]:
         wanted = IncidentFilter(teams=frozenset(t for t in (team.slug, team.name) if t))
@@ -306,44 +299,50 @@ class OnCallWatch:
             except Exception:
                 log.exception("handoff of %s in %s failed", handoff.team.slug, feed.channel)
 
-    async def _sync(self, group: str, team: TeamOnCall) -> None:
-        """Set the group to the linked people on call; an empty group Slack refuses, so then it is left."""
-        slack_ids = await self._people.slack_users()
-        members = tuple(dict.fromkeys(s for u in team.usernames if (s := slack_ids.get(u.lower()))))
-        before = self._states.get(group, GroupState(group))
-        if not members:
-            problem: Problem = "nobody_on_call" if not team.usernames else "nobody_linked"
-            if before.problem != problem:
-                why = "is on call" if problem == "nobody_on_call" else "on call is linked to Slack"
-                log.warning("user group %s left as it is: nobody %s for %s", group, why, team.team.name)
-            self._states[group] = GroupState(group, before.members, problem)
+    async def _keep_groups(self, answer: OnCallAnswer, seen: Mapping[str, Seen]) -> None:
+        """Each group whose team's linked people on call differ from what it was last set to: the replica whose
+        compare-and-set on the group's row wins sets it (once, whoever reads). The row holds the on-call and
+        the members together, so a new link brings the group in step too; a refused update is released, so the
+        next read, on any replica, tries again."""
+        if not self.oncall_groups:
             return
+        slack_ids = await self._people.slack_users()
+        by_slug = {t.team.slug.lower(): t for t in answer.teams}
+        for slug, group in self.oncall_groups.items():
+            if (team := by_slug.get(slug.lower())) is None:
+                continue  # reported by `reports`
+            members = tuple(dict.fromkeys(s for u in team.usernames if (s := slack_ids.get(u.lower()))))
+            wanted = json.dumps({"oncall": json.loads(canonical(team.usernames)), "members": members})
+            before = seen.get(group)
+            if before is not None and before.users == wanted:
+                self._refused.pop(group, None)  # in step (maybe set by another replica)
+                continue
+            if not await self._seen.claim(group, before.users if before else None, wanted, answer.asked_at):
+                continue
+            if not await self._set(group, team, members):
+                await self._seen.release(group, wanted)
+
+    async def _set(self, group: str, team: TeamOnCall, members: tuple[str, ...]) -> bool:
+        """Set the group to `members`, the linked people on call; with none it is left as it is (Slack refuses
+        an empty group). False when Slack refused, to be tried again."""
+        if not members:
+            why = "is on call" if not team.usernames else "on call is linked to Slack"
+            log.warning("user group %s left as it is: nobody %s for %s", group, why, team.team.name)
+            self._refused.pop(group, None)
+            return True
         try:
             await self._groups.set_members(group, members)
         except GroupRefused as refused:
-            if before.refusal != refused.sentence:
+            if self._refused.get(group) != refused.sentence:  # the same refusal at every read is logged once
                 log.warning("user group %s not updated: %s", group, refused.sentence)
-            self._states[group] = GroupState(group, before.members, "refused", refused.sentence)
-            return
+            self._refused[group] = refused.sentence
+            return False
         except Exception:
             log.exception("user group %s update failed", group)
-            self._states[group] = GroupState(group, before.members, "refused", "Slack did not answer")
-            return
-        self._states[group] = GroupState(group, members)
-
-    async def _resync(self, teams: Sequence[TeamOnCall], done: set[str]) -> None:
-        """Groups this replica keeps whose last try failed, or whose linked people changed (a new link): tried
-        again at each read."""
-        if not self._states:
-            return
-        slack_ids = await self._people.slack_users()
-        for team in teams:
-            group = self._group_of(team.team.slug)
-            if group is None or group in done or (state := self._states.get(group)) is None:
-                continue
-            members = tuple(dict.fromkeys(s for u in team.usernames if (s := slack_ids.get(u.lower()))))
-            if state.problem is not None or members != state.members:
-                await self._sync(group, team)
+            self._refused[group] = "Slack did not answer"
+            return False
+        self._refused.pop(group, None)
+        return True
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop`: a read every interval (the first one interval after start), and soon after a nudge;

@@ -33,6 +33,7 @@ from bot.core.identity import (
     Taken,
     Unproven,
 )
+from bot.core.oncall import GroupReport
 from bot.core.outcomes import Already, Did, NotOpen, Outcome, Queued, Refused, Said, Silent, Verb
 from bot.core.posting import TooSoon
 from bot.core.targets import NoSuchPolicy, NoSuchTarget, TargetNotLinked
@@ -299,11 +300,12 @@ GROUP_PROBLEMS = {
 }
 
 
-def group_problem(problem: str, team: str, refusal: str | None) -> str:
-    return refusal or GROUP_PROBLEMS[problem].format(team=team)
-
-
-def group_unlinked(team: str, unlinked: Sequence[str], command: str) -> str:
-    names = ", ".join(f"`{escape(n)}`" for n in unlinked)
-    first = escape(unlinked[0])
-    return f"on call for {escape(team)} but not linked: {names} — link with `{command} link @user {first}`"
+def group_facts(report: GroupReport, command: str) -> str:
+    """What is wrong with an on-call user group, then who on call for it is not linked; "in step" when neither."""
+    team = escape(report.team)
+    facts = [report.refusal or GROUP_PROBLEMS[report.problem].format(team=team)] if report.problem else []
+    if report.unlinked:
+        names = ", ".join(f"`{escape(n)}`" for n in report.unlinked)
+        first = escape(report.unlinked[0])
+        facts.append(f"on call for {team} but not linked: {names} — link with `{command} link @user {first}`")
+    return "; ".join(facts) or "in step"

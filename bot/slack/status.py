@@ -8,7 +8,7 @@ from bot.core.oncall import GroupReport
 from bot.core.refusals import EVERYWHERE
 from bot.core.status import BudgetLeft, FeedState, StatusReport
 from bot.slack.mrkdwn import escape
-from bot.slack.sentences import group_problem, group_unlinked
+from bot.slack.sentences import group_facts
 
 
 def status_text(report: StatusReport, command: str) -> str:
@@ -40,13 +40,8 @@ def status_text(report: StatusReport, command: str) -> str:
 
 def _group(group: GroupReport, command: str) -> str:
     """One line per on-call user group: what is wrong first, then who on call is not linked."""
-    facts = []
-    if group.problem is not None:
-        facts.append(group_problem(group.problem, escape(group.team), group.refusal))
-    if group.unlinked:
-        facts.append(group_unlinked(group.team, group.unlinked, command))
     mark = ":red_circle:" if group.problem else ":large_green_circle:"
-    return f"{mark} On-call group <!subteam^{group.group}>: {'; '.join(facts) or 'in step'}."
+    return f"{mark} On-call group <!subteam^{group.group}>: {group_facts(group, command)}."
 
 
 def _when(moment: datetime | None) -> str:

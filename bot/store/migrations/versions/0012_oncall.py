@@ -1,4 +1,5 @@
-"""oncall_seen: who was last seen on call per team, so one replica handles each handoff
+"""oncall_seen: who was last seen on call per team and what each on-call user group was set to, so one replica
+handles each change
 
 Revision ID: 0012
 Revises: 0010
@@ -19,10 +20,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "oncall_seen",
-        sa.Column("team", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("users", sa.Text(), nullable=False),
-        sa.Column("asked_at", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("team", name=op.f("pk_oncall_seen")),
+        sa.Column("asked_at", sa.Double(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_oncall_seen")),
     )
 
 
