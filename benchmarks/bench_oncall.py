@@ -91,8 +91,15 @@ async def run(url: str, replicas: int, *, together: bool) -> tuple[float, int, i
         ]
         watches = [
             OnCallWatch(
-                SharedOnCall(vo.oncall_now, Snapshots(db), wall_clock=clock), OnCallSeen(db), FeedStore(db),
-                NoIncidents(), People(), slack, slack, oncall_groups={ops.slug: "S0OPSONCALL"}, interval=INTERVAL,
+                SharedOnCall(vo.oncall_now, Snapshots(db), wall_clock=clock),
+                OnCallSeen(db),
+                FeedStore(db),
+                NoIncidents(),
+                People(),
+                slack,
+                slack,
+                oncall_groups={ops.slug: "S0OPSONCALL"},
+                interval=INTERVAL,
             )  # fmt: skip
             for vo, db in zip(clients, databases, strict=True)
         ]

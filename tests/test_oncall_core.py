@@ -240,3 +240,26 @@ async def test_the_run_loop_reads_every_interval_and_coalesces_nudges() -> None:
     stop.set()
     go.set()
     await running
+
+
+async def test_a_new_link_brings_the_group_in_step_without_an_on_call_change() -> None:
+    stack = Stack(groups={OPS: "S0OPS"})
+    stack.vo.oncall = [team_oncall("Ops", OPS, "ivan.petrov", "heidi")]
+    await stack.watch.check()
+    assert stack.groups.members == {"S0OPS": ("U0IVAN",)}
+    stack.people.links["heidi"] = "U0HEIDI"  # heidi links while on call
+    stack.clock.now += stack.interval
+    assert await stack.watch.check() == []
+    assert stack.groups.members == {"S0OPS": ("U0IVAN", "U0HEIDI")}
+    stack.clock.now += stack.interval
+    await stack.replica().check()  # another replica, or a restart: nothing to do
+    assert len(stack.groups.calls) == 2
+
+
+async def test_a_group_added_to_the_file_later_is_set_at_the_next_read() -> None:
+    stack = Stack()
+    await stack.watch.check()  # teams seen, no groups yet
+    stack.oncall_groups = {DB: "S0DB"}
+    stack.clock.now += stack.interval
+    await stack.replica().check()  # restarted with the new file
+    assert stack.groups.members == {"S0DB": ("U0DAVE",)}
