@@ -100,7 +100,7 @@ async def run(url: str, replicas: int, *, together: bool) -> tuple[float, int, i
                 slack,
                 oncall_groups={ops.slug: "S0OPSONCALL"},
                 interval=INTERVAL,
-            )  # fmt: skip
+            )
             for vo, db in zip(clients, databases, strict=True)
         ]
         try:
