@@ -62,7 +62,7 @@ class Counted:
 
     async def set_members(self, group: str, slack_users: Sequence[str]) -> None:
         if not slack_users:
-            raise GroupRefused("no_users_provided", "empty")
+            raise GroupRefused("Slack refuses an empty group")
         self.updates += 1
 
 

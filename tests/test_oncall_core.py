@@ -173,7 +173,7 @@ async def test_an_empty_on_call_leaves_the_group_and_logs_once(caplog: pytest.Lo
 
 async def test_a_refused_group_is_reported_and_tried_again_at_the_next_read() -> None:
     stack = Stack(groups={DB: "S0DB", "team-Unknown": "S0GONE"})
-    stack.groups.refuse.append(GroupRefused("permission_denied", "user groups need a paid Slack plan"))
+    stack.groups.refuse.append(GroupRefused("user groups need a paid Slack plan"))
     await stack.watch.check()
     reports = {r.group: r for r in await stack.watch.reports(stack.vo.oncall, {"dave"})}
     assert reports["S0DB"].problem == "refused" and reports["S0DB"].refusal == "user groups need a paid Slack plan"

@@ -140,9 +140,8 @@ class HandoffPoster(Protocol):
 class GroupRefused(Exception):
     """Slack refused a user group update; `sentence` says why and what to do (bot.slack.usergroups)."""
 
-    def __init__(self, code: str, sentence: str) -> None:
+    def __init__(self, sentence: str) -> None:
         super().__init__(sentence)
-        self.code = code
         self.sentence = sentence
 
 

@@ -20,5 +20,4 @@ class SlackUserGroups:
         try:
             await self._slack.usergroups_users_update(usergroup=group, users=",".join(slack_users))
         except SlackApiError as exc:
-            code = code_of(exc)
-            raise GroupRefused(code, group_refusal(code, group)) from exc
+            raise GroupRefused(group_refusal(code_of(exc), group)) from exc
