@@ -3,6 +3,8 @@
 Costs: two Slack calls plus one per digest channel; VictorOps one lookup and one incidents call (a write
 that changes nothing, to tell a read-only key from a full one), and one more incidents call (a read) when that
 write gets a 403 that does not say why. Webhooks are only described: VictorOps calls us, not the other way.
+With `oncall_groups`, one more lookup (who is on call) and a read of the links, to name the people on call no
+Slack user is linked to.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AppConfig, Settings
+from bot.core.identity import UNLINKED
+from bot.core.oncall import group_reports
 from bot.slack.scopes import SCOPES
+from bot.slack.sentences import group_facts
 from bot.store.db import Database, known_revisions
+from bot.store.links import LinkStore
 from bot.victorops import errors
 from bot.victorops.client import VictorOpsClient
 from bot.victorops.limits import UNLIMITED
@@ -39,6 +45,7 @@ async def run_checks(settings: Settings, config: AppConfig) -> list[Check]:
         *await check_slack(settings, config),
         *await check_victorops(settings),
         *check_webhooks(settings),
+        *await check_oncall_groups(settings, config),
     ]
 
 
@@ -140,13 +147,7 @@ async def check_victorops(settings: Settings) -> list[Check]:
         f"budgets: incidents {settings.victorops_rate_limit}, reporting {settings.victorops_reporting_rate_limit}, "
         f"lookups {settings.victorops_lookup_rate_limit}"
     )
-    vo = VictorOpsClient(
-        base_url=settings.victorops_api_url,
-        api_id=settings.victorops_api_id or "",
-        api_key=settings.victorops_api_key or SecretStr(""),
-        budgets=UNLIMITED,
-        max_attempts=1,
-    )
+    vo = _client(settings)
     try:
         users = await vo.list_users()
         hooks = "" if settings.webhook_token else f"; webhooks off, {_polling(settings)} ({OFF_HINT})"
@@ -157,6 +158,16 @@ async def check_victorops(settings: Settings) -> list[Check]:
         return [Check("VictorOps", False, str(exc))]
     finally:
         await vo.aclose()
+
+
+def _client(settings: Settings) -> VictorOpsClient:
+    return VictorOpsClient(
+        base_url=settings.victorops_api_url,
+        api_id=settings.victorops_api_id or "",
+        api_key=settings.victorops_api_key or SecretStr(""),
+        budgets=UNLIMITED,
+        max_attempts=1,
+    )
 
 
 async def check_writes(vo: VictorOpsClient) -> Check:
@@ -180,3 +191,36 @@ async def check_writes(vo: VictorOpsClient) -> Check:
     except (errors.NotFound, errors.BadRequest):
         pass
     return Check("VictorOps writes", True, "the key may acknowledge, resolve, reroute and create")
+
+
+async def check_oncall_groups(settings: Settings, config: AppConfig) -> list[Check]:
+    """Each on-call user group: its team exists, and who is on call for it is linked to a Slack user."""
+    if not config.oncall_groups:
+        return []
+    vo = _client(settings)
+    try:
+        teams = await vo.oncall_now()
+    except errors.VictorOpsError as exc:
+        return [Check("On-call groups", False, f"cannot read who is on call: {exc}")]
+    finally:
+        await vo.aclose()
+    linked = {name.lower() for name in config.users.values()} | await _linked(settings)
+    return [
+        # a missing team fails; a group left as it is (nobody linked on call) or with people unlinked warns
+        Check(f"On-call group {r.group}", r.problem != "no_team", group_facts(r, settings.command), True)
+        if r.problem or r.unlinked
+        else Check(f"On-call group {r.group}", True, f"everyone on call for {r.team} is linked to Slack")
+        for r in group_reports(config.oncall_groups, teams, linked)
+    ]
+
+
+async def _linked(settings: Settings) -> set[str]:
+    """The VictorOps usernames linked from Slack in the database; none when it cannot be read (its own check
+    says why)."""
+    db = Database(settings.database_url)
+    try:
+        return {link.vo_username.lower() for link in await LinkStore(db).all() if link.source != UNLINKED}
+    except Exception:
+        return set()
+    finally:
+        await db.dispose()

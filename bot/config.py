@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     port: int = Field(3000, validation_alias="PORT", ge=0, le=65535)
     webhook_token: SecretStr | None = Field(None, validation_alias="VOBOT_WEBHOOK_TOKEN")
     poll_interval: float = Field(30.0, validation_alias="VOBOT_POLL_INTERVAL", ge=0, le=3600)
+    oncall_interval: float = Field(60.0, validation_alias="VOBOT_ONCALL_INTERVAL", ge=0, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", validation_alias="VOBOT_LOG_LEVEL")
     log_format: Literal["text", "json"] = Field("text", validation_alias="VOBOT_LOG_FORMAT")
 
@@ -175,6 +176,23 @@ def _slack_user(value: str) -> str:
 
 SlackUserId = Annotated[str, AfterValidator(_slack_user)]
 
+TEAM_SLUG = re.compile(r"^team-\w+$")
+USER_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+
+
+def _team_slug(value: str) -> str:
+    if not TEAM_SLUG.match(value):
+        raise ValueError(
+            f"{value!r} is not a VictorOps team slug (like team-AbCdEfGhIjKlMnOp; `/vo oncall` names them)"
+        )
+    return value
+
+
+def _user_group(value: str) -> str:
+    if not USER_GROUP_ID.match(value):
+        raise ValueError(f"{value!r} is not a Slack user group ID (like S0123ABCD)")
+    return value
+
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -260,6 +278,10 @@ class AppConfig(StrictModel):
     default_targets: list[str] = Field(default_factory=list)
     digests: list[DigestConfig] = Field(default_factory=list)
     feeds: list[FeedConfig] = Field(default_factory=list)
+    # team slug -> the Slack user group kept equal to who is on call for it
+    oncall_groups: dict[Annotated[str, AfterValidator(_team_slug)], Annotated[str, AfterValidator(_user_group)]] = (
+        Field(default_factory=dict)
+    )
 
     @field_validator("users")
     @classmethod

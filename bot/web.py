@@ -19,7 +19,7 @@ from bot.core.ingest import Ingest
 from bot.metrics import Metrics
 from bot.slack.auth import SlackAuth
 from bot.slack.edge import MAX_BODY, Edge
-from bot.victorops.webhook import NotAnIncident
+from bot.victorops.webhook import NotAnIncident, oncall_event
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,13 @@ class Webhook:
     """`POST /victorops/webhook`: VictorOps' outgoing webhook, authenticated by the token it carries (the query's
     `token` or `X-Vobot-Token`), stored before the 200. The token is never logged: no access log is kept."""
 
-    def __init__(self, token: str | None, ingest: Ingest, metrics: Metrics) -> None:
+    def __init__(
+        self, token: str | None, ingest: Ingest, metrics: Metrics, nudge: Callable[[], None] | None = None
+    ) -> None:
         self._token = token.encode() if token else None
         self._ingest = ingest
         self._metrics = metrics
+        self._nudge = nudge  # an on-call event: who is on call is read again (bot.core.oncall)
 
     async def endpoint(self, request: Request) -> Response:
         if self._token is None:
@@ -92,10 +95,14 @@ class Webhook:
             return self._answer("unauthorized", 401, "A missing or wrong token.")
         try:
             body = _decode(await _read(request), request.headers.get("content-type", ""))
-            received = await self._ingest.receive(body)
         except BadBody as exc:
             return self._answer("bad_body", exc.status, str(exc))
+        try:
+            received = await self._ingest.receive(body)
         except NotAnIncident as exc:
+            if self._nudge is not None and oncall_event(body, request.query_params.get("kind")):
+                self._nudge()  # nothing stored: the next read of who is on call decides
+                return self._answer("oncall", 200, "Accepted: who is on call is read again soon.")
             return self._answer("not_incident", 400, str(exc))
         if received.duplicate:
             return self._answer("duplicate", 200, "Already received.")

@@ -37,6 +37,7 @@ from bot.core.history import History
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
 from bot.core.ingest import Ingest
+from bot.core.oncall import OnCallWatch, SharedOnCall
 from bot.core.poller import Poller
 from bot.core.posting import PostLimits
 from bot.core.queue import QueuedAction
@@ -54,6 +55,7 @@ from bot.slack.digests import DigestPoster
 from bot.slack.edge import Edge
 from bot.slack.errors import explain
 from bot.slack.feed import FeedPoster
+from bot.slack.handoff import HandoffPoster
 from bot.slack.listeners.buttons import Buttons
 from bot.slack.listeners.commands import Commands
 from bot.slack.listeners.digest_commands import DigestCommands
@@ -64,6 +66,7 @@ from bot.slack.notify import Notifier
 from bot.slack.profiles import SlackProfiles
 from bot.slack.reminders import ReminderPoster
 from bot.slack.responses import ResponseUrls
+from bot.slack.usergroups import SlackUserGroups
 from bot.store.audit import AuditStore
 from bot.store.budget import SharedWindow
 from bot.store.contexts import SavedContexts
@@ -74,6 +77,7 @@ from bot.store.feed_cards import CardStore, RollupStore
 from bot.store.feeds import FeedStore
 from bot.store.lease import Lease
 from bot.store.links import LinkStore
+from bot.store.oncall import OnCallSeen
 from bot.store.post_limits import PostWindows
 from bot.store.queue import ActionQueue
 from bot.store.reminders import ReminderClaims, SnoozeStore
@@ -122,6 +126,7 @@ class Store:
     rollups: RollupStore
     reminder_claims: ReminderClaims
     snoozes: SnoozeStore
+    oncall_seen: OnCallSeen
 
 
 async def open_store(settings: Settings, config: AppConfig, holder: str) -> Store:
@@ -150,6 +155,7 @@ async def open_store(settings: Settings, config: AppConfig, holder: str) -> Stor
         rollups=RollupStore(db),
         reminder_claims=ReminderClaims(db, holder),
         snoozes=SnoozeStore(db),
+        oncall_seen=OnCallSeen(db),
     )
 
 
@@ -189,12 +195,14 @@ class Lookups:
     directory: Directory
     identity: Identity
     history: History
+    oncall: SharedOnCall  # who is on call: one read for every replica
 
 
 def build_lookups(
     settings: Settings, config: AppConfig, store: Store, vo: VictorOpsClient, slack: AsyncWebClient
 ) -> Lookups:
-    directory = Directory(vo)
+    oncall = SharedOnCall(vo.oncall_now, store.snapshots)
+    directory = Directory(vo, oncall=oncall.teams)
     identity = Identity(
         static_users=config.users,
         admins=[*config.admins, *settings.admins],
@@ -210,6 +218,7 @@ def build_lookups(
         directory=directory,
         identity=identity,
         history=History(vo, vo.budgets[Family.REPORTING].wait_time),
+        oncall=oncall,
     )
 
 
@@ -226,6 +235,8 @@ class SlackSide:
     channels: ChannelAccess
     feed_poster: FeedPoster
     reminder_poster: ReminderPoster
+    handoffs: HandoffPoster
+    usergroups: SlackUserGroups
 
 
 def build_slack_side(
@@ -246,6 +257,8 @@ def build_slack_side(
         channels=ChannelAccess(slack),
         feed_poster=feed_poster,
         reminder_poster=ReminderPoster(feed_poster, cards.names),
+        handoffs=HandoffPoster(slack, settings.command, cards.names),
+        usergroups=SlackUserGroups(slack),
     )
 
 
@@ -263,6 +276,7 @@ class Core:
     status: Status
     feed: FeedSync  # the live feed's cards: what the webhook and the poll reconcile
     reminders: Reminders  # in the feed cards' threads, ticked by `run_bot`
+    oncall: OnCallWatch  # handoff posts and on-call user groups
 
 
 def build_core(
@@ -278,6 +292,7 @@ def build_core(
     feed: FeedSync,
     feed_state: FeedSources,
     reminders: Reminders,
+    oncall: OnCallWatch,
 ) -> Core:
     completions = Completions()
     gate = vo.budgets[Family.INCIDENTS]
@@ -314,9 +329,10 @@ def build_core(
         ),
         feed_admin=FeedAdmin(store.feeds, lookups.incidents, lookups.directory, channels, admins=identity.admins),
         posts=posts,
-        status=Status(lookups.directory.oncall, budgets, store.queue, digests, identity, feed_state),
+        status=Status(lookups.directory.oncall, budgets, store.queue, digests, identity, feed_state, oncall),
         feed=feed,
         reminders=reminders,
+        oncall=oncall,
     )
 
 
@@ -378,6 +394,18 @@ async def build(settings: Settings, config: AppConfig) -> Vobot:
     feed_state = FeedSources(
         sources.ingest, sources.poller, lookups.incidents, webhooks=settings.webhook_token is not None
     )
+    oncall = OnCallWatch(
+        lookups.oncall,
+        store.oncall_seen,
+        store.feeds,
+        lookups.incidents,
+        lookups.identity,
+        side.handoffs,
+        side.usergroups,
+        oncall_groups=config.oncall_groups,
+        interval=settings.oncall_interval,
+        on_read=lookups.directory.oncall.set,
+    )
     core = build_core(
         settings,
         config,
@@ -399,6 +427,7 @@ async def build(settings: Settings, config: AppConfig) -> Vobot:
             side.reminder_poster,
             now=now,
         ),
+        oncall=oncall,
     )
     return Vobot(settings, config, metrics, store, vo, slack, lookups, side, core, sources)
 
@@ -467,7 +496,9 @@ def build_web(vobot: Vobot, bolt: AsyncApp | None) -> Starlette:
         signing_secret = secret.get_secret_value() if secret else ""
         edge = Edge(bolt, signing_secret, auth.team_id, vobot.store.seen, vobot.metrics)
     token = vobot.settings.webhook_token
-    webhook = Webhook(token.get_secret_value() if token else None, vobot.sources.ingest, vobot.metrics)
+    webhook = Webhook(
+        token.get_secret_value() if token else None, vobot.sources.ingest, vobot.metrics, vobot.core.oncall.nudge
+    )
     return build_http_app(vobot.metrics, checks, edge, webhook)
 
 
@@ -507,6 +538,7 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
     polling = asyncio.create_task(vobot.sources.poller.run(stop))
     retrying = asyncio.create_task(vobot.sources.ingest.retry(stop))
     reminding = asyncio.create_task(vobot.core.reminders.run(stop))
+    watching = asyncio.create_task(vobot.core.oncall.run(stop))
     await vobot.core.digests.start()
     try:
         await server.serve()
@@ -517,6 +549,7 @@ async def run_bot(settings: Settings, config: AppConfig, host: str = "0.0.0.0") 
         await polling
         await retrying
         await reminding
+        await watching
         await vobot.core.feed.drain()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

@@ -7,6 +7,7 @@ once per window however many modals open at once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from time import monotonic
 from typing import Protocol, TypeVar
 
@@ -28,11 +29,17 @@ class LookupSource(Protocol):
 
 class Directory:
     def __init__(
-        self, source: LookupSource, *, max_age: float = 600.0, oncall_max_age: float = 60.0, clock: Clock = monotonic
+        self,
+        source: LookupSource,
+        *,
+        max_age: float = 600.0,
+        oncall_max_age: float = 60.0,
+        clock: Clock = monotonic,
+        oncall: Callable[[], Awaitable[list[TeamOnCall]]] | None = None,  # the answer shared with replicas
     ) -> None:
         self.users: Cached[list[User]] = Cached(source.list_users, max_age, clock)
         self.policies: Cached[list[PolicyInfo]] = Cached(source.list_policies, max_age, clock)
-        self.oncall: Cached[list[TeamOnCall]] = Cached(source.oncall_now, oncall_max_age, clock)
+        self.oncall: Cached[list[TeamOnCall]] = Cached(oncall or source.oncall_now, oncall_max_age, clock)
         self.teams: Cached[list[Team]] = Cached(source.list_teams, max_age, clock)
 
     async def user(self, username: str) -> User | None:

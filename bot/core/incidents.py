@@ -160,11 +160,20 @@ class IncidentView:
     async def held(self, numbers: Iterable[str]) -> dict[str, Incident | None]:
         """Like `known`, but with the shared snapshot too, still without asking VictorOps: a replica whose own
         copy is empty (it has not listed yet) or behind another's sees what the others saw (one database read)."""
+        everything = await self._everything()
+        return {n: everything.get(n) for n in numbers}
+
+    async def latest(self) -> list[Incident]:
+        """Every incident as last known here or on any replica, however old, without asking VictorOps: for
+        showing (a handoff's summary), never for deciding."""
+        return list((await self._everything()).values())
+
+    async def _everything(self) -> dict[str, Incident]:
         held = self._held()
         if (found := await self._snapshot()) is not None:
             shared = found.incidents
             held = {**shared, **{n: forward(shared.get(n), i) or shared.get(n) or i for n, i in held.items()}}
-        return {n: held.get(n) for n in numbers}
+        return held
 
     async def put(self, incidents: Iterable[Incident]) -> None:
         """Record incidents as VictorOps now has them (after our own write was accepted), for every replica."""

@@ -4,7 +4,7 @@ queued, when each digest was last posted, which channels are held, and who is on
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -12,6 +12,7 @@ from bot.core.digest import Digest
 from bot.core.digests import Digests
 from bot.core.incidents import IncidentView
 from bot.core.ingest import Ingest
+from bot.core.oncall import GroupReport
 from bot.core.poller import Poller
 from bot.core.refusals import Hold
 from bot.victorops.errors import VictorOpsError
@@ -23,6 +24,12 @@ class OnCall(Protocol):
     """Who is on call now, cached (bot.core.directory.Directory.oncall)."""
 
     async def get(self) -> list[TeamOnCall]: ...
+
+
+class GroupReports(Protocol):
+    """bot.core.oncall.OnCallWatch: the on-call user groups as of an answer."""
+
+    async def reports(self, teams: Sequence[TeamOnCall], linked: set[str]) -> list[GroupReport]: ...
 
 
 class Remaining(Protocol):
@@ -100,6 +107,7 @@ class StatusReport:
     oncall: list[str]  # VictorOps usernames on call now, sorted; empty when VictorOps did not answer
     unlinked: list[str]  # those of them no Slack user acts as
     feed: FeedState | None = None
+    groups: list[GroupReport] = field(default_factory=list)  # the on-call user groups (oncall_groups)
 
 
 class Status:
@@ -111,8 +119,10 @@ class Status:
         digests: Digests,
         identity: Linked,
         feed: FeedSources | None = None,
+        groups: GroupReports | None = None,
     ) -> None:
         self._feed = feed
+        self._groups = groups
         self._oncall = oncall
         self._budgets = tuple(budgets)
         self._queue = queue
@@ -121,11 +131,12 @@ class Status:
 
     async def report(self) -> StatusReport:
         error = None
-        oncall: list[str] = []
+        teams: list[TeamOnCall] = []
         try:
-            oncall = sorted({name for team in await self._oncall.get() for name in team.usernames})
+            teams = await self._oncall.get()
         except VictorOpsError as exc:
             error = exc
+        oncall = sorted({name for team in teams for name in team.usernames})
         budgets = [BudgetLeft(b.family, await b.window.remaining(), b.spec) for b in self._budgets]
         digests = [DigestPosted(d, await self._digests.last_posted(d.name)) for d in await self._digests.store.all()]
         linked = await self._identity.linked_usernames()
@@ -138,4 +149,5 @@ class Status:
             oncall=oncall,
             unlinked=[name for name in oncall if name.lower() not in linked],
             feed=await self._feed.state() if self._feed else None,
+            groups=await self._groups.reports(teams, linked) if self._groups and error is None else [],
         )

@@ -20,7 +20,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,6 +144,8 @@ SEED_CHANNELS = (
     SlackChannel("C0PAY", "payments", bot_is_member=False),  # public: chat:write.public still lets the bot post
     SlackChannel("C0PRIV", "incident-war-room", is_private=True, bot_is_member=False),
 )
+# user groups (paid plans only) the demo and tests keep on call; users added with usergroups.users.update
+SEED_USERGROUPS = {"S0OPSONCALL": ("U0ALICE",), "S0DBONCALL": ("U0DAVE",)}
 
 
 @dataclass
@@ -320,7 +322,7 @@ class SlackWorkspace:
         self.app_token = app_token
         # what Slack reports in auth.test's x-oauth-scopes header: the scopes the app was installed with
         self.scopes = ["commands", "chat:write", "chat:write.public", "users:read", "users:read.email",
-                       "channels:read", "groups:read"]  # fmt: skip
+                       "channels:read", "groups:read", "usergroups:write"]  # fmt: skip
         self.base_url = base_url  # where the fake is served; set it before making response URLs
         self._clock = clock
         self._lock = threading.RLock()
@@ -336,6 +338,7 @@ class SlackWorkspace:
         self._faults: dict[str, list[Fault]] = {}
         self._sockets: list[_SocketLink] = []
         self._acks: dict[str, SocketAck] = {}
+        self._usergroups: dict[str, tuple[str, ...]] = dict(SEED_USERGROUPS)  # user group ID -> its users
 
     # --- directory -----------------------------------------------------------------------------------
 
@@ -424,6 +427,32 @@ class SlackWorkspace:
     def channels(self) -> list[SlackChannel]:
         with self._lock:
             return list(self._channels.values())
+
+    # --- user groups ---------------------------------------------------------------------------------
+
+    def add_usergroup(self, group_id: str, users: Sequence[str] = ()) -> None:
+        with self._lock:
+            self._usergroups[group_id] = tuple(users)
+
+    def usergroup_users(self, group_id: str) -> tuple[str, ...]:
+        with self._lock:
+            if group_id not in self._usergroups:
+                raise SlackError("no_such_subteam")
+            return self._usergroups[group_id]
+
+    def update_usergroup(self, group_id: str, users: Sequence[str]) -> tuple[str, ...]:
+        """usergroups.users.update: the group's users replaced; Slack refuses an empty list and unknown users."""
+        with self._lock:
+            if "usergroups:write" not in self.scopes:
+                raise SlackError("missing_scope")
+            if group_id not in self._usergroups:
+                raise SlackError("no_such_subteam")
+            if not users:
+                raise SlackError("no_users_provided")
+            if any(u not in self._users or self._users[u].is_bot for u in users):
+                raise SlackError("invalid_users")
+            self._usergroups[group_id] = tuple(dict.fromkeys(users))
+            return self._usergroups[group_id]
 
     # --- accessors for tests -------------------------------------------------------------------------
 

@@ -132,6 +132,12 @@ def _conversations_info(ws: SlackWorkspace, params: Json) -> Json:
     return {"channel": ws.channel(_arg(params, "channel")).to_api()}
 
 
+def _usergroups_users_update(ws: SlackWorkspace, params: Json) -> Json:
+    users = [u.strip() for u in str(params.get("users") or "").split(",") if u.strip()]
+    group = _arg(params, "usergroup")
+    return {"usergroup": {"id": group, "users": list(ws.update_usergroup(group, users))}}
+
+
 METHODS: dict[str, Handler] = {
     "auth.test": _auth_test,
     "chat.postMessage": _chat_post_message,
@@ -145,6 +151,7 @@ METHODS: dict[str, Handler] = {
     "users.list": _users_list,
     "users.lookupByEmail": _users_lookup_by_email,
     "conversations.info": _conversations_info,
+    "usergroups.users.update": _usergroups_users_update,
 }
 
 

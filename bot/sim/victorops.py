@@ -10,6 +10,7 @@ reference's suggestion.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hmac
 import json
@@ -21,7 +22,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
@@ -32,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.sim.seed import DEFAULT_ROUTE, Action, Directory, IncidentSeed, Team, User, build_seed
+from bot.sim.seed import DEFAULT_ROUTE, Action, Directory, IncidentSeed, Policy, Team, User, build_seed
 from bot.victorops.limits import Clock, RateSpec, SlidingWindow
 from bot.victorops.models import DIRECT_USER_POLICY
 
@@ -77,6 +78,9 @@ class SimConfig:
     resolved_listed_for: float = 3600.0  # seconds a resolved incident stays in GET /incidents
     seed: int = 1
     clock: Clock = time.time  # epoch seconds; drives timestamps and the rate-limit windows
+    # On-call that changes by itself: every this many seconds of `clock`, each policy's on-call passes to the
+    # next member of its team (None: only POST /_sim/oncall changes it).
+    rotate_every: float | None = None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -590,6 +594,7 @@ class SimState:
         config = self.config
         seed = build_seed(config.seed, self.now())
         self.directory = seed.directory
+        self._rotated_at = self.now()
         self._rng = random.Random(config.seed)  # ids of new incidents and alerts, deterministic too
         self._incidents = {}
         self._calls = []
@@ -601,6 +606,38 @@ class SimState:
         }
         for recipe in seed.incidents:
             self._replay(recipe)
+
+    # -- who is on call
+
+    @_locked
+    def set_on_call(self, policy_slug: str, usernames: Sequence[str]) -> None:
+        """POST /_sim/oncall: who is on call for a policy from now on (new incidents page them)."""
+        self._rotate()
+        if self.directory.policy(policy_slug) is None:
+            raise ApiError(404, f"no policy {policy_slug}")
+        if unknown := [u for u in usernames if self.directory.user(u) is None]:
+            raise ApiError(400, f"no user {unknown[0]}")
+        self._set_policies(lambda p: tuple(dict.fromkeys(usernames)) if p.slug == policy_slug else p.on_call)
+
+    @_locked
+    def on_call_now(self) -> dict[str, tuple[str, ...]]:
+        """Policy slug -> who is on call, as GET /oncall/current would say now."""
+        self._rotate()
+        return {p.slug: p.on_call for p in self.directory.policies}
+
+    def _rotate(self) -> None:
+        """The rotations due by now (`rotate_every`), each passing every policy's on-call to the next member."""
+        every = self.config.rotate_every
+        if not every:
+            return
+        due = int((self.now() - self._rotated_at) // every)
+        for _ in range(due):
+            self._set_policies(lambda p: tuple(dict.fromkeys(_next_member(p.team.members, u) for u in p.on_call)))
+        self._rotated_at += due * every
+
+    def _set_policies(self, on_call: Callable[[Policy], tuple[str, ...]]) -> None:
+        policies = tuple(dataclasses.replace(p, on_call=on_call(p)) for p in self.directory.policies)
+        self.directory = dataclasses.replace(self.directory, policies=policies)
 
     # -- gate and call log
 
@@ -617,6 +654,7 @@ class SimState:
             raise ApiError(403, "Authentication failed")
         if read_only and write:
             raise ApiError(403, "Forbidden")
+        self._rotate()
         window = self._windows[family]
         if not window.try_acquire():
             retry = {"Retry-After": str(max(1, math.ceil(window.wait_time())))} if self.config.send_retry_after else {}
@@ -686,6 +724,7 @@ class SimState:
     @_emitting
     def trigger(self, summary: str, routing_key: str = DEFAULT_ROUTE, *, entity_id: str | None = None) -> str:
         """A CRITICAL alert as the REST endpoint would take it; returns the incident number."""
+        self._rotate()
         event = AlertEvent("CRITICAL", entity_id or self._new_id(), summary)
         return str(self._critical(routing_key, event, self.now()).number)
 
@@ -693,6 +732,7 @@ class SimState:
     @_emitting
     def ingest_alert(self, routing_key: str, body: Mapping[str, Any]) -> str:
         """The REST endpoint: returns the entity id; a bad body raises ApiError."""
+        self._rotate()
         event = self._alert_event(body)
         self._on_alert(routing_key, event, self.now())
         return event.entity_id
@@ -1173,6 +1213,10 @@ def team_members(state: SimState, request: ApiRequest) -> Json:
     }
 
 
+def _next_member(members: Sequence[str], username: str) -> str:
+    return members[(members.index(username) + 1) % len(members)] if username in members else username
+
+
 def oncall_current(state: SimState, request: ApiRequest) -> Json:
     """Keys spelled as real responses spell them: `oncallNow`, `onCalluser` (not the spec's camel case)."""
     directory = state.directory
@@ -1277,6 +1321,17 @@ def build_app(config: SimConfig | None = None, state: SimState | None = None) ->
         sim.send_webhooks(_optional_text(body, "url"), _optional_text(body, "token"))
         return JSONResponse({"result": "ok"})
 
+    async def sim_oncall(request: Request) -> Response:
+        body = _json_object(await request.body())
+        users = body.get("users")
+        if not isinstance(users, list) or not all(isinstance(u, str) for u in users):
+            return JSONResponse({"result": "failure", "message": "users: a list of usernames"}, 400)
+        try:
+            sim.set_on_call(_optional_text(body, "policy") or "", users)
+        except ApiError as error:
+            return JSONResponse({"result": "failure", "message": error.message}, error.status)
+        return JSONResponse({"result": "ok"})
+
     async def sim_reset(request: Request) -> Response:
         sim.reset()
         return JSONResponse({"result": "reset"})
@@ -1290,6 +1345,7 @@ def build_app(config: SimConfig | None = None, state: SimState | None = None) ->
         Route("/_sim/calls", sim_calls, methods=["GET"]),
         Route("/_sim/reset", sim_reset, methods=["POST"]),
         Route("/_sim/webhook", sim_webhook, methods=["POST"]),
+        Route("/_sim/oncall", sim_oncall, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: unknown_path, 405: unknown_path})
     app.router.redirect_slashes = False  # the gateway does not redirect /incidents/ either

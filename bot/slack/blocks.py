@@ -277,11 +277,7 @@ def incident_list(
     by_number = {i.incident_number: i for i in incidents}
     remembered = [by_number.pop(n) for n in (listing.o if listing else ()) if n in by_number]
     ordered = [*remembered, *sorted(by_number.values(), key=open_sort_key)]
-    counts = ", ".join(
-        f"{count} {label.lower()}"
-        for phase, (_, label) in PHASE_STYLE.items()
-        if (count := sum(1 for i in ordered if i.current_phase is phase))
-    )  # only what there is: "0 triggered" says nothing
+    counts = phase_counts(ordered)
     fallback = f"{escape(title)}: {counts}" if ordered else f"{escape(title)}: {empty}"  # mrkdwn; the header is not
     blocks: list[Block] = [HeaderBlock(text=clip(title, 150)).to_dict()]
     if not ordered:
@@ -305,6 +301,16 @@ def incident_list(
         line = f"…and {left} more not shown. {more_hint}"
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line)]).to_dict())
     return fallback, [*blocks, *refresh(listing)]
+
+
+def phase_counts(incidents: Iterable[Incident]) -> str:
+    """ "2 triggered, 1 acknowledged": only what there is, since "0 triggered" says nothing."""
+    listed = list(incidents)
+    return ", ".join(
+        f"{count} {label.lower()}"
+        for phase, (_, label) in PHASE_STYLE.items()
+        if (count := sum(1 for i in listed if i.current_phase is phase))
+    )
 
 
 def refresh(listing: ListSpec | None) -> list[Block]:

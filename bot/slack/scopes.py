@@ -11,4 +11,5 @@ SCOPES: dict[str, str] = {
     "users:read.email": "match Slack users to VictorOps users by email (email_matching, verified /vo link)",
     "channels:read": "check that a digest's public channel exists (vobot check, /vo digest add)",
     "groups:read": "check that a digest's private channel exists and the bot is in it",
+    "usergroups:write": "keep the on-call user groups (oncall_groups) equal to who is on call",
 }

@@ -4,6 +4,8 @@ every value from outside is escaped here, once."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.core.digest import InvalidDigest
 from bot.core.digest_admin import DefinedInFile, NoSuchDigest
 from bot.core.errors import (
@@ -31,6 +33,7 @@ from bot.core.identity import (
     Taken,
     Unproven,
 )
+from bot.core.oncall import GroupReport
 from bot.core.outcomes import Already, Did, NotOpen, Outcome, Queued, Refused, Said, Silent, Verb
 from bot.core.posting import TooSoon
 from bot.core.reminders import Kind, Pause, Paused, Reminder
@@ -299,3 +302,61 @@ def paused_reply(paused: Paused, command: str) -> str:
     if paused.until is None:
         return f"Reminders for {number} stopped for good; {unsnooze} turns them back on."
     return f"Reminders for {number} snoozed until {when(paused.until)}; {unsnooze} ends it."
+
+
+# ---- who is on call: handoff posts and on-call user groups ------------------------------------------------
+
+
+def people(rendered: Sequence[str]) -> str:
+    """ "@ivan", "@ivan and @judy", "@a, @b and @c"; "nobody" for none."""
+    if not rendered:
+        return "nobody"
+    return rendered[0] if len(rendered) == 1 else f"{', '.join(rendered[:-1])} and {rendered[-1]}"
+
+
+def handoff_line(team: str, on: Sequence[str], was: Sequence[str]) -> str:
+    """The first line of a handoff post; the names already rendered (mentions, or escaped names)."""
+    return f"On call for *{escape(team)}*: {people(on)} (was {people(was)})"
+
+
+def handoff_open(team: str, slug: str, counts: str, shown: int, total: int, command: str) -> str:
+    if not total:
+        return f"Nothing open for *{escape(team)}*."
+    if shown == total:
+        return f"Open for *{escape(team)}*: {counts}."
+    return f"Open for *{escape(team)}*: {counts} (`{command} list team:{escape(slug)}` shows all). The oldest {shown}:"
+
+
+GROUP_REFUSALS = {
+    "no_such_subteam": "Slack has no user group {group}: check its ID (S…) under oncall_groups",
+    "permission_denied": "Slack does not let vobot change user group {group}: user groups need a paid Slack plan, "
+    "and a workspace setting may limit who changes them",
+    "paid_teams_only": "user groups need a paid Slack plan, so user group {group} cannot be kept on call",
+    "missing_scope": "vobot lacks the usergroups:write scope: add it to the app and reinstall",
+    "invalid_users": "Slack refused the people for user group {group} (deactivated or unknown users)",
+    "ratelimited": "Slack asked vobot to slow down; user group {group} is tried again at the next read",
+}
+
+
+def group_refusal(code: str, group: str) -> str:
+    """Why Slack refused `usergroups.users.update`, and what to do."""
+    known = GROUP_REFUSALS.get(code)
+    return (known or "Slack refused to update user group {group} (" + code + ")").format(group=group)
+
+
+GROUP_PROBLEMS = {
+    "nobody_on_call": "nobody is on call for {team}, so it is left as it is (Slack refuses an empty group)",
+    "nobody_linked": "nobody on call for {team} is linked to Slack, so it is left as it is",
+    "no_team": "VictorOps lists no team {team}: check the slug under oncall_groups",
+}
+
+
+def group_facts(report: GroupReport, command: str) -> str:
+    """What is wrong with an on-call user group, then who on call for it is not linked; "in step" when neither."""
+    team = escape(report.team)
+    facts = [report.refusal or GROUP_PROBLEMS[report.problem].format(team=team)] if report.problem else []
+    if report.unlinked:
+        names = ", ".join(f"`{escape(n)}`" for n in report.unlinked)
+        first = escape(report.unlinked[0])
+        facts.append(f"on call for {team} but not linked: {names} — link with `{command} link @user {first}`")
+    return "; ".join(facts) or "in step"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.core.oncall import GroupReport
 from bot.core.refusals import EVERYWHERE
 from bot.core.status import BudgetLeft, FeedState, StatusReport
 from bot.slack.mrkdwn import escape
+from bot.slack.sentences import group_facts
 
 
 def status_text(report: StatusReport, command: str) -> str:
@@ -32,7 +34,14 @@ def status_text(report: StatusReport, command: str) -> str:
         lines.append("Everyone on call is linked to Slack.")
     if report.feed is not None:
         lines += _feed(report.feed)
+    lines += [_group(g, command) for g in report.groups]
     return "\n".join(lines)
+
+
+def _group(group: GroupReport, command: str) -> str:
+    """One line per on-call user group: what is wrong first, then who on call is not linked."""
+    mark = ":red_circle:" if group.problem else ":large_green_circle:"
+    return f"{mark} On-call group <!subteam^{group.group}>: {group_facts(group, command)}."
 
 
 def _when(moment: datetime | None) -> str:

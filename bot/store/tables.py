@@ -291,3 +291,15 @@ class ReminderSnoozeRow(Base):
     until: Mapped[datetime | None]
     by: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
+
+
+class OnCallSeenRow(Base):
+    """Who was last seen on call for a team (a canonical JSON list of usernames), or what a user group was last
+    set to, and when VictorOps was asked: a change is handled by the one replica whose compare-and-set on `users`
+    wins."""
+
+    __tablename__ = "oncall_seen"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # a team slug, or a Slack user group ID
+    users: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[float]  # epoch seconds of the answer it came from: an older answer never wins

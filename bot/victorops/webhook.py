@@ -180,3 +180,17 @@ def parse(body: Mapping[str, Any]) -> Incident:
     if transitions := _transitions(flat):
         fields["transitions"] = transitions
     return Incident.model_validate(fields)
+
+
+# VictorOps' on-call webhooks (`Any-On-Call`, `On-Call`, `Off-Call`) have no documented body (reference §6a),
+# so none is trusted: one that is no incident event counts as an on-call event when the URL says so
+# (`kind=oncall`, which the admin adds) or a key of it names on-call or off-call (`ONCALL.USER`, `on_call`,
+# `OFF-CALL`...). It only makes vobot read `oncall/current` again; that answer decides.
+_ONCALL_WORDS = ("ONCALL", "OFFCALL")
+
+
+def oncall_event(body: Mapping[str, Any], kind: str | None) -> bool:
+    if (kind or "").strip().lower() == "oncall":
+        return True
+    keys = (re.sub(r"[^A-Z]", "", key.upper()) for key in flatten(body))
+    return any(word in key for key in keys for word in _ONCALL_WORDS)

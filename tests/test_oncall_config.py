@@ -1,0 +1,80 @@
+"""`oncall_groups` and VOBOT_ONCALL_INTERVAL: valid keys and values, one line naming the key and the file for a bad
+one (exit 2); `vobot check` names the people on call for a group who are not linked to Slack."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.config import ConfigError, load_app_config, load_settings
+from bot.sim.stack import env_for
+from bot.sim.victorops import SimConfig
+from tests.test_check import Fakes, running
+
+
+def check(tmp_path: Path, fakes: Fakes, keys: object) -> subprocess.CompletedProcess[str]:
+    """`vobot check` as a process, with this YAML file."""
+    _, slack, vo_url, slack_url = fakes
+    environment = env_for(slack, slack_url, vo_url, tmp_path, PATH=os.environ.get("PATH", "/usr/bin:/bin"))
+    environment["VOBOT_CONFIG"] = str(write(tmp_path, keys))
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "check"], env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def write(tmp_path: Path, keys: object) -> Path:
+    path = tmp_path / "vobot.yaml"
+    path.write_text(yaml.safe_dump(keys))
+    return path
+
+
+def test_oncall_groups_are_team_slugs_to_user_group_ids(tmp_path: Path) -> None:
+    config = load_app_config(write(tmp_path, {"oncall_groups": {"team-AbCdEfGhIjKlMnOp": "S0OPSONCALL"}}))
+    assert config.oncall_groups == {"team-AbCdEfGhIjKlMnOp": "S0OPSONCALL"}
+    assert load_settings().oncall_interval == 60.0
+    assert load_settings(VOBOT_ONCALL_INTERVAL="0").oncall_interval == 0.0
+
+
+@pytest.mark.parametrize(
+    ("groups", "line"),
+    [
+        ({"Ops": "S0OPS"}, "oncall_groups.Ops (key): 'Ops' is not a VictorOps team slug (like team-AbCdEfGhIjKlMnOp"),
+        ({"team-AbCd": "#ops-oncall"}, "oncall_groups.team-AbCd: '#ops-oncall' is not a Slack user group ID"),
+        ({"team-AbCd": "U0ALICE"}, "oncall_groups.team-AbCd: 'U0ALICE' is not a Slack user group ID"),
+    ],
+)
+def test_a_bad_key_or_value_is_one_line_naming_it_and_the_file(tmp_path: Path, groups: object, line: str) -> None:
+    path = write(tmp_path, {"oncall_groups": groups})
+    with pytest.raises(ConfigError) as raised:
+        load_app_config(path)
+    [problem] = raised.value.problems
+    assert problem.startswith(f"{path}: {line}")
+
+
+def test_the_cli_exits_2_on_a_bad_group(tmp_path: Path) -> None:
+    with running(SimConfig()) as fakes:
+        done = check(tmp_path, fakes, {"oncall_groups": {"x": "S0OPS"}})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "oncall_groups.x (key): 'x' is not a VictorOps team slug" in done.stdout + done.stderr
+
+
+def test_check_names_the_unlinked_people_on_call_for_a_group(tmp_path: Path) -> None:
+    with running(SimConfig()) as fakes:
+        teams = {t.name: t.slug for t in fakes[0].directory.teams}
+        keys = {
+            "oncall_groups": {teams["Ops"]: "S0OPSONCALL", teams["Database"]: "S0DBONCALL", "team-Gone": "S0GONE"},
+            "users": {"U0ALICE": "alice"},
+        }
+        done = check(tmp_path, fakes, keys)
+    out = done.stdout
+    assert "warn  On-call group S0OPSONCALL: on call for Ops but not linked: `cchen` — link with" in out, out
+    assert (
+        "warn  On-call group S0DBONCALL: nobody on call for Database is linked to Slack, so it is left as it is; "
+        "on call for Database but not linked: `dave`"
+    ) in out
+    assert "FAIL  On-call group S0GONE: VictorOps lists no team team-Gone: check the slug under oncall_groups" in out

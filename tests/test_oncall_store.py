@@ -1,0 +1,86 @@
+"""The last on-call seen per team and the shared on-call answer, on SQLite and Postgres: the compare-and-set lets
+one replica handle a change, and watchers on one database spend one VictorOps read per interval."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.core.feed import Feed
+from bot.core.oncall import OnCallWatch, SharedOnCall
+from bot.store.db import Database
+from bot.store.oncall import OnCallSeen
+from bot.store.snapshots import Snapshots
+from tests.feed_memory import MemoryFeedStore
+from tests.memory import MemoryVictorOps
+from tests.oncall_memory import FixedIncidents, FixedPeople, RecordingGroups, RecordingHandoffs, team_oncall
+
+OPS = "team-OpsOpsOpsOpsOpsO"
+
+
+async def test_the_compare_and_set_decides_once(database: Database) -> None:
+    replicas = [OnCallSeen(database) for _ in range(4)]
+    first = await asyncio.gather(*(r.claim(OPS, None, '["heidi"]', 10.0) for r in replicas))
+    assert sorted(first) == [False, False, False, True]
+    moved = await asyncio.gather(*(r.claim(OPS, '["heidi"]', '["ivan"]', 20.0) for r in replicas))
+    assert sorted(moved) == [False, False, False, True]
+    assert not await replicas[0].claim(OPS, '["ivan"]', '["heidi"]', 15.0)  # an older answer never wins
+    assert (await replicas[1].all())[OPS].users == '["ivan"]'
+
+
+async def together(database: Database, replicas: list[OnCallWatch]) -> None:
+    """Every replica reads: at once on Postgres (its advisory lock orders them); one after another on SQLite,
+    which serves one process, and so one watch."""
+    if database.url.get_backend_name() == "postgresql":
+        await asyncio.gather(*(r.check() for r in replicas))
+    else:
+        for replica in replicas:
+            await replica.check()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def watchers(database: Database, vo: MemoryVictorOps, clock: Clock, count: int) -> tuple[
+    list[OnCallWatch], RecordingHandoffs, RecordingGroups
+]:  # fmt: skip
+    feeds = MemoryFeedStore(Feed("C0OPS", teams=("Ops",), handoff=True))
+    slack, groups = RecordingHandoffs(), RecordingGroups()
+    people = FixedPeople({"ivan": "U0IVAN", "heidi": "U0HEIDI"})
+
+    def replica() -> OnCallWatch:
+        shared = SharedOnCall(vo.oncall_now, Snapshots(database), wall_clock=clock)
+        return OnCallWatch(
+            shared, OnCallSeen(database), feeds, FixedIncidents(), people, slack, groups,
+            oncall_groups={OPS: "S0OPS"}, interval=60.0,
+        )  # fmt: skip
+
+    return [replica() for _ in range(count)], slack, groups
+
+
+async def test_two_replicas_seeing_one_change_post_one_handoff_and_update_the_group_once(database: Database) -> None:
+    clock, vo = Clock(), MemoryVictorOps()
+    vo.oncall = [team_oncall("Ops", OPS, "heidi")]
+    replicas, slack, groups = watchers(database, vo, clock, 2)
+    await together(database, replicas)
+    assert groups.calls == [("S0OPS", ("U0HEIDI",))]  # first sight: in step, no post
+    vo.oncall = [team_oncall("Ops", OPS, "ivan")]
+    clock.now += 60.0
+    await together(database, replicas)
+    assert [(channel, h.on, h.was) for channel, h in slack.posted] == [("C0OPS", ("ivan",), ("heidi",))]
+    assert groups.calls[1:] == [("S0OPS", ("U0IVAN",))]
+    assert vo.calls.count(("oncall",)) == 2  # one read per interval for both
+
+
+async def test_watchers_on_one_database_read_once_per_interval(database: Database) -> None:
+    clock, vo = Clock(), MemoryVictorOps()
+    vo.oncall = [team_oncall("Ops", OPS, "heidi")]
+    replicas, _, _ = watchers(database, vo, clock, 3)
+    for _ in range(5):
+        await together(database, replicas)
+        clock.now += 60.0
+    assert vo.calls.count(("oncall",)) == 5
