@@ -7,7 +7,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.identity import Identity
 from bot.slack.acting import acting_middleware
-from bot.slack.listeners import buttons, commands, views
+from bot.slack.listeners import bulk, buttons, commands, views
 
 
 def build_bolt_app(
@@ -16,6 +16,7 @@ def build_bolt_app(
     on_commands: commands.Commands,
     on_buttons: buttons.Buttons,
     on_views: views.Views,
+    on_bulk: bulk.Bulk,
 ) -> AsyncApp:
     app = AsyncApp(
         client=client,
@@ -28,4 +29,5 @@ def build_bolt_app(
     commands.register(app, on_commands, middleware)
     buttons.register(app, on_buttons, middleware)
     views.register(app, on_views, middleware)
+    bulk.register(app, on_bulk, middleware)
     return app
