@@ -211,3 +211,28 @@ async def test_an_unlinked_clicker_links_from_the_prompt_and_the_bulk_ack_is_don
     assert sorted(body["incidentNames"]) == sorted(numbers) and body["userName"] == "erin.walsh"
     after = await redrawn(bot, message)
     assert texts(after).count("*Acknowledged*") == 6
+
+
+async def test_a_stale_acknowledge_all_with_nothing_triggered_any_more_sends_nothing(bot: Bot) -> None:
+    first, second = trigger(bot, 2)
+    message = await listing(bot)
+    await bot.driver.command("U0BOB", CHANNEL, f"ack {first} {second}")
+    await bot.until(lambda: bot.incident(second)["currentPhase"] == "ACKED")
+    await bot.driver.click("U0ALICE", message, ActionId.ACK_TRIGGERED)
+    await said_to(bot, "U0ALICE", "Nothing in this listing is triggered any more, so nothing was sent")
+    assert len(bot.writes()) == 1  # Bob's
+
+
+async def test_an_unlinked_person_can_pick_then_link_and_the_selection_is_acted_on(bot: Bot) -> None:
+    numbers = trigger(bot, 4)
+    message = await listing(bot, ERIN)
+    view = await open_select(bot, message, ERIN)
+    await bot.driver.submit_view(ERIN, view.id, {"incidents": {"incidents": numbers[:3]}})
+    prompt = await said_to(bot, ERIN, "Link me as erin.walsh and acknowledge #")
+    assert bot.writes() == []
+    await bot.driver.click(ERIN, prompt, ActionId.LINK_AND_RETRY)
+    await bot.until(lambda: calls(bot, ACK))
+    [body] = calls(bot, ACK)
+    assert sorted(body["incidentNames"]) == sorted(numbers[:3]) and body["userName"] == "erin.walsh"
+    after = await redrawn(bot, message)
+    assert texts(after).count("*Acknowledged*") == 3

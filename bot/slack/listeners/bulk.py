@@ -43,6 +43,7 @@ from bot.victorops.models import Phase
 
 TITLE = "Act on incidents"
 NOTHING_TRIGGERED = "Nothing in this listing is triggered any more, so nothing was sent to VictorOps."
+NOTHING_OPEN = "Nothing in this listing is open any more, so there is nothing to act on."
 
 
 class Bulk:
@@ -110,6 +111,8 @@ class Bulk:
 
             async def view() -> dict[str, Any]:
                 listed = [i for i in await self._cards.listed(spec) if i.current_phase is not Phase.RESOLVED]
+                if not listed:
+                    raise ActionError(NOTHING_OPEN)
                 offered = tuple(i.incident_number for i in listed[:MAX_OPTIONS])
                 meta = ModalMeta(numbers=offered, place=surface.at(spec).place)
                 return bulk_view(
