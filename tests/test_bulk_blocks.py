@@ -98,6 +98,7 @@ def options(view: dict[str, Any], block_id: str) -> list[dict[str, Any]]:
 def test_the_modal_offers_the_open_incidents_and_the_three_actions() -> None:
     view = view_for(5)
     assert [o["value"] for o in options(view, "incidents")] == ["1", "2", "3", "4", "5"]
+    assert [o["text"]["text"][:10] for o in options(view, "incidents")][2:4] == ["#3 (acked)", "#4 Disk us"]
     assert [o["value"] for o in options(view, "action")] == ["ack", "resolve", "reroute"]
     assert {b["block_id"] for b in view["blocks"] if b["type"] == "input"} == {
         "incidents",

@@ -27,7 +27,7 @@ from bot.slack.blocks import clip
 from bot.slack.mrkdwn import escape
 from bot.slack.place import Place, Wire
 from bot.slack.sentences import incidents_word
-from bot.victorops.models import Incident, PolicyInfo, User
+from bot.victorops.models import Incident, Phase, PolicyInfo, User
 
 MAX_OPTIONS = 100  # Slack's cap per select
 
@@ -221,8 +221,11 @@ NUMBER = re.compile(r"[0-9]{1,12}")
 
 
 def incident_option(incident: Incident) -> Option:
-    """ "#42 Disk full on db-3": plain_text, so Slack shows the title as it is (nothing in it is parsed)."""
-    return Option(text=clip(f"#{incident.incident_number} {incident.title}", 75), value=incident.incident_number)
+    """#42 Disk full on db-3, or #43 (acked) …: plain_text, so Slack shows the title as it is (nothing in it is
+    parsed)."""
+    acked = " (acked)" if incident.current_phase is Phase.ACKED else ""
+    text = clip(f"#{incident.incident_number}{acked} {incident.title}", 75)
+    return Option(text=text, value=incident.incident_number)
 
 
 def bulk_view(
