@@ -72,60 +72,54 @@ class Bulk:
         self._buttons = buttons  # acting on numbers and redrawing where they are, as a card's click does
         self._views = views  # reading a submission's saved context
 
-    def _listing(self, action: dict[str, Any]) -> ListSpec:
-        spec = ListSpec.decode(action.get("value"))
-        if spec is None:
-            raise ActionError(
-                f"vobot could not read this button, so nothing was sent to VictorOps; run `{self.command} list`."
-            )
-        return spec
-
-    async def on_ack_triggered(
+    async def on_click(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
     ) -> None:
-        """Acknowledge every incident of the listing that is triggered now (Slack asked to confirm first)."""
+        """A listing's bulk button: the listing it carries, read strictly, then what the button does."""
         await ack()
         surface = Surface.of_click(self._hooks, body)
         async with self._answers.answering(surface.tell):
-            spec = self._listing(action)
-            surface = surface.at(spec)
-            numbers = [i.incident_number for i in await self._cards.listed(spec) if i.current_phase is Phase.UNACKED]
-            if not numbers:
-                await surface.tell(NOTHING_TRIGGERED)
-                return
-            acting: Acting = context["acting"]
-            actor = await acting.require(Verb.ACK, numbers, place=surface.place)
-            text, _ = await self._buttons.act(actor, Verb.ACK, numbers, surface)
-            await surface.tell(text)
-
-    async def on_select(
-        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
-        """Open the modal at once (the trigger lives 3 s), then fill it with the listing's open incidents."""
-        await ack()
-        surface = Surface.of_click(self._hooks, body)
-        async with self._answers.answering(surface.tell):
-            spec = self._listing(action)
-            acting: Acting = context["acting"]
-            user = acting.slack_user_id
-
-            async def view() -> dict[str, Any]:
-                listed = [i for i in await self._cards.listed(spec) if i.current_phase is not Phase.RESOLVED]
-                if not listed:
-                    raise ActionError(NOTHING_OPEN)
-                offered = tuple(i.incident_number for i in listed[:MAX_OPTIONS])
-                meta = ModalMeta(numbers=offered, place=surface.at(spec).place)
-                return bulk_view(
-                    await self._contexts.save(Kind.MODAL, user, meta),
-                    f"Digest “{spec.d}”" if spec.d else TITLES.get(spec.s, TITLES["open"]),
-                    listed,
-                    await self._directory.policies.get(),
-                    await self._directory.users.get(),
-                    await self._directory.oncall_by_team(),
-                    self.command,
+            spec = ListSpec.decode(action.get("value"))
+            if spec is None:
+                raise ActionError(
+                    f"vobot could not read this button, so nothing was sent to VictorOps; run `{self.command} list`."
                 )
+            if action.get("action_id") == ActionId.SELECT:
+                await self._select(body["trigger_id"], surface.at(spec), spec, context["acting"])
+            else:
+                await self._ack_triggered(surface.at(spec), spec, context["acting"])
 
-            await self._cards.open_modal(body["trigger_id"], TITLE, ViewId.BULK, view)
+    async def _ack_triggered(self, surface: Surface, spec: ListSpec, acting: Acting) -> None:
+        """Acknowledge every incident of the listing that is triggered now (Slack asked to confirm first)."""
+        numbers = [i.incident_number for i in await self._cards.listed(spec) if i.current_phase is Phase.UNACKED]
+        if not numbers:
+            await surface.tell(NOTHING_TRIGGERED)
+            return
+        actor = await acting.require(Verb.ACK, numbers, place=surface.place)
+        text, _ = await self._buttons.act(actor, Verb.ACK, numbers, surface)
+        await surface.tell(text)
+
+    async def _select(self, trigger_id: str, surface: Surface, spec: ListSpec, acting: Acting) -> None:
+        """Open the modal at once (the trigger lives 3 s), then fill it with the listing's open incidents."""
+        user = acting.slack_user_id
+
+        async def view() -> dict[str, Any]:
+            listed = [i for i in await self._cards.listed(spec) if i.current_phase is not Phase.RESOLVED]
+            if not listed:
+                raise ActionError(NOTHING_OPEN)
+            offered = tuple(i.incident_number for i in listed[:MAX_OPTIONS])
+            meta = ModalMeta(numbers=offered, place=surface.place)
+            return bulk_view(
+                await self._contexts.save(Kind.MODAL, user, meta),
+                f"Digest “{spec.d}”" if spec.d else TITLES.get(spec.s, TITLES["open"]),
+                listed,
+                await self._directory.policies.get(),
+                await self._directory.users.get(),
+                await self._directory.oncall_by_team(),
+                self.command,
+            )
+
+        await self._cards.open_modal(trigger_id, TITLE, ViewId.BULK, view)
 
     async def on_submit(self, ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
         """Check the choice (errors shown in the modal), then act; a resolve is confirmed first."""
@@ -179,7 +173,7 @@ class Bulk:
 
 
 def register(app: AsyncApp, bulk: Bulk, middleware: Sequence[Middleware]) -> None:
-    app.action(ActionId.ACK_TRIGGERED, middleware=list(middleware))(bulk.on_ack_triggered)
-    app.action(ActionId.SELECT, middleware=list(middleware))(bulk.on_select)
+    app.action(ActionId.ACK_TRIGGERED, middleware=list(middleware))(bulk.on_click)
+    app.action(ActionId.SELECT, middleware=list(middleware))(bulk.on_click)
     app.view(ViewId.BULK, middleware=list(middleware))(bulk.on_submit)
     app.view(ViewId.BULK_RESOLVE, middleware=list(middleware))(bulk.on_confirm_resolve)
