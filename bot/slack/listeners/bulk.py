@@ -25,7 +25,7 @@ from bot.slack.acting import Acting, Answers, Middleware
 from bot.slack.blocks import ActionId, ListSpec
 from bot.slack.cards import TITLES, Cards
 from bot.slack.contexts import Contexts, Kind
-from bot.slack.listeners.buttons import Buttons
+from bot.slack.listeners.buttons import Buttons, unreadable
 from bot.slack.listeners.views import Views
 from bot.slack.modals import (
     MAX_OPTIONS,
@@ -81,9 +81,7 @@ class Bulk:
         async with self._answers.answering(surface.tell):
             spec = ListSpec.decode(action.get("value"))
             if spec is None:
-                raise ActionError(
-                    f"vobot could not read this button, so nothing was sent to VictorOps; run `{self.command} list`."
-                )
+                raise unreadable(self.command)
             if action.get("action_id") == ActionId.SELECT:
                 await self._select(body["trigger_id"], surface.at(spec), spec, context["acting"])
             else:

@@ -74,10 +74,7 @@ class Buttons:
         async with self._answers.answering(surface.tell):
             ref = CardRef.decode(action.get("value"))
             if ref is None:
-                raise ActionError(
-                    "vobot could not read this button, so nothing was sent to VictorOps; "
-                    f"run `{self.command} list` for fresh cards."
-                )
+                raise unreadable(self.command)
             surface = surface.at(ref.l)
             actor = await acting.require(what, [ref.n], place=surface.place)
             if what is Verb.REROUTE:
@@ -110,7 +107,7 @@ class Buttons:
         async with self._answers.answering(surface.tell):
             spec = ListSpec.decode(action.get("value"))
             if spec is None:
-                raise ActionError(f"vobot could not read this button; run `{self.command} list`.")
+                raise unreadable(self.command)
             acting: Acting = context["acting"]
             names = await self._cards.names(surface.place.viewer(acting.slack_user_id))
             await surface.redraw(self._slack, *await self._cards.listing(spec.fresh(), names))
@@ -150,6 +147,13 @@ class Buttons:
                 await prompt.redraw(self._slack, f"{done} {text}", [*sentence(f"{done} {text}"), *blocks])
                 return
             await prompt.redraw(self._slack, done, sentence(done))
+
+
+def unreadable(command: str) -> ActionError:
+    """A button whose value this version does not write: changed on the way, or from an older version."""
+    return ActionError(
+        f"vobot could not read this button, so nothing was sent to VictorOps; run `{command} list` for fresh cards."
+    )
 
 
 def register(app: AsyncApp, buttons: Buttons, middleware: Sequence[Middleware]) -> None:
