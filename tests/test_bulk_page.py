@@ -5,34 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.async_api import Page, async_playwright, expect
-from starlette.applications import Starlette
+from playwright.async_api import Page, expect
 
-from bot.sim.server import serve
-from bot.sim.stack import LocalStack, local_stack
-from bot.sim.workspace import build_workspace_routes
+from bot.sim.stack import LocalStack
 from bot.slack.blocks import ActionId
-from tests.test_workspace_page import CHANNEL, CHROMIUM, CHROMIUM_ARGS, CONFIG, DEMO_USERS, chromium_or_skip
+from tests.test_workspace_page import in_chromium
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "test-artifacts" / "bulk.png"
 
 
 async def test_bulk_acknowledge_and_select_from_the_page_in_chromium(tmp_path: Path) -> None:
-    chromium_or_skip()
-    async with (
-        local_stack(tmp_path, config=CONFIG, VOBOT_BATCH_WINDOW="0.1") as stack,
-        serve(Starlette(routes=build_workspace_routes(stack, DEMO_USERS))) as url,
-        async_playwright() as playwright,
-    ):
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = await browser.new_page(viewport={"width": 1440, "height": 900})
-        page.set_default_timeout(5000)
-        try:
-            await work_in_bulk(stack, page, f"{url}/?channel={CHANNEL}")
-        finally:
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            await page.screenshot(path=str(SCREENSHOT))
-            await browser.close()
+    await in_chromium(tmp_path, work_in_bulk, SCREENSHOT)
 
 
 async def work_in_bulk(stack: LocalStack, page: Page, url: str) -> None:
