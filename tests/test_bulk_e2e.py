@@ -12,8 +12,10 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.sim.slack import Message, View
+from bot.sim.victorops import SimConfig, SimState
 from bot.slack.blocks import ActionId
-from tests.harness import CHANNEL, Bot, running_bot, texts
+from bot.victorops.limits import RateSpec
+from tests.harness import CHANNEL, OFF, Bot, running_bot, texts
 
 ROUTE = "bulk"
 DIGEST = {"name": "bulky", "channel": CHANNEL, "schedule": "0 9 * * 1-5", "filter": {"routing_keys": [ROUTE]}}
@@ -236,3 +238,24 @@ async def test_an_unlinked_person_can_pick_then_link_and_the_selection_is_acted_
     assert sorted(body["incidentNames"]) == sorted(numbers[:3]) and body["userName"] == "erin.walsh"
     after = await redrawn(bot, message)
     assert texts(after).count("*Acknowledged*") == 3
+
+
+@pytest.mark.slow  # waits out a real (short) VictorOps window
+async def test_a_bulk_ack_that_must_wait_is_queued_and_the_listing_redrawn_when_it_lands(tmp_path: Path) -> None:
+    state = SimState(SimConfig(incidents=RateSpec.parse("2/3s"), reporting=OFF, lookups=OFF))
+    async with running_bot(tmp_path, state=state, VICTOROPS_RATE_LIMIT="2/3s", VOBOT_BATCH_WINDOW="0") as bot:
+        numbers = trigger(bot, 5)
+        message = await listing(bot)  # one call: the listing
+        await bot.driver.command("U0BOB", CHANNEL, f"ack {numbers[0]}")  # the second: the window is spent
+        await bot.until(lambda: bot.incident(numbers[0])["currentPhase"] == "ACKED")
+        await bot.driver.click("U0ALICE", message, ActionId.ACK_TRIGGERED)
+        told = await said_to(bot, "U0ALICE", "Queued #")
+        assert "VictorOps allows 2/3s" in told.text and "in one call" in told.text
+        await bot.until(lambda: all(bot.incident(n)["currentPhase"] == "ACKED" for n in numbers), within=10)
+        [_, body] = calls(bot, ACK)
+        assert sorted(body["incidentNames"]) == sorted(numbers[1:])
+        after = await bot.until(
+            lambda: (m := bot.slack.find_message(message.ts)) and texts(m).count("*Acknowledged*") == 5 and m, within=5
+        )
+        assert "Acknowledge all triggered" not in texts(after)
+        assert not any(c.rate_limited for c in state.calls())
