@@ -339,7 +339,7 @@ def bulk_buttons(listing: ListSpec, incidents: Sequence[Incident]) -> list[Butto
                     title=f"Acknowledge {some}?",
                     text=PlainTextObject(
                         text=f"Acknowledge the {some} of this listing in VictorOps? "
-                        "One triggered since the listing was drawn is included too."
+                        "Incidents triggered since the listing was drawn are included too."
                     ),
                     confirm="Acknowledge",
                     deny="Cancel",
