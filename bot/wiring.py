@@ -56,6 +56,7 @@ from bot.slack.edge import Edge
 from bot.slack.errors import explain
 from bot.slack.feed import FeedPoster
 from bot.slack.handoff import HandoffPoster
+from bot.slack.listeners.bulk import Bulk
 from bot.slack.listeners.buttons import Buttons
 from bot.slack.listeners.commands import Commands
 from bot.slack.listeners.digest_commands import DigestCommands
@@ -483,7 +484,19 @@ def build_bolt(vobot: Vobot) -> AsyncApp:
         cards=side.cards,
         answers=side.answers,
     )
-    return build_bolt_app(vobot.slack, lookups.identity, commands, buttons, views, reminders)
+    bulk = Bulk(
+        command=settings.command,
+        actions=core.actions,
+        incidents=lookups.incidents,
+        directory=lookups.directory,
+        contexts=side.contexts,
+        hooks=side.hooks,
+        cards=side.cards,
+        answers=side.answers,
+        buttons=buttons,
+        views=views,
+    )
+    return build_bolt_app(vobot.slack, lookups.identity, commands, buttons, views, reminders, bulk)
 
 
 def build_web(vobot: Vobot, bolt: AsyncApp | None) -> Starlette:

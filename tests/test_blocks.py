@@ -165,7 +165,7 @@ def test_a_redrawn_listing_keeps_its_cards_in_place() -> None:
     assert "*Acknowledged*" in acked
     assert any(b.get("block_id") == f"inc-{twentieth}-note" for b in again)
     check_message(again)
-    refresh = again[-1]["elements"][0]
+    refresh = again[-1]["elements"][-1]
     assert refresh["action_id"] == ActionId.REFRESH and ListSpec.decode(refresh["value"]) == fresh
 
 

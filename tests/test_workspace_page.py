@@ -7,7 +7,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +236,13 @@ def chromium_or_skip() -> None:
 
 @pytest.mark.slow  # a browser
 async def test_a_user_works_incidents_from_the_page_in_chromium(tmp_path: Path) -> None:
+    await in_chromium(tmp_path, work_incidents, SCREENSHOT)
+
+
+async def in_chromium(
+    tmp_path: Path, scenario: Callable[[LocalStack, Page, str], Awaitable[None]], screenshot: Path
+) -> None:
+    """`scenario` on the page of #ops, in Chromium; `screenshot` is the page at the end, or where it went wrong."""
     chromium_or_skip()
     async with (
         local_stack(tmp_path, config=CONFIG, VOBOT_BATCH_WINDOW="0.1") as stack,
@@ -246,10 +253,10 @@ async def test_a_user_works_incidents_from_the_page_in_chromium(tmp_path: Path) 
         page = await browser.new_page(viewport={"width": 1440, "height": 900})
         page.set_default_timeout(5000)
         try:
-            await work_incidents(stack, page, f"{url}/?channel={CHANNEL}")
-        finally:  # the page as it was at the end, or where it went wrong
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            await page.screenshot(path=str(SCREENSHOT))
+            await scenario(stack, page, f"{url}/?channel={CHANNEL}")
+        finally:
+            screenshot.parent.mkdir(exist_ok=True)
+            await page.screenshot(path=str(screenshot))
             await browser.close()
 
 

@@ -119,6 +119,13 @@ def _input_state(element: Json, value: Any) -> Json:
             raise ValueError(f"the driver cannot fill a {kind}")
 
 
+def _initial(element: Json) -> Any:
+    """What an input holds before the person touches it: Slack submits a preselected option as chosen."""
+    if option := element.get("initial_option"):
+        return option["value"]
+    return [o["value"] for o in element["initial_options"]] if element.get("initial_options") else None
+
+
 def _view_state(view: View, values: dict[str, dict[str, Any]]) -> Json:
     inputs = [b for b in view.body.get("blocks", []) if b["type"] == "input"]
     unknown = set(values) - {b["block_id"] for b in inputs}
@@ -127,7 +134,7 @@ def _view_state(view: View, values: dict[str, dict[str, Any]]) -> Json:
     state: Json = {}
     for block in inputs:
         element = block["element"]
-        value = values.get(block["block_id"], {}).get(element["action_id"])
+        value = values.get(block["block_id"], {}).get(element["action_id"], _initial(element))
         if value in (None, "", []) and not block.get("optional", False):
             raise ValueError(f"Slack would not submit: input {block['block_id']!r} is required")
         state[block["block_id"]] = {element["action_id"]: _input_state(element, value)}

@@ -7,7 +7,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.identity import Identity
 from bot.slack.acting import acting_middleware
-from bot.slack.listeners import buttons, commands, reminders, views
+from bot.slack.listeners import bulk, buttons, commands, reminders, views
 
 
 def build_bolt_app(
@@ -17,6 +17,7 @@ def build_bolt_app(
     on_buttons: buttons.Buttons,
     on_views: views.Views,
     on_reminders: reminders.ReminderButtons,
+    on_bulk: bulk.Bulk,
 ) -> AsyncApp:
     app = AsyncApp(
         client=client,
@@ -30,4 +31,5 @@ def build_bolt_app(
     buttons.register(app, on_buttons, middleware)
     views.register(app, on_views, middleware)
     reminders.register(app, on_reminders, middleware)
+    bulk.register(app, on_bulk, middleware)
     return app

@@ -55,6 +55,8 @@ class ActionId(StrEnum):
     REMIND_RESOLVE = "reminder.resolve"
     REMIND_SNOOZE = "reminder.snooze"
     REMIND_STOP = "reminder.stop"
+    ACK_TRIGGERED = "listing.ack_triggered"
+    SELECT = "listing.select"
 
 
 class ListSpec(BaseModel):
@@ -274,15 +276,13 @@ def incident_list(
     Fresh, the cards come triggered first, oldest first. A redraw (`listing.o`, the cards the message showed)
     keeps those where they were, each as it is now, so nothing moves under the reader's cursor; an incident
     new since comes after them."""
-    by_number = {i.incident_number: i for i in incidents}
-    remembered = [by_number.pop(n) for n in (listing.o if listing else ()) if n in by_number]
-    ordered = [*remembered, *sorted(by_number.values(), key=open_sort_key)]
+    ordered = listed_order(incidents, listing)
     counts = phase_counts(ordered)
     fallback = f"{escape(title)}: {counts}" if ordered else f"{escape(title)}: {empty}"  # mrkdwn; the header is not
     blocks: list[Block] = [HeaderBlock(text=clip(title, 150)).to_dict()]
     if not ordered:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=empty)).to_dict())
-        return fallback, [*blocks, *refresh(listing)]
+        return fallback, [*blocks, *listing_actions(listing, ordered)]
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=counts)]).to_dict())
     # Which cards fit is decided without notes (and the line "left out" and Refresh kept free), so the same
     # cards fit again when a redraw adds a note; buttons' values do not count towards Slack's text limit.
@@ -300,7 +300,7 @@ def incident_list(
     if left := len(ordered) - fitting:
         line = f"…and {left} more not shown. {more_hint}"
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line)]).to_dict())
-    return fallback, [*blocks, *refresh(listing)]
+    return fallback, [*blocks, *listing_actions(drawn or listing, ordered)]
 
 
 def phase_counts(incidents: Iterable[Incident]) -> str:
@@ -313,12 +313,50 @@ def phase_counts(incidents: Iterable[Incident]) -> str:
     )
 
 
-def refresh(listing: ListSpec | None) -> list[Block]:
-    """The button that draws the listing anew: the one way, besides the command, that its cards move."""
+def listed_order(incidents: Iterable[Incident], listing: ListSpec | None) -> list[Incident]:
+    """A listing's order: the cards it showed where they were (`listing.o`), then the rest triggered first,
+    oldest first."""
+    by_number = {i.incident_number: i for i in incidents}
+    remembered = [by_number.pop(n) for n in (listing.o if listing else ()) if n in by_number]
+    return [*remembered, *sorted(by_number.values(), key=open_sort_key)]
+
+
+def listing_actions(listing: ListSpec | None, incidents: Sequence[Incident]) -> list[Block]:
+    """The listing's own buttons, in one block (counted in the block budget with the cards): the bulk actions
+    over its incidents, and Refresh. Each carries the listing, never numbers: a click recomputes them."""
     if listing is None:
         return []
-    button = ButtonElement(text="Refresh", action_id=ActionId.REFRESH, value=listing.fresh().encode())
-    return [ActionsBlock(block_id="listing-actions", elements=[button]).to_dict()]
+    found = bulk_buttons(listing, incidents)
+    found.append(ButtonElement(text="Refresh", action_id=ActionId.REFRESH, value=listing.fresh().encode()))
+    return [ActionsBlock(block_id="listing-actions", elements=found).to_dict()]
+
+
+def bulk_buttons(listing: ListSpec, incidents: Sequence[Incident]) -> list[ButtonElement]:
+    """ "Acknowledge all triggered (N)" (confirmed, naming N) while any is triggered; "Select…" while any is open."""
+    found = []
+    value = listing.encode()
+    if triggered := sum(1 for i in incidents if i.current_phase is Phase.UNACKED):
+        some = f"{triggered} triggered incident{'s' if triggered != 1 else ''}"
+        found.append(
+            ButtonElement(
+                text=f"Acknowledge all triggered ({triggered})",
+                action_id=ActionId.ACK_TRIGGERED,
+                value=value,
+                style="primary",
+                confirm=ConfirmObject(
+                    title=f"Acknowledge {some}?",
+                    text=PlainTextObject(
+                        text=f"Acknowledge the {some} of this listing in VictorOps? "
+                        "Incidents triggered since the listing was drawn are included too."
+                    ),
+                    confirm="Acknowledge",
+                    deny="Cancel",
+                ),
+            )
+        )
+    if any(i.current_phase is not Phase.RESOLVED for i in incidents):
+        found.append(ButtonElement(text="Select…", action_id=ActionId.SELECT, value=value))
+    return found
 
 
 def text_size(blocks: Sequence[Block]) -> int:

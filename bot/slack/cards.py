@@ -20,6 +20,7 @@ from bot.slack.blocks import (
     ListSpec,
     card,
     incident_list,
+    listed_order,
     outcomes_message,
     replace_card,
     within_limit,
@@ -121,11 +122,16 @@ class Cards:
         """The listing as VictorOps has it now. A redraw (`spec.o`) keeps the cards it showed, matching or not
         (just acknowledged, resolved), and `keep` is how the acted-on incidents are now. No VictorOps call: a
         number the view does not have is left out, whoever wrote it into the button."""
+        shown = await self.listed(spec, keep)
+        return listing_message(spec, shown, self.command, notes, self._incidents.routes(), names)
+
+    async def listed(self, spec: ListSpec, keep: Sequence[Incident] = ()) -> list[Incident]:
+        """The incidents the listing holds now, in its order: those matching it, and the cards it showed."""
         current = {i.incident_number: i for i in await self._incidents.all()}
         current |= {i.incident_number: i for i in keep}
         shown = {i.incident_number: i for i in listing_filter(spec).select(current.values())}
         shown |= {n: current[n] for n in spec.o if n in current}
-        return listing_message(spec, list(shown.values()), self.command, notes, self._incidents.routes(), names)
+        return listed_order(shown.values(), spec)
 
     async def redraw(self, surface: Surface, outcomes: Sequence[Outcome], actor: str) -> None:
         """Show the incidents' new state and what `actor` (a Slack user) just did, in place, wherever their
@@ -138,6 +144,11 @@ class Cards:
             return
         text = " ".join(notes.values())
         listing = surface.place.listing
+        if listing and len(outcomes) > 1:
+            # A bulk action: the whole listing anew, every card as it is now; a note per card would not fit,
+            # so the person acting is told the outcome in one message (`said_all`).
+            await surface.redraw(self._slack, *await self.listing(listing, names, keep=list(now.values())))
+            return
         if surface.message_blocks:
 
             def swap(blocks: Sequence[Block]) -> list[Block]:
@@ -155,12 +166,16 @@ class Cards:
         await surface.redraw(self._slack, text, blocks)
 
     async def open_reroute_modal(self, trigger_id: str, slack_user_id: str, meta: ModalMeta) -> None:
-        """Open at once (the trigger lives 3 s), then fill the pickers from the cached VictorOps lookups."""
-        opened = await self._slack.views_open(trigger_id=trigger_id, view=loading("Reroute incident", ViewId.REROUTE))
-        view_id = opened["view"]["id"]
-        await self.fill_modal(
-            view_id, "Reroute incident", ViewId.REROUTE, lambda: self._reroute_view(slack_user_id, meta)
+        await self.open_modal(
+            trigger_id, "Reroute incident", ViewId.REROUTE, lambda: self._reroute_view(slack_user_id, meta)
         )
+
+    async def open_modal(
+        self, trigger_id: str, title: str, callback_id: ViewId, view: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> None:
+        """Open at once (the trigger lives 3 s), then fill it (pickers from the cached VictorOps lookups)."""
+        opened = await self._slack.views_open(trigger_id=trigger_id, view=loading(title, callback_id))
+        await self.fill_modal(opened["view"]["id"], title, callback_id, view)
 
     async def _reroute_view(self, slack_user_id: str, meta: ModalMeta) -> dict[str, Any]:
         found = await self._incidents.find(meta.numbers)

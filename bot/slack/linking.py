@@ -52,6 +52,8 @@ class Pending(Wire):
         if self.finish == "link":
             return f"Link me as {self.username}"
         what = "mine" if self.mine else ", ".join(f"#{n}" for n in self.numbers)
+        if len(self.numbers) > 3:  # a bulk action's: its numbers would not fit a button
+            what = f"{len(self.numbers)} incidents"
         return f"Link me as {self.username} and {VERBS[self.finish]} {what}"
 
 

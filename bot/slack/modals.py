@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
@@ -19,12 +20,14 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.core.outcomes import Verb
 from bot.core.targets import SLUG, VO_USERNAME, TargetKind
-from bot.core.text import MAX_DETAILS, MAX_SUMMARY
+from bot.core.text import MAX_DETAILS, MAX_NOTE, MAX_SUMMARY
 from bot.slack.blocks import clip
 from bot.slack.mrkdwn import escape
 from bot.slack.place import Place, Wire
-from bot.victorops.models import Incident, PolicyInfo, User
+from bot.slack.sentences import incidents_word
+from bot.victorops.models import Incident, Phase, PolicyInfo, User
 
 MAX_OPTIONS = 100  # Slack's cap per select
 
@@ -32,6 +35,8 @@ MAX_OPTIONS = 100  # Slack's cap per select
 class ViewId(StrEnum):
     REROUTE = "reroute"
     CREATE = "create"
+    BULK = "bulk"  # "Select…" on a listing: incidents, and what to do with them
+    BULK_RESOLVE = "bulk_resolve"  # the bulk resolve's confirmation, pushed over it
 
 
 class ModalMeta(Wire):
@@ -42,6 +47,7 @@ class ModalMeta(Wire):
 
     numbers: tuple[str, ...] = Field((), alias="n")
     place: Place = Field(Place(), alias="at")  # where to answer, and the card to redraw
+    note: str | None = Field(None, alias="m")  # a bulk resolve's message, while it waits for its confirmation
 
 
 def loading(title: str, callback_id: ViewId) -> dict[str, Any]:
@@ -206,3 +212,120 @@ def create_errors(summary: str, details: str | None) -> dict[str, str]:
     if details and len(details) > MAX_DETAILS:
         errors["details"] = f"The details are {len(details)} characters; keep them to {MAX_DETAILS}."
     return errors
+
+
+# ---- bulk actions on a listing ("Select…") ----------------------------------------------------------------
+
+BULK_VERBS = {Verb.ACK: "Acknowledge", Verb.RESOLVE: "Resolve", Verb.REROUTE: "Reroute"}
+NUMBER = re.compile(r"[0-9]{1,12}")
+
+
+def incident_option(incident: Incident) -> Option:
+    """#42 Disk full on db-3, or #43 (acked) …: plain_text, so Slack shows the title as it is (nothing in it is
+    parsed)."""
+    acked = " (acked)" if incident.current_phase is Phase.ACKED else ""
+    text = clip(f"#{incident.incident_number}{acked} {incident.title}", 75)
+    return Option(text=text, value=incident.incident_number)
+
+
+def bulk_view(
+    token: str,
+    title: str,
+    incidents: Sequence[Incident],
+    policies: Sequence[PolicyInfo],
+    users: Sequence[User],
+    oncall: Mapping[str, list[str]],
+    command: str,
+) -> dict[str, Any]:
+    """Pick open incidents of a listing (the first 100 in its order: Slack's cap) and an action for them all."""
+    offered = incidents[:MAX_OPTIONS]
+    intro = f"*{escape(title)}*: pick incidents, and what to do with them. One VictorOps call does them all."
+    if len(incidents) > MAX_OPTIONS:
+        intro += (
+            f"\n:warning: This listing has {len(incidents)} open incidents and Slack offers at most {MAX_OPTIONS} "
+            f"here: these are the first {MAX_OPTIONS} as the listing orders them (triggered first, oldest first). "
+            f"To reach the others, narrow the list, e.g. `{command} list route:<key>` or `team:<slug>`."
+        )
+    actions = [Option(text=label, value=verb) for verb, label in BULK_VERBS.items()]
+    blocks: list[Any] = [
+        SectionBlock(text=MarkdownTextObject(text=intro)),
+        InputBlock(
+            block_id="incidents",
+            label="Incidents",
+            element=StaticMultiSelectElement(
+                action_id="incidents", placeholder="Pick incidents", options=[incident_option(i) for i in offered]
+            ),
+        ),
+        InputBlock(
+            block_id="action",
+            label="Action",
+            element=StaticSelectElement(action_id="action", options=actions, initial_option=actions[0]),
+        ),
+        InputBlock(
+            block_id="note",
+            optional=True,
+            label="Message (acknowledge, resolve)",
+            element=PlainTextInputElement(action_id="note", max_length=MAX_NOTE, placeholder="Recorded in VictorOps"),
+        ),
+        *target_inputs(policy_options(policies, oncall), user_options(users)),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text="Reroute sends them to the policy and people picked above, replacing who is paged. "
+                    "Resolve asks once more before anything is sent."
+                )
+            ]
+        ),
+    ]
+    view: dict[str, Any] = View(
+        type="modal",
+        callback_id=ViewId.BULK,
+        title="Act on incidents",
+        submit="Go",
+        close="Cancel",
+        private_metadata=token,
+        blocks=blocks,
+    ).to_dict()
+    return view
+
+
+def bulk_errors(values: Values, offered: Sequence[str]) -> tuple[list[str], Verb | None, str, dict[str, str]]:
+    """The incidents picked, the action and the message, and an error per input (by block_id). Slack sends only
+    options the modal offered: a number it did not offer was crafted, and is named, not sent."""
+    errors: dict[str, str] = {}
+    picked = _state(values, "incidents").get("selected_options")
+    numbers = [_option_value(o) for o in picked] if isinstance(picked, list) else []
+    unknown = [n for n in numbers if not NUMBER.fullmatch(n) or n not in offered]
+    if unknown:
+        named = ", ".join(f"#{n}" for n in unknown[:5] if NUMBER.fullmatch(n)) or "some"
+        errors["incidents"] = f"{named}: not among the incidents offered here, so nothing was sent; pick from the list."
+    elif not numbers:
+        errors["incidents"] = "Pick at least one incident."
+    value = _option_value(_state(values, "action").get("selected_option"))
+    verb = next((v for v in BULK_VERBS if v == value), None)
+    if verb is None:
+        errors["action"] = "Pick what to do: acknowledge, resolve or reroute."
+    note = text_value(values, "note")
+    if len(note) > MAX_NOTE:
+        errors["note"] = f"The message is {len(note)} characters; keep it to {MAX_NOTE}."
+    return list(dict.fromkeys(numbers)), verb, note, errors
+
+
+def resolve_confirm_view(token: str, incidents: Sequence[Incident], numbers: Sequence[str]) -> dict[str, Any]:
+    """Resolve keeps its confirmation when it is many at once: the incidents are named before anything is sent."""
+    titles = {i.incident_number: i.title for i in incidents}
+    shown = [f"*#{escape(n)}* {escape(clip(titles.get(n, ''), 100))}" for n in numbers[:20]]
+    if len(numbers) > 20:
+        shown.append(f"…and {len(numbers) - 20} more.")
+    text = f"Resolve {'these' if len(numbers) > 1 else 'this'} {incidents_word(len(numbers))} in VictorOps?\n"
+    text += "\n".join(shown)
+    view: dict[str, Any] = View(
+        type="modal",
+        callback_id=ViewId.BULK_RESOLVE,
+        title="Resolve incidents?",
+        submit="Resolve",
+        close="Back",
+        private_metadata=token,
+        blocks=[SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)))],
+    ).to_dict()
+    return view

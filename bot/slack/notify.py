@@ -62,7 +62,7 @@ class Notifier:
         try:
             if action.status == "failed":
                 await surface.tell(text)
-            elif place.kind == "card" and len(outcomes) == 1:
+            elif place.kind == "card" and (len(outcomes) == 1 or place.listing):  # a bulk action redraws its listing
                 await self._cards.redraw(surface, outcomes, action.slack_user_id)
             else:
                 await surface.redraw(self._slack, text, blocks)

@@ -360,3 +360,71 @@ def group_facts(report: GroupReport, command: str) -> str:
         first = escape(report.unlinked[0])
         facts.append(f"on call for {team} but not linked: {names} — link with `{command} link @user {first}`")
     return "; ".join(facts) or "in step"
+
+
+NAMED_AT_MOST = 40  # incident numbers one sentence of `said_all` names; past that, how many more
+
+
+def numbered(numbers: list[str]) -> str:
+    """ "#3, #7 and #9", or the first ones and how many more."""
+    shown = [f"#{escape(n)}" for n in numbers[:NAMED_AT_MOST]]
+    if len(numbers) > NAMED_AT_MOST:
+        return f"{', '.join(shown)} and {len(numbers) - NAMED_AT_MOST} more"
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def incidents_word(count: int) -> str:
+    return f"{count} incident{'s' if count != 1 else ''}"
+
+
+def said_all(outcomes: list[Outcome], names: Names) -> str:
+    """What one action on several incidents came to, in one message: what was done, what was skipped without a
+    call (already in the wanted state, not open) and what failed, and why; each group naming its incidents."""
+    if len(outcomes) == 1:
+        return said(outcomes[0], names)
+    groups: dict[tuple[object, ...], list[Outcome]] = {}
+    for outcome in outcomes:
+        match outcome.why:
+            case Did(verb, by, targets):
+                key: tuple[object, ...] = ("did", verb, by, tuple((t.type, t.slug) for t in targets))
+            case Already(phase):
+                key = ("already", phase)
+            case Refused(verb, reason):
+                key = ("refused", verb, reason)
+            case Queued():
+                key = ("queued",)
+            case Said(text):
+                key = ("said", text)
+            case why:
+                key = (type(why).__name__,)
+        groups.setdefault(key, []).append(outcome)
+    return " ".join(_group(group, names) for group in groups.values())
+
+
+def _group(outcomes: list[Outcome], names: Names) -> str:
+    numbers = [o.number for o in outcomes]
+    which, were = numbered(numbers), "were" if len(numbers) > 1 else "was"
+    match outcomes[0].why:
+        case Did(Verb.REROUTE, by, targets):
+            to = ", ".join(names.target(t) for t in targets)
+            return f"Rerouted {incidents_word(len(numbers))} to {to} by {names.person(by)}: {which}."
+        case Did(verb, by):
+            return f"{PAST[verb].capitalize()} {incidents_word(len(numbers))} by {names.person(by)}: {which}."
+        case Already(phase):
+            past = PAST[Verb.RESOLVE if phase is Phase.RESOLVED else Verb.ACK]
+            return f"{which} {were} already {past}: skipped."
+        case NotOpen():
+            return (
+                f"{which} {'are' if len(numbers) > 1 else 'is'} not open in VictorOps (resolved already, or the "
+                "number is wrong): skipped."
+            )
+        case Refused(verb, reason):
+            return f"VictorOps did not {verb} {which}: {escape(reason or 'no reason given')}."
+        case Silent():
+            return f"VictorOps said nothing about {which}; check {'them' if len(numbers) > 1 else 'it'} in VictorOps."
+        case Queued(eta, budget):
+            return (
+                f"Queued {which}: VictorOps allows {escape(budget)} and that is in use right now, so they go out "
+                f"in {seconds(eta)}, in one call. The listing shows them when they land."
+            )
+    return said(outcomes[0], names)

@@ -18,14 +18,14 @@ from bot.core.errors import ActionError
 from bot.core.identity import Identity
 from bot.core.outcomes import Verb
 from bot.slack.acting import Acting, Answers, Middleware
-from bot.slack.blocks import NO_NAMES, ActionId, Block, CardRef, ListSpec, outcomes_message, sentence
+from bot.slack.blocks import ActionId, Block, CardRef, ListSpec, outcomes_message, sentence
 from bot.slack.cards import Cards
 from bot.slack.contexts import Contexts, Kind
 from bot.slack.linking import Pending
 from bot.slack.modals import ModalMeta
 from bot.slack.place import PlaceKind
 from bot.slack.responses import ResponseUrls
-from bot.slack.sentences import linked_you, nothing_paging, said
+from bot.slack.sentences import linked_you, nothing_paging, said_all
 from bot.slack.surface import Surface
 
 
@@ -74,10 +74,7 @@ class Buttons:
         async with self._answers.answering(surface.tell):
             ref = CardRef.decode(action.get("value"))
             if ref is None:
-                raise ActionError(
-                    "vobot could not read this button, so nothing was sent to VictorOps; "
-                    f"run `{self.command} list` for fresh cards."
-                )
+                raise unreadable(self.command)
             surface = surface.at(ref.l)
             actor = await acting.require(what, [ref.n], place=surface.place)
             if what is Verb.REROUTE:
@@ -88,13 +85,17 @@ class Buttons:
                 if blocks:
                     await surface.tell(text, blocks)
 
-    async def act(self, actor: Actor, verb: Verb, numbers: Sequence[str], card: Surface) -> tuple[str, list[Block]]:
-        """Act and redraw the card in place; without a card to redraw, returns the outcomes to show instead."""
-        kind: PlaceKind = "card" if card.place.response_url and len(numbers) == 1 else "reply"
-        outcomes = await self._actions.act(verb, actor, numbers, reply=card.place.as_(kind).wire())
+    async def act(
+        self, actor: Actor, verb: Verb, numbers: Sequence[str], card: Surface, note: str | None = None
+    ) -> tuple[str, list[Block]]:
+        """Act and redraw the card in place (every card of its listing, for a bulk action); without a card to
+        redraw, returns the outcomes to show instead."""
+        in_place = len(numbers) == 1 or card.place.listing is not None
+        kind: PlaceKind = "card" if card.place.response_url and in_place else "reply"
+        outcomes = await self._actions.act(verb, actor, numbers, note, reply=card.place.as_(kind).wire())
         if kind == "card":
             await self._cards.redraw(card, outcomes, actor.slack_user_id)
-            return said(outcomes[0], NO_NAMES), []
+            return said_all(outcomes, await self._cards.names(actor.slack_user_id)), []
         return outcomes_message(outcomes, await self._cards.names(actor.slack_user_id))
 
     async def on_refresh(
@@ -106,7 +107,7 @@ class Buttons:
         async with self._answers.answering(surface.tell):
             spec = ListSpec.decode(action.get("value"))
             if spec is None:
-                raise ActionError(f"vobot could not read this button; run `{self.command} list`.")
+                raise unreadable(self.command)
             acting: Acting = context["acting"]
             names = await self._cards.names(surface.place.viewer(acting.slack_user_id))
             await surface.redraw(self._slack, *await self._cards.listing(spec.fresh(), names))
@@ -146,6 +147,13 @@ class Buttons:
                 await prompt.redraw(self._slack, f"{done} {text}", [*sentence(f"{done} {text}"), *blocks])
                 return
             await prompt.redraw(self._slack, done, sentence(done))
+
+
+def unreadable(command: str) -> ActionError:
+    """A button whose value this version does not write: changed on the way, or from an older version."""
+    return ActionError(
+        f"vobot could not read this button, so nothing was sent to VictorOps; run `{command} list` for fresh cards."
+    )
 
 
 def register(app: AsyncApp, buttons: Buttons, middleware: Sequence[Middleware]) -> None:
