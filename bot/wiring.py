@@ -34,6 +34,7 @@ from bot.core.feed import Reconciler
 from bot.core.feed_admin import Channels, FeedAdmin
 from bot.core.feeds import FeedSync
 from bot.core.history import History
+from bot.core.home import Acted, HomeFinder
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
 from bot.core.ingest import Ingest
@@ -53,10 +54,13 @@ from bot.slack.digests import DigestPoster
 from bot.slack.edge import Edge
 from bot.slack.errors import explain
 from bot.slack.feed import FeedPoster
+from bot.slack.homes import Homes, OffMessage
 from bot.slack.listeners.buttons import Buttons
 from bot.slack.listeners.commands import Commands
 from bot.slack.listeners.digest_commands import DigestCommands
 from bot.slack.listeners.feed_commands import FeedCommands
+from bot.slack.listeners.home import HomeTab
+from bot.slack.listeners.shortcuts import Shortcuts
 from bot.slack.listeners.views import Views
 from bot.slack.notify import Notifier
 from bot.slack.profiles import SlackProfiles
@@ -116,6 +120,7 @@ class Store:
     events: EventStore
     cards: CardStore
     rollups: RollupStore
+    acted: Acted  # the audit trail, also telling who acted (to redraw their App Home)
 
 
 async def open_store(settings: Settings, config: AppConfig, holder: str) -> Store:
@@ -142,6 +147,7 @@ async def open_store(settings: Settings, config: AppConfig, holder: str) -> Stor
         events=EventStore(db),
         cards=CardStore(db, holder),
         rollups=RollupStore(db),
+        acted=Acted(AuditStore(db)),
     )
 
 
@@ -193,7 +199,7 @@ def build_lookups(
         links=store.links,
         directory=directory,
         profiles=SlackProfiles(slack),
-        auditor=store.audit,
+        auditor=store.acted,
         email_matching=config.email_matching,
         allow_unverified_self_link=config.allow_unverified_self_link,
     )
@@ -217,6 +223,8 @@ class SlackSide:
     poster: DigestPoster
     channels: ChannelAccess
     feed_poster: FeedPoster
+    homes: Homes
+    elsewhere: OffMessage  # answers for a home, a thread, a direct message
 
 
 def build_slack_side(
@@ -226,15 +234,20 @@ def build_slack_side(
     hooks = ResponseUrls(settings.slack_api_url)
     answers = Answers(lookups.identity, contexts, settings.command)
     cards = Cards(lookups.incidents, lookups.directory, lookups.identity, contexts, slack, answers, settings.command)
+    finder = HomeFinder(lookups.incidents, lookups.directory, lookups.identity)
+    homes = Homes(finder, cards, lookups.identity, contexts, slack, settings.command)
+    elsewhere = OffMessage(homes, slack, hooks)
     return SlackSide(
         contexts=contexts,
         hooks=hooks,
         answers=answers,
         cards=cards,
-        notifier=Notifier(lookups.incidents, cards, hooks, slack),
+        notifier=Notifier(lookups.incidents, cards, hooks, slack, elsewhere),
         poster=DigestPoster(slack, settings.command, cards.names, lookups.incidents.routes, metrics),
         channels=ChannelAccess(slack),
         feed_poster=FeedPoster(slack, settings.command, cards.names, metrics),
+        homes=homes,
+        elsewhere=elsewhere,
     )
 
 
@@ -273,7 +286,7 @@ def build_core(
         lease=store.lease,
         sender=ActionSender(vo, lookups.incidents, default_targets(config), feed=feed),
         gate=gate,
-        auditor=store.audit,
+        auditor=store.acted,
         on_done=tell,
         batch_window=settings.batch_window,
         completions=completions,
@@ -283,7 +296,7 @@ def build_core(
         store.queue,
         lookups.incidents,
         gate,
-        store.audit,
+        store.acted,
         wake=dispatcher.wake,
         completions=completions,
         budget_label=str(settings.victorops_rate_limit),
@@ -359,6 +372,7 @@ async def build(settings: Settings, config: AppConfig) -> Vobot:
     slack = connect_slack(settings)
     lookups = build_lookups(settings, config, store, vo, slack)
     side = build_slack_side(settings, store, lookups, slack, metrics)
+    store.acted.listen(side.homes.acted)  # after any action, its person's App Home is redrawn
     feed = FeedSync(store.feeds, store.cards, store.rollups, side.feed_poster, now=now)
     sources = build_sources(settings, store, vo, lookups, metrics, feed)
     feed_state = FeedSources(
@@ -411,6 +425,7 @@ def build_bolt(vobot: Vobot) -> AsyncApp:
         cards=side.cards,
         answers=side.answers,
         slack=vobot.slack,
+        elsewhere=side.elsewhere,
     )
     views = Views(
         actions=core.actions,
@@ -420,8 +435,17 @@ def build_bolt(vobot: Vobot) -> AsyncApp:
         hooks=side.hooks,
         cards=side.cards,
         answers=side.answers,
+        elsewhere=side.elsewhere,
     )
-    return build_bolt_app(vobot.slack, lookups.identity, commands, buttons, views)
+    shortcuts = Shortcuts(
+        cards=side.cards,
+        answers=side.answers,
+        hooks=side.hooks,
+        slack=vobot.slack,
+        elsewhere=side.elsewhere,
+        default_targets=vobot.config.default_targets,
+    )
+    return build_bolt_app(vobot.slack, lookups.identity, commands, buttons, views, HomeTab(side.homes), shortcuts)
 
 
 def build_web(vobot: Vobot, bolt: AsyncApp | None) -> Starlette:

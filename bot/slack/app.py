@@ -7,7 +7,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.identity import Identity
 from bot.slack.acting import acting_middleware
-from bot.slack.listeners import buttons, commands, views
+from bot.slack.listeners import buttons, commands, home, shortcuts, views
 
 
 def build_bolt_app(
@@ -16,6 +16,8 @@ def build_bolt_app(
     on_commands: commands.Commands,
     on_buttons: buttons.Buttons,
     on_views: views.Views,
+    on_home: home.HomeTab | None = None,
+    on_shortcuts: shortcuts.Shortcuts | None = None,
 ) -> AsyncApp:
     app = AsyncApp(
         client=client,
@@ -28,4 +30,8 @@ def build_bolt_app(
     commands.register(app, on_commands, middleware)
     buttons.register(app, on_buttons, middleware)
     views.register(app, on_views, middleware)
+    if on_home is not None:
+        home.register(app, on_home, middleware)
+    if on_shortcuts is not None:
+        shortcuts.register(app, on_shortcuts, middleware)
     return app

@@ -248,3 +248,9 @@ def feed_refusal(error: ActionError, command: str) -> str | None:
         case InvalidFeed(field, problem):
             return f"That feed cannot be added: {escape(field)}: {escape(problem)}."
     return None
+
+
+# --- App Home and shortcuts ----------------------------------------------------------------------------------
+
+NOT_IN_THREAD = "vobot is not in that channel, so this is not in the message's thread; invite it with `/invite @vobot`."
+UNREADABLE_MESSAGE = "vobot could not read which message this was, so nothing was done; try the shortcut again."

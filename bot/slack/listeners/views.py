@@ -20,7 +20,7 @@ from bot.slack.cards import Cards
 from bot.slack.contexts import Contexts, Kind
 from bot.slack.modals import ModalMeta, ViewId, create_errors, message_view, picked_targets, text_value
 from bot.slack.responses import ResponseUrls
-from bot.slack.surface import Surface
+from bot.slack.surface import Elsewhere, Surface
 from bot.victorops.models import Target
 
 
@@ -35,8 +35,10 @@ class Views:
         hooks: ResponseUrls,
         cards: Cards,
         answers: Answers,
+        elsewhere: Elsewhere | None = None,
     ) -> None:
         self._actions = actions
+        self._elsewhere = elsewhere  # answers to modals opened from a home, a shortcut
         self._directory = directory
         self._identity = identity
         self._contexts = contexts
@@ -74,7 +76,7 @@ class Views:
         if meta is None:
             return
         await ack()
-        surface = Surface(self._hooks, meta.place)
+        surface = Surface(self._hooks, meta.place, elsewhere=self._elsewhere)
         async with self._answers.answering(surface.tell):
             actor = await acting.require()
             from_card = bool(meta.place.message_ts or meta.place.listing)
@@ -100,12 +102,13 @@ class Views:
         if meta is None:
             return
         await ack()
-        surface = Surface(self._hooks, meta.place)
+        surface = Surface(self._hooks, meta.place, elsewhere=self._elsewhere)
         async with self._answers.answering(surface.tell):
             actor = await acting.require()
             targets = await self.targets(picked)
             outcome = await self._actions.create(actor, summary, details, targets, meta.place.as_("reply").wire())
-            text, blocks = outcomes_message([outcome], await self._cards.names(actor.slack_user_id))
+            names = await self._cards.names(meta.place.viewer(actor.slack_user_id))
+            text, blocks = outcomes_message([outcome], names)
             await surface.tell(text, blocks)
 
 
