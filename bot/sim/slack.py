@@ -522,6 +522,14 @@ class SlackWorkspace:
             message = self._add(channel_id, text, blocks, user=BOT_USER_ID, bot_id=BOT_ID, thread_ts=thread_ts)
             return copy.deepcopy(message)
 
+    def user_says(self, user_id: str, channel: str, text: str) -> Message:
+        """A person's own message in a channel (what a shortcut on a message acts on)."""
+        with self._lock:
+            found, user = self.channel(channel), self.user(user_id).id
+            if found.is_archived:
+                raise SlackError("is_archived")
+            return copy.deepcopy(self._add(found.id, text, None, user=user))
+
     def update_message(self, channel: str, ts: str, text: str | None, blocks: list[Json] | None) -> Message:
         """chat.update: a field left out keeps its value, as in Slack."""
         with self._lock:
