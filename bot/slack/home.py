@@ -29,6 +29,7 @@ from bot.victorops.models import Incident
 MAX_HOME_BLOCKS = 100  # Slack's limit for a view
 MAX_TEAMS = 20  # teams listed; past that, counted
 REFRESH = "home.refresh"  # the home's Refresh button (action_id)
+SECTION_FRAME = 3  # blocks around the cards of "Paging you" or "Acknowledged by you": divider, heading, last line
 
 
 def home_view(
@@ -50,7 +51,7 @@ def home_view(
     top.append(_section(f"You are {named} in VictorOps.", "home-who"))
     teams = _teams(facts.teams, names)
     end = [DividerBlock().to_dict(), *teams, *_refresh()]
-    room = MAX_HOME_BLOCKS - len(top) - len(end) - 4  # two headings, two "…and N more" lines at most
+    room = MAX_HOME_BLOCKS - len(top) - len(end) - 2 * SECTION_FRAME
     paging, room = _cards(facts.paging, room, names, "Paging you", f"`{command} ack mine` acknowledges them all.")
     acked, _ = _cards(facts.acked, room, names, "Acknowledged by you", f"`{command} list mine` lists them all.")
     return _view([*top, *paging, *acked, *end])
@@ -66,7 +67,7 @@ def _cards(incidents: Sequence[Incident], room: int, names: Names, title: str, h
     blocks: list[Block] = [DividerBlock().to_dict(), _section(f"*{title}* ({len(incidents)})")]
     if not incidents:
         blocks.append(_context("None right now."))
-        return blocks, room - 1
+        return blocks, room
     shown = 0
     for incident in incidents:
         drawn = card(incident, names=names)
