@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bot.sim.slack_driver import wait_for
 from bot.sim.stack import LocalStack, local_stack
 
 OPENS = 100
@@ -27,9 +28,7 @@ async def timed(send: Callable[[], Awaitable[object]], landed: Callable[[], floa
     """Seconds from sending the request to the moment the fake recorded its answer (`landed`)."""
     start = time.time()
     await send()
-    while (at := landed()) is None:
-        await asyncio.sleep(0.001)
-    return at - start
+    return await wait_for(landed, within=5, interval=0.001) - start
 
 
 def publish_at(stack: LocalStack, user: str, before: int) -> Callable[[], float | None]:
@@ -55,7 +54,8 @@ def p99(seconds: list[float]) -> float:
 
 def summary(name: str, seconds: list[float]) -> str:
     ms = sorted(s * 1000 for s in seconds)
-    return f"{name:<32} n={len(ms):<4} p50={statistics.median(ms):6.1f} ms  p99={p99(seconds):6.1f} ms  max={ms[-1]:6.1f} ms"
+    p50 = statistics.median(ms)
+    return f"{name:<32} n={len(ms):<4} p50={p50:6.1f} ms  p99={p99(seconds):6.1f} ms  max={ms[-1]:6.1f} ms"
 
 
 async def main() -> None:

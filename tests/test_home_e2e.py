@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.sim.slack import Json
+from bot.sim.stack import block_texts
 from bot.slack.blocks import ActionId
 from bot.slack.home import REFRESH
 from tests.harness import CHANNEL, Bot, running_bot
@@ -25,18 +25,7 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
 
 
 def text_of(view: Json) -> str:
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                found.append(value) if key == "text" and isinstance(value, str) else walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(view.get("blocks", []))
-    return "\n".join(found)
+    return block_texts(view["blocks"])
 
 
 def cards(view: Json) -> list[str]:

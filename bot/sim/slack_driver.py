@@ -135,6 +135,25 @@ def _view_state(view: View, values: dict[str, dict[str, Any]]) -> Json:
     return state
 
 
+def _one_element(
+    blocks: list[Json], where: str, kind: str, action_id: str, block_id: str | None, value: str | None
+) -> Json:
+    """The one `kind` element of `blocks` that matches, with its block_id."""
+    found = [
+        element | {"block_id": block["block_id"]}
+        for block in blocks
+        for element in elements(block)
+        if element.get("type") == kind
+        and element.get("action_id") == action_id
+        and block_id in (None, block["block_id"])
+        and value in (None, element.get("value"))
+    ]
+    if len(found) != 1:
+        what = "no" if not found else "more than one"
+        raise LookupError(f"{where} has {what} {kind} {action_id!r} (block {block_id}, value {value})")
+    return found[0]
+
+
 class SlackDriver:
     """Plays Slack toward the bot at `bot_url` (e.g. http://127.0.0.1:PORT/slack/events).
 
@@ -225,19 +244,7 @@ class SlackDriver:
     @staticmethod
     def _element(message: Message, kind: str, action_id: str, block_id: str | None, value: str | None) -> Json:
         """The one `kind` element of the message that matches, with its block_id."""
-        found = [
-            element | {"block_id": block["block_id"]}
-            for block in message.blocks
-            for element in elements(block)
-            if element.get("type") == kind
-            and element.get("action_id") == action_id
-            and block_id in (None, block["block_id"])
-            and value in (None, element.get("value"))
-        ]
-        if len(found) != 1:
-            what = "no" if not found else "more than one"
-            raise LookupError(f"message {message.ts} has {what} {kind} {action_id!r} (block {block_id}, value {value})")
-        return found[0]
+        return _one_element(message.blocks, f"message {message.ts}", kind, action_id, block_id, value)
 
     def click_payload(
         self, user_id: str, message: Message, action_id: str, value: str | None = None, block_id: str | None = None
@@ -307,17 +314,7 @@ class SlackDriver:
         home = self.workspace.home(user_id)
         if home is None:
             raise LookupError(f"{user_id} has no App Home published")
-        found = [
-            element | {"block_id": block["block_id"]}
-            for block in home.body.get("blocks", [])
-            for element in elements(block)
-            if element.get("type") == "button"
-            and element.get("action_id") == action_id
-            and value in (None, element.get("value"))
-        ]
-        if len(found) != 1:
-            raise LookupError(f"the home of {user_id} has {len(found)} buttons {action_id!r} (value {value})")
-        button = found[0]
+        button = _one_element(home.body.get("blocks", []), f"the home of {user_id}", "button", action_id, None, value)
         action = {key: button[key] for key in ("action_id", "block_id", "text", "value", "style") if key in button}
         return self._interaction("block_actions", user_id) | {
             "container": {"type": "view", "view_id": home.id},
