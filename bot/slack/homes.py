@@ -54,10 +54,8 @@ class Homes:
         self._command = command
         self._watched: OrderedDict[str, str | None] = OrderedDict()  # who opened their home -> its notice
         self._locks: dict[str, asyncio.Lock] = {}
+        self._due: set[str] = set()  # people whose home an action has changed since it was last drawn
         self._tasks: set[asyncio.Task[None]] = set()
-
-    def watched(self, slack_user_id: str) -> bool:
-        return slack_user_id in self._watched
 
     def _watch(self, slack_user_id: str, notice: str | None) -> None:
         self._watched[slack_user_id] = notice
@@ -71,16 +69,19 @@ class Homes:
         self._watch(slack_user_id, None)
         await self.publish(slack_user_id)
 
-    async def publish(self, slack_user_id: str, notice: str | None = None) -> None:
+    async def publish(self, slack_user_id: str, notice: str | None = None, *, only_if_due: bool = False) -> None:
         """Draw the person's home as things are now; `notice` (mrkdwn, what just happened there) replaces the
         one it shows: they are looking at it, so it is kept up to date from now on."""
         if notice is not None:
             self._watch(slack_user_id, notice)
-        shown = self._watched.get(slack_user_id)
-        # one publish at a time per person, each drawn inside the lock: the last one shows the newest state
+        # One draw at a time per person, each inside the lock, so the last one shows the newest state; a redraw
+        # that was due when an action was recorded is skipped if a draw has started since (it shows the action).
         async with self._locks.setdefault(slack_user_id, asyncio.Lock()):
+            if only_if_due and slack_user_id not in self._due:
+                return
+            self._due.discard(slack_user_id)
             try:
-                view = await self._view(slack_user_id, shown)
+                view = await self._view(slack_user_id, self._watched.get(slack_user_id))
             except Exception as exc:  # VictorOps or the database: the home says so, in one sentence
                 view = home_failed(explain(exc, self._command))
             await self._slack.views_publish(user_id=slack_user_id, view=view)
@@ -96,14 +97,15 @@ class Homes:
 
     async def acted(self, slack_user_id: str) -> None:
         """Someone acted (an audit record): their home, if they look at it, is redrawn in the background."""
-        if slack_user_id in self._watched:
+        if slack_user_id in self._watched and slack_user_id not in self._due:
+            self._due.add(slack_user_id)
             task = asyncio.create_task(self._republish(slack_user_id))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _republish(self, slack_user_id: str) -> None:
         try:
-            await self.publish(slack_user_id)
+            await self.publish(slack_user_id, only_if_due=True)
         except Exception as exc:
             log.warning("could not republish the App Home of %s: %s", slack_user_id, reason(exc))
 
