@@ -105,7 +105,7 @@ async def test_state_shows_a_fresh_page_the_first_demo_user_and_a_stable_version
         ("U0BOB", "linked"),
         ("U0ERIN", "unlinked"),
     ]
-    assert {"id": CHANNEL, "name": "ops", "private": False} in state["channels"]
+    assert {"id": CHANNEL, "name": "ops", "private": False, "dm": False} in state["channels"]
     assert state["names"]["U0ALICE"] == "alice" and state["messages"] == [] and state["views"] == []
     assert {i["number"] for i in state["incidents"]} == {i["incidentNumber"] for i in stack.vo.incidents()}
     assert state["budget"] == {"incidents": None, "reporting": None, "lookups": None}  # unlimited in tests
@@ -208,6 +208,36 @@ async def test_a_modal_shows_errors_submits_and_closes(page_stack: tuple[LocalSt
     view = await open_reroute()
     assert await post(client, "/demo/close", {"view_id": view["id"]}) == {"closed": view["id"]}
     assert (await seen(client))["views"] == []
+
+
+async def test_the_home_tab_and_the_shortcuts_reach_the_bot(page_stack: tuple[LocalStack, httpx.AsyncClient]) -> None:
+    stack, client = page_stack
+    assert (await post(client, "/demo/home/open", {"user": "U0BOB"})) == {"status": 200}
+    home = (await stack.until(lambda: stack.slack.home("U0BOB"))).body
+    assert (await seen(client, "U0BOB"))["home"] == home and (await seen(client))["home"] is None
+    number = next(b["block_id"][4:] for b in home["blocks"] if b.get("block_id", "").startswith("inc-"))
+    value = f'{{"n":"{number}"}}'
+    clicked = await post(client, "/demo/home/click", {"user": "U0BOB", "action_id": ActionId.ACK, "value": value})
+    assert clicked == {"status": 200}
+    await stack.until(lambda: stack.incident(number)["currentPhase"] == "ACKED")
+
+    said = await post(
+        client, "/demo/message", {"user": "U0BOB", "channel": CHANNEL, "text": "Login is down\nfor @alice"}
+    )
+    shown = next(m for m in (await seen(client, "U0BOB"))["messages"] if m["ts"] == said["ts"])
+    assert shown["text"] == "Login is down\nfor <@U0ALICE|alice>" and not shown["bot"]
+    opened = await post(
+        client, "/demo/shortcut", {"user": "U0BOB", "callback_id": "vo_create_from_message", "ts": said["ts"]}
+    )
+    assert opened == {"status": 200}
+    view = await stack.until(lambda: next((v for v in stack.slack.views() if "summary" in str(v.body)), None))
+    assert "Login is down" in str(view.body) and (await seen(client, "U0BOB"))["views"][0]["id"] == view.id
+    await post(client, "/demo/close", {"view_id": view.id})
+    assert (await post(client, "/demo/shortcut", {"user": "U0BOB", "callback_id": "vo_create"})) == {"status": 200}
+    await stack.until(lambda: [v for v in stack.slack.views() if "summary" in str(v.body)])
+    stack.slack.open_dm("U0ALICE")
+    channels = [c for c in (await seen(client, "U0BOB"))["channels"] if c["dm"]]
+    assert channels == []  # Alice's direct messages with the bot are hers
 
 
 async def test_a_select_in_a_message_reaches_the_bot(page_stack: tuple[LocalStack, httpx.AsyncClient]) -> None:
