@@ -151,3 +151,15 @@ async def test_an_unlinked_person_links_from_the_home_and_it_is_republished(bot:
     assert "Linked you to VictorOps user `erin.walsh`" in text_of(home)
     assert "*Database* — on call: <@U0DAVE> · 1 triggered, 1 acknowledged" in text_of(home)
     assert bot.writes() == []
+
+
+async def test_reroute_from_the_home_opens_the_modal_and_the_home_tells_how_it_went(bot: Bot) -> None:
+    await bot.driver.open_home(BOB)
+    await published(bot, BOB, 1)
+    number = paged(bot, "bob.martinez")[0]
+    await bot.driver.click_home(BOB, ActionId.REROUTE, json.dumps({"n": number}, separators=(",", ":")))
+    view = await bot.until(lambda: next((v for v in bot.slack.views() if "policy" in str(v.body)), None))
+    await bot.driver.submit_view(BOB, view.id, {"users": {"users": ["dave"]}})
+    await bot.until(lambda: bot.incident(number)["pagedUsers"] == ["dave"])
+    home = await bot.until(lambda: (h := bot.slack.home(BOB)) and "home-notice" in str(h.body) and h.body)
+    assert "Rerouted" in text_of(home) and number not in cards(home)
