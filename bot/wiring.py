@@ -426,6 +426,7 @@ def build_bolt(vobot: Vobot) -> AsyncApp:
         answers=side.answers,
         slack=vobot.slack,
         elsewhere=side.elsewhere,
+        default_targets=vobot.config.default_targets,
     )
     views = Views(
         actions=core.actions,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.sim.slack import View
+from bot.slack.blocks import ActionId
 from bot.slack.listeners.shortcuts import CREATE, CREATE_FROM_MESSAGE, prefill
 from tests.harness import CHANNEL, Bot, running_bot, texts
 
@@ -94,16 +95,33 @@ async def test_global_shortcut_opens_the_empty_modal_and_answers_in_a_direct_mes
     assert f"inc-{created(bot, 'Search is slow')}" in json.dumps(answer.blocks)
 
 
-async def test_an_unlinked_person_gets_the_link_prompt_instead_of_the_modal(bot: Bot) -> None:
-    message = bot.slack.user_says("U0BOB", CHANNEL, "Something broke")
+async def test_an_unlinked_person_links_from_the_prompt_and_the_modal_opens_prefilled(bot: Bot) -> None:
+    message = bot.slack.user_says("U0BOB", CHANNEL, "Something broke\nbadly")
     await bot.driver.message_shortcut("U0ERIN", message, CREATE_FROM_MESSAGE)
     prompt = await bot.reply("U0ERIN")
     assert "You are not linked to a VictorOps user yet" in texts(prompt)
-    assert not [v for v in bot.slack.views() if "summary" in json.dumps(v.body)]
+    assert "Link me as erin.walsh and create the incident" in texts(prompt)
+    assert not [v for v in bot.slack.views() if "summary" in json.dumps(v.body)] and bot.writes() == []
+    await bot.driver.click("U0ERIN", prompt, ActionId.LINK_AND_RETRY)
+    view = await create_modal(bot)
+    assert value(view, "summary") == "Something broke" and "badly" in (value(view, "details") or "")
+    await bot.driver.submit_view("U0ERIN", view.id, {"summary": {"summary": "Something broke"}})
+    await bot.until(lambda: any(i["entityDisplayName"] == "Something broke" for i in bot.vo.incidents()))
+    number = created(bot, "Something broke")
+    assert bot.incident(number)["monitorName"] == "vouser-erin.walsh"  # created as her
+    await bot.until(lambda: next((m for m in bot.slack.messages(CHANNEL) if m.thread_ts == message.ts), None))
+
+
+async def test_the_global_shortcut_unlinked_gets_the_prompt_as_a_direct_message(bot: Bot) -> None:
     await bot.driver.global_shortcut("U0ERIN", CREATE)
     dm = bot.slack.open_dm("U0ERIN").id
     prompt = await bot.until(lambda: next(iter(bot.slack.messages(dm)), None))
-    assert "Link me as erin.walsh" in texts(prompt)
+    assert "Link me as erin.walsh and create the incident" in texts(prompt)
+    await bot.driver.click("U0ERIN", prompt, ActionId.LINK_AND_RETRY)
+    view = await create_modal(bot)
+    assert value(view, "summary") is None
+    done = await bot.until(lambda: (m := bot.slack.find_message(prompt.ts)) and m.history and m)
+    assert "Linked you to VictorOps user `erin.walsh`" in texts(done)
 
 
 async def test_a_tampered_message_is_refused_in_one_sentence(bot: Bot) -> None:

@@ -28,7 +28,7 @@ from bot.slack.linking import NotLinked, link_prompt
 from bot.slack.notify import reason
 from bot.slack.place import Place
 from bot.slack.responses import ResponseUrls
-from bot.slack.sentences import NOT_IN_THREAD
+from bot.slack.sentences import HOME_UNLINKED, NOT_IN_THREAD
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class Homes:
         prompt: list[Block] = []
         if facts.vo_username is None:
             unlinked = NotLinked(slack_user_id, place=Place(home=slack_user_id))
-            _, prompt = await link_prompt(self._identity, self._contexts, self._command, unlinked)
+            _, prompt = await link_prompt(self._identity, self._contexts, self._command, unlinked, HOME_UNLINKED)
         names = await self._cards.names(slack_user_id)
         return home_view(facts, self._command, names, notice, prompt)
 

@@ -42,8 +42,10 @@ class Buttons:
         answers: Answers,
         slack: AsyncWebClient,
         elsewhere: Elsewhere | None = None,
+        default_targets: Sequence[str] = (),
     ) -> None:
         self.command = command
+        self._default_targets = tuple(default_targets)  # named in the create modal a link may open
         self._elsewhere = elsewhere  # answers to a click on an App Home
         self._slack = slack
         self._actions = actions
@@ -135,6 +137,11 @@ class Buttons:
                 meta = ModalMeta(numbers=pending.numbers, place=pending.place)
                 await self._cards.open_reroute_modal(body["trigger_id"], user, meta)
                 done += " Pick where to reroute in the window that opened."
+            elif pending.finish == Verb.CREATE:
+                meta = ModalMeta(place=pending.place)
+                prefill = (pending.summary, pending.details)
+                await self._cards.open_create_modal(body["trigger_id"], user, meta, self._default_targets, *prefill)
+                done += " Create the incident in the window that opened."
             elif pending.finish in (Verb.ACK, Verb.RESOLVE):
                 verb = Verb(pending.finish)
                 if pending.mine:

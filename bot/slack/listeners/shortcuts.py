@@ -16,10 +16,12 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.errors import ActionError
+from bot.core.outcomes import Verb
 from bot.core.text import MAX_DETAILS, MAX_SUMMARY
 from bot.slack.acting import Acting, Answers, Middleware
 from bot.slack.blocks import clip
 from bot.slack.cards import Cards
+from bot.slack.linking import NotLinked
 from bot.slack.modals import ModalMeta
 from bot.slack.notify import reason
 from bot.slack.place import Place
@@ -68,10 +70,11 @@ class Shortcuts:
         private = Surface(self._hooks, Place(response_url=body.get("response_url")))
         async with self._answers.answering(private.tell):
             channel, ts, text = message_of(body)
-            actor = await acting.require()  # unlinked: the link prompt, privately, instead of the modal
             summary, details = prefill(text, await self._permalink(channel, ts))
             # the card goes in the message's thread for everyone; privately if vobot cannot post there
             place = Place(response_url=body.get("response_url"), channel=channel, thread_ts=ts, public=True)
+            if (actor := await acting.actor()) is None:  # the link prompt, privately; its button opens the modal
+                raise NotLinked(acting.slack_user_id, Verb.CREATE, place=place, prefill=(summary, details))
             await self._cards.open_create_modal(
                 body["trigger_id"], actor.slack_user_id, ModalMeta(place=place), self._default_targets, summary, details
             )
@@ -81,8 +84,9 @@ class Shortcuts:
         acting: Acting = context["acting"]
         direct = Surface(self._hooks, Place(dm=acting.slack_user_id), elsewhere=self._elsewhere)
         async with self._answers.answering(direct.tell):
-            actor = await acting.require()  # unlinked: the link prompt as a direct message
-            meta = ModalMeta(place=Place(dm=actor.slack_user_id))
+            place = Place(dm=acting.slack_user_id)
+            actor = await acting.require(Verb.CREATE, place=place)  # unlinked: the link prompt as a direct message
+            meta = ModalMeta(place=place)
             await self._cards.open_create_modal(body["trigger_id"], actor.slack_user_id, meta, self._default_targets)
 
     async def _permalink(self, channel: str, ts: str) -> str | None:
