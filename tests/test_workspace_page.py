@@ -7,7 +7,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -264,8 +264,8 @@ def chromium_or_skip() -> None:
     pytest.skip(reason)
 
 
-@pytest.mark.slow  # a browser
-async def test_a_user_works_incidents_from_the_page_in_chromium(tmp_path: Path) -> None:
+async def in_chromium(tmp_path: Path, work: Callable[[LocalStack, Page, str], Awaitable[None]], shot: Path) -> None:
+    """`work` done on the page in Chromium, against the bot on its fakes; a screenshot of how it ended."""
     chromium_or_skip()
     async with (
         local_stack(tmp_path, config=CONFIG, VOBOT_BATCH_WINDOW="0.1") as stack,
@@ -276,11 +276,18 @@ async def test_a_user_works_incidents_from_the_page_in_chromium(tmp_path: Path) 
         page = await browser.new_page(viewport={"width": 1440, "height": 900})
         page.set_default_timeout(5000)
         try:
-            await work_incidents(stack, page, f"{url}/?channel={CHANNEL}")
+            await work(stack, page, url)
         finally:  # the page as it was at the end, or where it went wrong
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            await page.screenshot(path=str(SCREENSHOT))
+            shot.parent.mkdir(exist_ok=True)
+            await page.screenshot(path=str(shot))
             await browser.close()
+
+
+@pytest.mark.slow  # a browser
+async def test_a_user_works_incidents_from_the_page_in_chromium(tmp_path: Path) -> None:
+    await in_chromium(
+        tmp_path, lambda stack, page, url: work_incidents(stack, page, f"{url}/?channel={CHANNEL}"), SCREENSHOT
+    )
 
 
 async def work_incidents(stack: LocalStack, page: Page, url: str) -> None:
@@ -399,47 +406,38 @@ async def test_an_alert_triggered_on_the_page_arrives_as_the_demo_feeds_card_in_
         assert [m.text.count(f"#{number}") > 0 for m in stack.slack.messages(CHANNEL)] == [True]  # posted once
 
 
+@pytest.mark.slow  # a browser
 async def test_the_home_tab_and_a_message_shortcut_in_chromium(tmp_path: Path) -> None:
-    chromium_or_skip()
-    async with (
-        local_stack(tmp_path, config=CONFIG, VOBOT_BATCH_WINDOW="0.1") as stack,
-        serve(Starlette(routes=build_workspace_routes(stack, DEMO_USERS))) as url,
-        async_playwright() as playwright,
-    ):
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = await browser.new_page(viewport={"width": 1440, "height": 900})
-        page.set_default_timeout(5000)
-        try:
-            await page.goto(f"{url}/?user=U0BOB&channel={CHANNEL}")
-            await page.locator("#home-link").click()
-            home = page.locator('[data-testid="home"]')
-            await expect(home).to_contain_text("You are bob.martinez")
-            number = next(str(i["incidentNumber"]) for i in stack.vo.incidents() if "bob.martinez" in i["pagedUsers"])
-            actions = home.locator(f'[data-block-id="inc-{number}-actions"]')
-            await actions.locator(f'button[data-action-id="{ActionId.ACK}"]').click()
-            await stack.until(lambda: stack.incident(number)["currentPhase"] == "ACKED", within=5)
-            await expect(home.locator('[data-block-id="home-notice"]')).to_contain_text("Acknowledged")
+    await in_chromium(tmp_path, home_and_shortcut, SCREENSHOT.with_name("workspace-home.png"))
 
-            await page.locator(f'.channel-link[data-channel="{CHANNEL}"]').click()
-            composer = page.locator("#composer")
-            await composer.fill("Checkout is failing")
-            await composer.press("Enter")
-            said = page.locator('[data-ephemeral="false"]', has_text="Checkout is failing")
-            await said.hover()
-            await said.locator('[data-testid="message-menu"]').click()
-            await said.locator('[data-testid="shortcut-create"]').click()
-            modal = page.locator("#modal")
-            await expect(modal.locator(".modal-title")).to_have_text("Create incident")
-            await expect(modal.locator('[data-block-id="summary"] input')).to_have_value("Checkout is failing")
-            await modal.locator("#modal-submit").click()
-            await stack.until(
-                lambda: any(i["entityDisplayName"] == "Checkout is failing" for i in stack.vo.incidents()), within=5
-            )
-            await expect(modal).to_be_hidden()
-        finally:
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            await page.screenshot(path=str(SCREENSHOT.with_name("workspace-home.png")))
-            await browser.close()
+
+async def home_and_shortcut(stack: LocalStack, page: Page, url: str) -> None:
+    await page.goto(f"{url}/?user=U0BOB&channel={CHANNEL}")
+    await page.locator("#home-link").click()
+    home = page.locator('[data-testid="home"]')
+    await expect(home).to_contain_text("You are bob.martinez")
+    number = next(str(i["incidentNumber"]) for i in stack.vo.incidents() if "bob.martinez" in i["pagedUsers"])
+    actions = home.locator(f'[data-block-id="inc-{number}-actions"]')
+    await actions.locator(f'button[data-action-id="{ActionId.ACK}"]').click()
+    await stack.until(lambda: stack.incident(number)["currentPhase"] == "ACKED", within=5)
+    await expect(home.locator('[data-block-id="home-notice"]')).to_contain_text("Acknowledged")
+
+    await page.locator(f'.channel-link[data-channel="{CHANNEL}"]').click()
+    composer = page.locator("#composer")
+    await composer.fill("Checkout is failing")
+    await composer.press("Enter")
+    said = page.locator('[data-ephemeral="false"]', has_text="Checkout is failing")
+    await said.hover()
+    await said.locator('[data-testid="message-menu"]').click()
+    await said.locator('[data-testid="shortcut-create"]').click()
+    modal = page.locator("#modal")
+    await expect(modal.locator(".modal-title")).to_have_text("Create incident")
+    await expect(modal.locator('[data-block-id="summary"] input')).to_have_value("Checkout is failing")
+    await modal.locator("#modal-submit").click()
+    await stack.until(
+        lambda: any(i["entityDisplayName"] == "Checkout is failing" for i in stack.vo.incidents()), within=5
+    )
+    await expect(modal).to_be_hidden()
 
 
 def test_make_demo_on_a_busy_port_says_which_and_how_to_pick_another() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core.audit import Auditor
 from bot.core.directory import Directory
@@ -79,23 +80,7 @@ class Acted:
     def listen(self, callback: Callable[[str], Awaitable[None]]) -> None:
         self._listeners.append(callback)
 
-    async def record(
-        self,
-        *,
-        slack_user_id: str,
-        vo_username: str | None,
-        action: str,
-        incidents: Sequence[str],
-        result: str,
-        detail: str | None = None,
-    ) -> None:
-        await self._auditor.record(
-            slack_user_id=slack_user_id,
-            vo_username=vo_username,
-            action=action,
-            incidents=incidents,
-            result=result,
-            detail=detail,
-        )
+    async def record(self, *, slack_user_id: str, **record: Any) -> None:
+        await self._auditor.record(slack_user_id=slack_user_id, **record)
         for callback in self._listeners:
             await callback(slack_user_id)
