@@ -65,6 +65,10 @@ def test_nothing_paging_and_no_team_are_said() -> None:
     assert shown.count("None right now.") == 2 and "You are in no VictorOps team." in shown
 
 
+def test_teams_not_known_yet_say_so() -> None:
+    assert "press Refresh in a minute" in text(home_view(HomeFacts("U0BOB", "bob", teams=None), "/vo", NAMES))
+
+
 def test_the_notice_says_what_just_happened_at_the_top() -> None:
     view = home_view(HomeFacts("U0BOB", "bob"), "/vo", NAMES, notice="Acknowledged #7.")
     assert view["blocks"][1]["block_id"] == "home-notice" and "Acknowledged #7." in text(view["blocks"][1])

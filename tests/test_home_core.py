@@ -3,6 +3,8 @@ incidents paging them and those they acknowledged, their teams' on-call and coun
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.core.directory import Directory
@@ -46,11 +48,15 @@ def setup(*incidents: Incident) -> tuple[HomeFinder, MemoryVictorOps, FakeClock]
     ]
     clock = FakeClock()
     directory = Directory(vo, clock=clock)
-    identity = Identity(
+    return HomeFinder(IncidentView(vo, max_age=30, clock=clock), directory, people(directory)), vo, clock
+
+
+def people(directory: Directory) -> Identity:
+    """Bob is `bob`, from the configuration file; nobody else is linked."""
+    return Identity(
         static_users={BOB: "bob"}, admins=[], links=MemoryLinks(), directory=directory,
         profiles=MemoryProfiles(), auditor=MemoryAuditor(),
     )  # fmt: skip
-    return HomeFinder(IncidentView(vo, max_age=30, clock=clock), directory, identity), vo, clock
 
 
 async def test_paging_acknowledged_teams_and_counts() -> None:
@@ -107,3 +113,28 @@ async def test_team_membership_ignores_case(members: list[str]) -> None:
     vo = MemoryVictorOps()
     vo.teams, vo.members = [OPS, WEB], {"team-web": members}
     assert [t.slug for t in await Directory(vo).teams_of("Bob")] == ["team-web"]
+
+
+class SlowMembers(MemoryVictorOps):
+    """Team membership that answers only when released (the lookup budget spent elsewhere)."""
+
+    def __init__(self) -> None:
+        super().__init__(incident("1", Phase.UNACKED, paged=("bob",)))
+        self.release = asyncio.Event()
+
+    async def team_members(self, team_slug: str) -> list[str]:
+        await self.release.wait()
+        return await super().team_members(team_slug)
+
+
+async def test_a_slow_team_lookup_does_not_hold_the_home_back_and_keeps_going() -> None:
+    vo = SlowMembers()
+    vo.teams, vo.members = [OPS], {"team-ops": ["bob"]}
+    directory = Directory(vo)
+    finder = HomeFinder(IncidentView(vo), directory, people(directory), teams_wait=0.01)
+    facts = await finder.facts(BOB)
+    assert facts.teams is None and [i.incident_number for i in facts.paging] == ["1"]
+    vo.release.set()
+    await directory.members.get()  # the fetch went on after the home gave up waiting
+    assert [t.team.slug for t in (await finder.facts(BOB)).teams or ()] == ["team-ops"]
+    assert vo.calls.count(("members", "team-ops")) == 1

@@ -8,6 +8,7 @@ person took (through the audit trail every action already writes), to redraw the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,14 +34,22 @@ class HomeFacts:
     vo_username: str | None  # None: not linked
     paging: tuple[Incident, ...] = ()  # triggered, paging them
     acked: tuple[Incident, ...] = ()  # acknowledged by them, still open
-    teams: tuple[TeamFacts, ...] = ()
+    teams: tuple[TeamFacts, ...] | None = ()  # None: VictorOps has not told their teams yet (see TEAMS_WAIT)
+
+
+# Team membership is one lookup per team (10 minutes' worth, shared by everyone): with many teams the first
+# fetch waits on the lookup budget, and a home is not held back for it. The fetch goes on; the next draw has it.
+TEAMS_WAIT = 2.0
 
 
 class HomeFinder:
-    def __init__(self, view: IncidentView, directory: Directory, identity: Identity) -> None:
+    def __init__(
+        self, view: IncidentView, directory: Directory, identity: Identity, teams_wait: float = TEAMS_WAIT
+    ) -> None:
         self._view = view
         self._directory = directory
         self._identity = identity
+        self._teams_wait = teams_wait
 
     async def facts(self, slack_user_id: str) -> HomeFacts:
         username = await self._identity.vo_username(slack_user_id)
@@ -48,15 +57,15 @@ class HomeFinder:
             return HomeFacts(slack_user_id, None)
         incidents = await self._view.open()
         mine = IncidentFilter(involving=username).select(incidents)
-        teams = await self._directory.teams_of(username)
+        paging = tuple(i for i in mine if i.current_phase is Phase.UNACKED and username in i.paged_users)
+        acked = tuple(i for i in mine if i.current_phase is Phase.ACKED)
+        try:  # the cache's fetch is shielded: giving up waiting leaves it running
+            teams = await asyncio.wait_for(self._directory.teams_of(username), self._teams_wait)
+        except TimeoutError:
+            return HomeFacts(slack_user_id, username, paging, acked, None)
         oncall = await self._directory.oncall_by_team() if teams else {}
-        return HomeFacts(
-            slack_user_id,
-            username,
-            paging=tuple(i for i in mine if i.current_phase is Phase.UNACKED and username in i.paged_users),
-            acked=tuple(i for i in mine if i.current_phase is Phase.ACKED),
-            teams=tuple(team_facts(t, oncall.get(t.slug, []), incidents) for t in teams),
-        )
+        found = tuple(team_facts(t, oncall.get(t.slug, []), incidents) for t in teams)
+        return HomeFacts(slack_user_id, username, paging, acked, found)
 
 
 def team_facts(team: Team, oncall: Sequence[str], incidents: Sequence[Incident]) -> TeamFacts:

@@ -24,6 +24,7 @@ from bot.core.home import HomeFacts, TeamFacts
 from bot.slack.blocks import NO_NAMES, Block, card, clip
 from bot.slack.mrkdwn import escape
 from bot.slack.names import Names
+from bot.slack.sentences import TEAMS_PENDING
 from bot.victorops.models import Incident
 
 MAX_HOME_BLOCKS = 100  # Slack's limit for a view
@@ -81,7 +82,9 @@ def _cards(incidents: Sequence[Incident], room: int, names: Names, title: str, h
     return blocks, room
 
 
-def _teams(teams: Sequence[TeamFacts], names: Names) -> list[Block]:
+def _teams(teams: Sequence[TeamFacts] | None, names: Names) -> list[Block]:
+    if teams is None:
+        return [_section(f"*Your teams*\n{TEAMS_PENDING}", "home-teams")]
     if not teams:
         return [_section("*Your teams*\nYou are in no VictorOps team.", "home-teams")]
     lines = [_team_line(t, names) for t in teams[:MAX_TEAMS]]
