@@ -79,6 +79,7 @@ async def test_a_fresh_view_serves_the_home_without_a_victorops_call(bot: Bot) -
         await bot.driver.open_home(BOB)
         await published(bot, BOB, count)
     assert len(bot.vo.calls()) == before
+    assert len(bot.slack.publishes(BOB)) == 5  # one publish per open
 
 
 async def test_the_messages_tab_is_ignored(bot: Bot) -> None:
