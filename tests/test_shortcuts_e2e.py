@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from bot.sim.slack import View
+from bot.sim.victorops import SimConfig, SimState
 from bot.slack.blocks import ActionId
 from bot.slack.listeners.shortcuts import CREATE, CREATE_FROM_MESSAGE, prefill
-from tests.harness import CHANNEL, Bot, running_bot, texts
+from bot.victorops.limits import RateSpec
+from tests.harness import CHANNEL, OFF, Bot, running_bot, texts
 
 ALICE = "U0ALICE"
 SAID = "Checkout is failing for EU users\n\nerrors since 14:02 &amp; rising, see <https://status.example.com|status>"
@@ -144,3 +146,18 @@ async def test_a_tampered_modal_token_is_refused(bot: Bot) -> None:
     assert result.status == 200 and result.response_action == "update"
     assert "older version of vobot" in json.dumps(result.json) or "could not read" in json.dumps(result.json)
     assert bot.writes() == [] and bot.slack.messages("C0PAY") == []
+
+
+async def test_a_queued_create_is_told_privately_and_its_card_lands_in_the_thread(tmp_path: Path) -> None:
+    state = SimState(SimConfig(incidents=RateSpec.parse("1/3s"), reporting=OFF, lookups=OFF))
+    async with running_bot(tmp_path, state=state, VICTOROPS_RATE_LIMIT="1/3s", VOBOT_BATCH_WINDOW="0") as bot:
+        message = bot.slack.user_says("U0BOB", CHANNEL, "Queue is backing up")
+        await bot.driver.message_shortcut(ALICE, message, CREATE_FROM_MESSAGE)
+        view = await create_modal(bot)
+        await bot.driver.command(ALICE, CHANNEL, "list")  # spends the window's one call
+        await bot.reply(ALICE)
+        await bot.driver.submit_view(ALICE, view.id, {"summary": {"summary": "Queue is backing up"}})
+        queued = await bot.reply(ALICE, 1)
+        assert "Queued" in texts(queued) and not [m for m in bot.slack.messages(CHANNEL) if m.thread_ts]
+        card = await bot.until(lambda: next((m for m in bot.slack.messages(CHANNEL) if m.thread_ts), None), within=8)
+        assert f"inc-{created(bot, 'Queue is backing up')}" in json.dumps(card.blocks)

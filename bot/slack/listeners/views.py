@@ -19,6 +19,7 @@ from bot.slack.blocks import Block, outcomes_message
 from bot.slack.cards import Cards
 from bot.slack.contexts import Contexts, Kind
 from bot.slack.modals import ModalMeta, ViewId, create_errors, message_view, picked_targets, text_value
+from bot.slack.place import Place
 from bot.slack.responses import ResponseUrls
 from bot.slack.surface import Elsewhere, Surface
 from bot.victorops.models import Target
@@ -103,13 +104,18 @@ class Views:
             return
         await ack()
         surface = Surface(self._hooks, meta.place, elsewhere=self._elsewhere)
-        async with self._answers.answering(surface.tell):
+        # A thread is everyone's: only the new incident's card goes there; a failure or "queued" is told privately.
+        private = surface
+        if meta.place.thread_ts:
+            private = Surface(self._hooks, Place(response_url=meta.place.response_url, channel=meta.place.channel))
+        async with self._answers.answering(private.tell):
             actor = await acting.require()
             targets = await self.targets(picked)
             outcome = await self._actions.create(actor, summary, details, targets, meta.place.as_("reply").wire())
-            names = await self._cards.names(meta.place.viewer(actor.slack_user_id))
+            told = surface if outcome.number else private
+            names = await self._cards.names(told.place.viewer(actor.slack_user_id))
             text, blocks = outcomes_message([outcome], names)
-            await surface.tell(text, blocks)
+            await told.tell(text, blocks)
 
 
 def register(app: AsyncApp, views: Views, middleware: Sequence[Middleware]) -> None:
