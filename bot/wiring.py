@@ -34,6 +34,7 @@ from bot.core.feed import Reconciler
 from bot.core.feed_admin import Channels, FeedAdmin
 from bot.core.feeds import FeedSync
 from bot.core.history import History
+from bot.core.home import Acted, HomeFinder
 from bot.core.identity import Identity
 from bot.core.incidents import IncidentView
 from bot.core.ingest import Ingest
@@ -56,12 +57,15 @@ from bot.slack.edge import Edge
 from bot.slack.errors import explain
 from bot.slack.feed import FeedPoster
 from bot.slack.handoff import HandoffPoster
+from bot.slack.homes import Homes, OffMessage
 from bot.slack.listeners.bulk import Bulk
 from bot.slack.listeners.buttons import Buttons
 from bot.slack.listeners.commands import Commands
 from bot.slack.listeners.digest_commands import DigestCommands
 from bot.slack.listeners.feed_commands import FeedCommands
+from bot.slack.listeners.home import HomeTab
 from bot.slack.listeners.reminders import ReminderButtons
+from bot.slack.listeners.shortcuts import Shortcuts
 from bot.slack.listeners.views import Views
 from bot.slack.notify import Notifier
 from bot.slack.profiles import SlackProfiles
@@ -128,6 +132,7 @@ class Store:
     reminder_claims: ReminderClaims
     snoozes: SnoozeStore
     oncall_seen: OnCallSeen
+    acted: Acted  # the audit trail, also telling who acted (to redraw their App Home)
 
 
 async def open_store(settings: Settings, config: AppConfig, holder: str) -> Store:
@@ -157,6 +162,7 @@ async def open_store(settings: Settings, config: AppConfig, holder: str) -> Stor
         reminder_claims=ReminderClaims(db, holder),
         snoozes=SnoozeStore(db),
         oncall_seen=OnCallSeen(db),
+        acted=Acted(AuditStore(db)),
     )
 
 
@@ -210,7 +216,7 @@ def build_lookups(
         links=store.links,
         directory=directory,
         profiles=SlackProfiles(slack),
-        auditor=store.audit,
+        auditor=store.acted,
         email_matching=config.email_matching,
         allow_unverified_self_link=config.allow_unverified_self_link,
     )
@@ -238,6 +244,8 @@ class SlackSide:
     reminder_poster: ReminderPoster
     handoffs: HandoffPoster
     usergroups: SlackUserGroups
+    homes: Homes
+    elsewhere: OffMessage  # answers for a home, a thread, a direct message
 
 
 def build_slack_side(
@@ -248,18 +256,23 @@ def build_slack_side(
     answers = Answers(lookups.identity, contexts, settings.command)
     cards = Cards(lookups.incidents, lookups.directory, lookups.identity, contexts, slack, answers, settings.command)
     feed_poster = FeedPoster(slack, settings.command, cards.names, metrics)
+    finder = HomeFinder(lookups.incidents, lookups.directory, lookups.identity)
+    homes = Homes(finder, cards, lookups.identity, contexts, slack, settings.command)
+    elsewhere = OffMessage(homes, slack, hooks)
     return SlackSide(
         contexts=contexts,
         hooks=hooks,
         answers=answers,
         cards=cards,
-        notifier=Notifier(lookups.incidents, cards, hooks, slack),
+        notifier=Notifier(lookups.incidents, cards, hooks, slack, elsewhere),
         poster=DigestPoster(slack, settings.command, cards.names, lookups.incidents.routes, metrics),
         channels=ChannelAccess(slack),
         feed_poster=feed_poster,
         reminder_poster=ReminderPoster(feed_poster, cards.names),
         handoffs=HandoffPoster(slack, settings.command, cards.names),
         usergroups=SlackUserGroups(slack),
+        homes=homes,
+        elsewhere=elsewhere,
     )
 
 
@@ -302,7 +315,7 @@ def build_core(
         lease=store.lease,
         sender=ActionSender(vo, lookups.incidents, default_targets(config), feed=feed),
         gate=gate,
-        auditor=store.audit,
+        auditor=store.acted,
         on_done=tell,
         batch_window=settings.batch_window,
         completions=completions,
@@ -312,7 +325,7 @@ def build_core(
         store.queue,
         lookups.incidents,
         gate,
-        store.audit,
+        store.acted,
         wake=dispatcher.wake,
         completions=completions,
         budget_label=str(settings.victorops_rate_limit),
@@ -390,6 +403,7 @@ async def build(settings: Settings, config: AppConfig) -> Vobot:
     slack = connect_slack(settings)
     lookups = build_lookups(settings, config, store, vo, slack)
     side = build_slack_side(settings, store, lookups, slack, metrics)
+    store.acted.listen(side.homes.acted)  # after any action, its person's App Home is redrawn
     feed = FeedSync(store.feeds, store.cards, store.rollups, side.feed_poster, now=now)
     sources = build_sources(settings, store, vo, lookups, metrics, feed)
     feed_state = FeedSources(
@@ -474,6 +488,8 @@ def build_bolt(vobot: Vobot) -> AsyncApp:
         cards=side.cards,
         answers=side.answers,
         slack=vobot.slack,
+        elsewhere=side.elsewhere,
+        default_targets=vobot.config.default_targets,
     )
     views = Views(
         actions=core.actions,
@@ -483,6 +499,7 @@ def build_bolt(vobot: Vobot) -> AsyncApp:
         hooks=side.hooks,
         cards=side.cards,
         answers=side.answers,
+        elsewhere=side.elsewhere,
     )
     bulk = Bulk(
         command=settings.command,
@@ -496,7 +513,17 @@ def build_bolt(vobot: Vobot) -> AsyncApp:
         buttons=buttons,
         views=views,
     )
-    return build_bolt_app(vobot.slack, lookups.identity, commands, buttons, views, reminders, bulk)
+    shortcuts = Shortcuts(
+        cards=side.cards,
+        answers=side.answers,
+        hooks=side.hooks,
+        slack=vobot.slack,
+        elsewhere=side.elsewhere,
+        default_targets=vobot.config.default_targets,
+    )
+    return build_bolt_app(
+        vobot.slack, lookups.identity, commands, buttons, views, reminders, bulk, HomeTab(side.homes), shortcuts
+    )
 
 
 def build_web(vobot: Vobot, bolt: AsyncApp | None) -> Starlette:

@@ -377,11 +377,12 @@ class MemoryVictorOps:
         self.policies: list[PolicyInfo] = []
         self.teams: list[Team] = []
         self.oncall: list[TeamOnCall] = []
+        self.members: dict[str, list[str]] = {}  # team slug -> usernames
         self.calls: list[tuple[str, ...]] = []
         self.faults: list[Exception] = []
 
     def writes(self) -> list[tuple[str, ...]]:
-        return [c for c in self.calls if c[0] not in ("list", "users", "policies", "teams", "oncall")]
+        return [c for c in self.calls if c[0] not in ("list", "users", "policies", "teams", "oncall", "members")]
 
     def phase(self, number: str) -> Phase:
         return self.incidents[number].current_phase
@@ -466,6 +467,10 @@ class MemoryVictorOps:
     async def oncall_now(self) -> list[TeamOnCall]:
         self.calls.append(("oncall",))
         return self.oncall
+
+    async def team_members(self, team_slug: str) -> list[str]:
+        self.calls.append(("members", team_slug))
+        return self.members.get(team_slug, [])
 
 
 class MemoryEvents:

@@ -9,13 +9,15 @@ from playwright.async_api import Page, expect
 
 from bot.sim.stack import LocalStack
 from bot.slack.blocks import ActionId
-from tests.test_workspace_page import in_chromium
+from tests.test_workspace_page import CHANNEL, in_chromium
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "test-artifacts" / "bulk.png"
 
 
 async def test_bulk_acknowledge_and_select_from_the_page_in_chromium(tmp_path: Path) -> None:
-    await in_chromium(tmp_path, work_in_bulk, SCREENSHOT)
+    await in_chromium(
+        tmp_path, lambda stack, page, url: work_in_bulk(stack, page, f"{url}/?channel={CHANNEL}"), SCREENSHOT
+    )
 
 
 async def work_in_bulk(stack: LocalStack, page: Page, url: str) -> None:

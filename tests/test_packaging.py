@@ -35,6 +35,7 @@ import yaml
 
 from bot.config import Settings
 from bot.slack.grammar import COMMAND_WORDS
+from bot.slack.listeners.shortcuts import CREATE, CREATE_FROM_MESSAGE
 from bot.slack.scopes import SCOPES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,10 +139,18 @@ def test_manifest_settings_socket_mode_and_interactivity(manifest: dict[str, Any
     assert "request_url" not in settings["interactivity"], "Socket Mode needs no request URL"
     assert settings["org_deploy_enabled"] is False
     assert settings["token_rotation_enabled"] is False
-    assert "event_subscriptions" not in settings, "vobot subscribes to no events"
+    assert settings["event_subscriptions"] == {"bot_events": ["app_home_opened"]}, "the App Home, and nothing else"
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     bot_user = manifest["features"]["bot_user"]
     assert bot_user == {"display_name": "vobot", "always_online": True}
     assert manifest["display_information"]["name"] == "vobot"
+
+
+def test_manifests_declare_the_shortcuts_the_app_handles(either_manifest: dict[str, Any]) -> None:
+    shortcuts = {s["callback_id"]: s for s in either_manifest["features"]["shortcuts"]}
+    assert set(shortcuts) == {CREATE_FROM_MESSAGE, CREATE}
+    assert shortcuts[CREATE_FROM_MESSAGE]["type"] == "message" and shortcuts[CREATE]["type"] == "global"
+    assert all(s["description"].startswith("Create VictorOps incident") for s in shortcuts.values())
 
 
 def test_the_http_manifest_differs_only_in_the_mode(manifest: dict[str, Any]) -> None:
@@ -151,6 +160,7 @@ def test_the_http_manifest_differs_only_in_the_mode(manifest: dict[str, Any]) ->
     assert http["settings"]["socket_mode_enabled"] is False
     assert _slash_command(http).pop("url") == url
     assert http["settings"]["interactivity"].pop("request_url") == url
+    assert http["settings"]["event_subscriptions"].pop("request_url") == url
     http["settings"]["socket_mode_enabled"] = True
     assert http == manifest
     assert "vobot.example.com" in HTTP_MANIFEST.read_text(encoding="utf-8").split("_metadata:")[0], "say to replace it"

@@ -256,6 +256,35 @@ async def test_views_update_by_id_or_external_id_and_push(workspace: SlackWorksp
     assert raised.response["error"] == "not_found"
 
 
+async def test_views_publish_keeps_each_persons_home_and_checks_it(workspace: SlackWorkspace) -> None:
+    client = web_client(workspace)
+    home = {"type": "home", "blocks": BUTTONS}
+    first = await client.views_publish(user_id="U0BOB", view=home)
+    again = await client.views_publish(
+        user_id="U0BOB", view={**home, "blocks": BUTTONS[:1]}, hash=first["view"]["hash"]
+    )
+    assert again["view"]["id"] == first["view"]["id"] and again["view"]["type"] == "home"
+    assert workspace.home("U0BOB").body["blocks"] == BUTTONS[:1]  # type: ignore[union-attr]
+    assert [len(v["blocks"]) for v in workspace.publishes("U0BOB")] == [2, 1] and workspace.home("U0ALICE") is None
+    for view, error in (
+        ({"type": "modal", "blocks": BUTTONS}, "invalid_arguments"),
+        ({"type": "home", "blocks": BUTTONS * 51}, "invalid_blocks"),
+    ):
+        assert (await error_of(client.views_publish(user_id="U0BOB", view=view))).response["error"] == error
+    stale = client.views_publish(user_id="U0BOB", view=home, hash=first["view"]["hash"])
+    assert (await error_of(stale)).response["error"] == "hash_conflict"
+    assert (await error_of(client.views_publish(user_id="U0NOBODY", view=home))).response["error"] == "user_not_found"
+
+
+async def test_chat_get_permalink(workspace: SlackWorkspace) -> None:
+    client = web_client(workspace)
+    said = workspace.user_says("U0BOB", "C0OPS", "disk full")
+    found = await client.chat_getPermalink(channel="C0OPS", message_ts=said.ts)
+    assert found["permalink"] == f"https://vobot-demo.slack.com/archives/C0OPS/p{said.ts.replace('.', '')}"
+    gone = client.chat_getPermalink(channel="C0DB", message_ts=said.ts)
+    assert (await error_of(gone)).response["error"] == "message_not_found"
+
+
 async def test_injected_rate_limit_reaches_the_client(workspace: SlackWorkspace) -> None:
     workspace.fail_next("chat.postMessage", retry_after=7)
     raised = await error_of(web_client(workspace).chat_postMessage(channel="C0OPS", text="hi"))

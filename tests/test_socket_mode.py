@@ -37,6 +37,11 @@ async def test_socket_mode_round_trip(tmp_path: Path) -> None:
             await wait_for(lambda: state.incident(number)["currentPhase"] == "ACKED")  # type: ignore[index]
             reply = await wait_for(lambda: next(iter(slack.ephemerals("U0ALICE")), None))
             assert "Acknowledged by you." in texts(reply)  # her ephemeral reply
+            # the App Home over Socket Mode: the same event, in an events_api envelope
+            opened = await driver.send_socket_envelope("events_api", driver.home_opened_payload("U0ALICE"))
+            assert opened.envelope_id
+            home = await wait_for(lambda: slack.home("U0ALICE"))
+            assert "You are *alice*" in str(home.body["blocks"])
             async with httpx.AsyncClient() as client:
                 health = await client.get(f"http://127.0.0.1:{port}/healthz")
                 events = await client.post(f"http://127.0.0.1:{port}/slack/events", content=b"x")

@@ -105,7 +105,7 @@ async def test_state_shows_a_fresh_page_the_first_demo_user_and_a_stable_version
         ("U0BOB", "linked"),
         ("U0ERIN", "unlinked"),
     ]
-    assert {"id": CHANNEL, "name": "ops", "private": False} in state["channels"]
+    assert {"id": CHANNEL, "name": "ops", "private": False, "dm": False} in state["channels"]
     assert state["names"]["U0ALICE"] == "alice" and state["messages"] == [] and state["views"] == []
     assert {i["number"] for i in state["incidents"]} == {i["incidentNumber"] for i in stack.vo.incidents()}
     assert state["budget"] == {"incidents": None, "reporting": None, "lookups": None}  # unlimited in tests
@@ -210,6 +210,36 @@ async def test_a_modal_shows_errors_submits_and_closes(page_stack: tuple[LocalSt
     assert (await seen(client))["views"] == []
 
 
+async def test_the_home_tab_and_the_shortcuts_reach_the_bot(page_stack: tuple[LocalStack, httpx.AsyncClient]) -> None:
+    stack, client = page_stack
+    assert (await post(client, "/demo/home/open", {"user": "U0BOB"})) == {"status": 200}
+    home = (await stack.until(lambda: stack.slack.home("U0BOB"))).body
+    assert (await seen(client, "U0BOB"))["home"] == home and (await seen(client))["home"] is None
+    number = next(b["block_id"][4:] for b in home["blocks"] if b.get("block_id", "").startswith("inc-"))
+    value = f'{{"n":"{number}"}}'
+    clicked = await post(client, "/demo/home/click", {"user": "U0BOB", "action_id": ActionId.ACK, "value": value})
+    assert clicked == {"status": 200}
+    await stack.until(lambda: stack.incident(number)["currentPhase"] == "ACKED")
+
+    said = await post(
+        client, "/demo/message", {"user": "U0BOB", "channel": CHANNEL, "text": "Login is down\nfor @alice"}
+    )
+    shown = next(m for m in (await seen(client, "U0BOB"))["messages"] if m["ts"] == said["ts"])
+    assert shown["text"] == "Login is down\nfor <@U0ALICE|alice>" and not shown["bot"]
+    opened = await post(
+        client, "/demo/shortcut", {"user": "U0BOB", "callback_id": "vo_create_from_message", "ts": said["ts"]}
+    )
+    assert opened == {"status": 200}
+    view = await stack.until(lambda: next((v for v in stack.slack.views() if "summary" in str(v.body)), None))
+    assert "Login is down" in str(view.body) and (await seen(client, "U0BOB"))["views"][0]["id"] == view.id
+    await post(client, "/demo/close", {"view_id": view.id})
+    assert (await post(client, "/demo/shortcut", {"user": "U0BOB", "callback_id": "vo_create"})) == {"status": 200}
+    await stack.until(lambda: [v for v in stack.slack.views() if "summary" in str(v.body)])
+    stack.slack.open_dm("U0ALICE")
+    channels = [c for c in (await seen(client, "U0BOB"))["channels"] if c["dm"]]
+    assert channels == []  # Alice's direct messages with the bot are hers
+
+
 async def test_a_select_in_a_message_reaches_the_bot(page_stack: tuple[LocalStack, httpx.AsyncClient]) -> None:
     stack, client = page_stack
     options = [{"text": {"type": "plain_text", "text": t}, "value": t} for t in ("one", "two")]
@@ -234,15 +264,8 @@ def chromium_or_skip() -> None:
     pytest.skip(reason)
 
 
-@pytest.mark.slow  # a browser
-async def test_a_user_works_incidents_from_the_page_in_chromium(tmp_path: Path) -> None:
-    await in_chromium(tmp_path, work_incidents, SCREENSHOT)
-
-
-async def in_chromium(
-    tmp_path: Path, scenario: Callable[[LocalStack, Page, str], Awaitable[None]], screenshot: Path
-) -> None:
-    """`scenario` on the page of #ops, in Chromium; `screenshot` is the page at the end, or where it went wrong."""
+async def in_chromium(tmp_path: Path, work: Callable[[LocalStack, Page, str], Awaitable[None]], shot: Path) -> None:
+    """`work` done on the page in Chromium, against the bot on its fakes; a screenshot of how it ended."""
     chromium_or_skip()
     async with (
         local_stack(tmp_path, config=CONFIG, VOBOT_BATCH_WINDOW="0.1") as stack,
@@ -253,11 +276,18 @@ async def in_chromium(
         page = await browser.new_page(viewport={"width": 1440, "height": 900})
         page.set_default_timeout(5000)
         try:
-            await scenario(stack, page, f"{url}/?channel={CHANNEL}")
-        finally:
-            screenshot.parent.mkdir(exist_ok=True)
-            await page.screenshot(path=str(screenshot))
+            await work(stack, page, url)
+        finally:  # the page as it was at the end, or where it went wrong
+            shot.parent.mkdir(exist_ok=True)
+            await page.screenshot(path=str(shot))
             await browser.close()
+
+
+@pytest.mark.slow  # a browser
+async def test_a_user_works_incidents_from_the_page_in_chromium(tmp_path: Path) -> None:
+    await in_chromium(
+        tmp_path, lambda stack, page, url: work_incidents(stack, page, f"{url}/?channel={CHANNEL}"), SCREENSHOT
+    )
 
 
 async def work_incidents(stack: LocalStack, page: Page, url: str) -> None:
@@ -374,6 +404,40 @@ async def test_an_alert_triggered_on_the_page_arrives_as_the_demo_feeds_card_in_
             stack.vo.send_webhooks(None)
             await browser.close()
         assert [m.text.count(f"#{number}") > 0 for m in stack.slack.messages(CHANNEL)] == [True]  # posted once
+
+
+@pytest.mark.slow  # a browser
+async def test_the_home_tab_and_a_message_shortcut_in_chromium(tmp_path: Path) -> None:
+    await in_chromium(tmp_path, home_and_shortcut, SCREENSHOT.with_name("workspace-home.png"))
+
+
+async def home_and_shortcut(stack: LocalStack, page: Page, url: str) -> None:
+    await page.goto(f"{url}/?user=U0BOB&channel={CHANNEL}")
+    await page.locator("#home-link").click()
+    home = page.locator('[data-testid="home"]')
+    await expect(home).to_contain_text("You are bob.martinez")
+    number = next(str(i["incidentNumber"]) for i in stack.vo.incidents() if "bob.martinez" in i["pagedUsers"])
+    actions = home.locator(f'[data-block-id="inc-{number}-actions"]')
+    await actions.locator(f'button[data-action-id="{ActionId.ACK}"]').click()
+    await stack.until(lambda: stack.incident(number)["currentPhase"] == "ACKED", within=5)
+    await expect(home.locator('[data-block-id="home-notice"]')).to_contain_text("Acknowledged")
+
+    await page.locator(f'.channel-link[data-channel="{CHANNEL}"]').click()
+    composer = page.locator("#composer")
+    await composer.fill("Checkout is failing")
+    await composer.press("Enter")
+    said = page.locator('[data-ephemeral="false"]', has_text="Checkout is failing")
+    await said.hover()
+    await said.locator('[data-testid="message-menu"]').click()
+    await said.locator('[data-testid="shortcut-create"]').click()
+    modal = page.locator("#modal")
+    await expect(modal.locator(".modal-title")).to_have_text("Create incident")
+    await expect(modal.locator('[data-block-id="summary"] input')).to_have_value("Checkout is failing")
+    await modal.locator("#modal-submit").click()
+    await stack.until(
+        lambda: any(i["entityDisplayName"] == "Checkout is failing" for i in stack.vo.incidents()), within=5
+    )
+    await expect(modal).to_be_hidden()
 
 
 def test_make_demo_on_a_busy_port_says_which_and_how_to_pick_another() -> None:

@@ -25,6 +25,7 @@ class LookupSource(Protocol):
     async def list_policies(self) -> list[PolicyInfo]: ...
     async def list_teams(self) -> list[Team]: ...
     async def oncall_now(self) -> list[TeamOnCall]: ...
+    async def team_members(self, team_slug: str) -> list[str]: ...
 
 
 class Directory:
@@ -41,6 +42,9 @@ class Directory:
         self.policies: Cached[list[PolicyInfo]] = Cached(source.list_policies, max_age, clock)
         self.oncall: Cached[list[TeamOnCall]] = Cached(oncall or source.oncall_now, oncall_max_age, clock)
         self.teams: Cached[list[Team]] = Cached(source.list_teams, max_age, clock)
+        # team slug -> member usernames: one lookup per team, so fetched for all teams at once, as rarely as users
+        self.members: Cached[dict[str, list[str]]] = Cached(self._all_members, max_age, clock)
+        self._source = source
 
     async def user(self, username: str) -> User | None:
         wanted = username.lower()
@@ -57,6 +61,14 @@ class Directory:
     async def oncall_by_team(self) -> dict[str, list[str]]:
         """Team slug -> usernames on call now."""
         return {t.team.slug: t.usernames for t in await self.oncall.get()}
+
+    async def teams_of(self, username: str) -> list[Team]:
+        """The teams `username` is a member of (case aside), in VictorOps' order."""
+        members, wanted = await self.members.get(), username.lower()
+        return [t for t in await self.teams.get() if wanted in (m.lower() for m in members.get(t.slug, []))]
+
+    async def _all_members(self) -> dict[str, list[str]]:
+        return {t.slug: await self._source.team_members(t.slug) for t in await self.teams.get()}
 
     async def full_names(self) -> dict[str, str]:
         """Username (lower case) -> full name, as last fetched (see `known`)."""

@@ -42,6 +42,7 @@ MAX_SECTION_TEXT = 3000
 MAX_SECTION_FIELDS = 10
 MAX_BUTTON_VALUE = 2000
 MAX_VIEW_STACK = 3
+MAX_VIEW_BLOCKS = 100  # a modal's or a home's
 RESPONSE_URL = "response_url"  # the fault key for posts to response URLs: fail_next(RESPONSE_URL, 500, …)
 
 
@@ -279,14 +280,14 @@ def elements(block: Json) -> Iterator[Json]:
         yield block["accessory"]
 
 
-def check_message(text: str | None, blocks: object) -> None:
-    """Slack's server-side checks of a message (slack_sdk does not check message-level limits)."""
+def check_message(text: str | None, blocks: object, max_blocks: int = MAX_MESSAGE_BLOCKS) -> None:
+    """Slack's server-side checks of a message or a home view (slack_sdk does not check message-level limits)."""
     if blocks is not None and not isinstance(blocks, list):
         raise SlackError("invalid_blocks_format")
     if not text and not blocks:
         raise SlackError("no_text")
     blocks = blocks or []
-    if len(blocks) > MAX_MESSAGE_BLOCKS or not all(isinstance(b, dict) and "type" in b for b in blocks):
+    if len(blocks) > max_blocks or not all(isinstance(b, dict) and "type" in b for b in blocks):
         raise SlackError("invalid_blocks")
     for block in blocks:
         if block["type"] == "section" and not _section_ok(block):
@@ -331,6 +332,8 @@ class SlackWorkspace:
         self._channels = {c.id: c for c in SEED_CHANNELS}
         self._messages: dict[str, Message] = {}  # ts -> channel or ephemeral message, in posting order
         self._views: dict[str, View] = {}
+        self._homes: dict[str, View] = {}  # user -> the App Home view published for them
+        self._publishes: dict[str, list[Json]] = {}  # user -> every home view published, oldest first
         self._triggers: dict[str, _Trigger] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._calls: list[ApiCall] = []
@@ -548,6 +551,14 @@ class SlackWorkspace:
             message = self._add(channel_id, text, blocks, user=BOT_USER_ID, bot_id=BOT_ID, thread_ts=thread_ts)
             return copy.deepcopy(message)
 
+    def user_says(self, user_id: str, channel: str, text: str) -> Message:
+        """A person's own message in a channel (what a shortcut on a message acts on)."""
+        with self._lock:
+            found, user = self.channel(channel), self.user(user_id).id
+            if found.is_archived:
+                raise SlackError("is_archived")
+            return copy.deepcopy(self._add(found.id, text, None, user=user))
+
     def update_message(self, channel: str, ts: str, text: str | None, blocks: list[Json] | None) -> Message:
         """chat.update: a field left out keeps its value, as in Slack."""
         with self._lock:
@@ -632,6 +643,41 @@ class SlackWorkspace:
                 raise SlackError("not_found")
             self._replace_view(view, body)
             return copy.deepcopy(view)
+
+    def publish_home(self, user_id: str, body: Json, hash_: str | None = None) -> View:
+        """views.publish: the user's App Home. A stale `hash` is refused, as Slack does."""
+        with self._lock:
+            self.user(user_id)
+            if body.get("type") != "home":
+                raise SlackError("invalid_arguments")
+            check_message("home", body.get("blocks"), MAX_VIEW_BLOCKS)
+            current = self._homes.get(user_id)
+            if hash_ and current is not None and current.hash != hash_:
+                raise SlackError("hash_conflict")
+            view = current or View(f"V{next(self._ids):08d}", user_id, {}, "", None, hash="")
+            view.root_view_id = view.id
+            self._replace_view(view, body)
+            self._homes[user_id] = view
+            self._publishes.setdefault(user_id, []).append(copy.deepcopy(view.body))
+            return copy.deepcopy(view)
+
+    def home(self, user_id: str) -> View | None:
+        """The App Home last published for the user."""
+        with self._lock:
+            return copy.deepcopy(self._homes.get(user_id))
+
+    def publishes(self, user_id: str) -> list[Json]:
+        """Every home view published for the user, oldest first."""
+        with self._lock:
+            return copy.deepcopy(self._publishes.get(user_id, []))
+
+    def permalink(self, channel_id: str, ts: str) -> str:
+        """chat.getPermalink: a channel message's address."""
+        with self._lock:
+            message = self._messages.get(ts)
+            if message is None or message.is_ephemeral or message.channel != self.channel(channel_id).id:
+                raise SlackError("message_not_found")
+            return f"https://{TEAM_DOMAIN}.slack.com/archives/{message.channel}/p{ts.replace('.', '')}"
 
     def apply_view_response(self, view_id: str, response: Json | None) -> None:
         """What Slack does with the app's answer to a view_submission (None: an empty ack)."""

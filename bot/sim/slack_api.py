@@ -111,6 +111,15 @@ def _views_update(ws: SlackWorkspace, params: Json) -> Json:
     return {"view": view.to_api()}
 
 
+def _views_publish(ws: SlackWorkspace, params: Json) -> Json:
+    return {"view": ws.publish_home(_arg(params, "user_id"), _view(params), params.get("hash")).to_api()}
+
+
+def _chat_get_permalink(ws: SlackWorkspace, params: Json) -> Json:
+    channel = _arg(params, "channel")
+    return {"channel": channel, "permalink": ws.permalink(channel, _arg(params, "message_ts"))}
+
+
 def _users_info(ws: SlackWorkspace, params: Json) -> Json:
     return {"user": ws.user(_arg(params, "user")).to_api()}
 
@@ -152,6 +161,8 @@ METHODS: dict[str, Handler] = {
     "users.lookupByEmail": _users_lookup_by_email,
     "conversations.info": _conversations_info,
     "usergroups.users.update": _usergroups_users_update,
+    "views.publish": _views_publish,
+    "chat.getPermalink": _chat_get_permalink,
 }
 
 

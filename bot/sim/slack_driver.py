@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -141,6 +142,25 @@ def _view_state(view: View, values: dict[str, dict[str, Any]]) -> Json:
     return state
 
 
+def _one_element(
+    blocks: list[Json], where: str, kind: str, action_id: str, block_id: str | None, value: str | None
+) -> Json:
+    """The one `kind` element of `blocks` that matches, with its block_id."""
+    found = [
+        element | {"block_id": block["block_id"]}
+        for block in blocks
+        for element in elements(block)
+        if element.get("type") == kind
+        and element.get("action_id") == action_id
+        and block_id in (None, block["block_id"])
+        and value in (None, element.get("value"))
+    ]
+    if len(found) != 1:
+        what = "no" if not found else "more than one"
+        raise LookupError(f"{where} has {what} {kind} {action_id!r} (block {block_id}, value {value})")
+    return found[0]
+
+
 class SlackDriver:
     """Plays Slack toward the bot at `bot_url` (e.g. http://127.0.0.1:PORT/slack/events).
 
@@ -231,19 +251,7 @@ class SlackDriver:
     @staticmethod
     def _element(message: Message, kind: str, action_id: str, block_id: str | None, value: str | None) -> Json:
         """The one `kind` element of the message that matches, with its block_id."""
-        found = [
-            element | {"block_id": block["block_id"]}
-            for block in message.blocks
-            for element in elements(block)
-            if element.get("type") == kind
-            and element.get("action_id") == action_id
-            and block_id in (None, block["block_id"])
-            and value in (None, element.get("value"))
-        ]
-        if len(found) != 1:
-            what = "no" if not found else "more than one"
-            raise LookupError(f"message {message.ts} has {what} {kind} {action_id!r} (block {block_id}, value {value})")
-        return found[0]
+        return _one_element(message.blocks, f"message {message.ts}", kind, action_id, block_id, value)
 
     def click_payload(
         self, user_id: str, message: Message, action_id: str, value: str | None = None, block_id: str | None = None
@@ -282,15 +290,71 @@ class SlackDriver:
             "response_urls": [],
         }
 
+    def home_opened_payload(self, user_id: str, tab: str = "home") -> Json:
+        """The Events API's `app_home_opened` for `user_id`, with the home view Slack has for them, if any."""
+        event: Json = {
+            "type": "app_home_opened",
+            "user": self.workspace.user(user_id).id,
+            "channel": f"D{user_id}",
+            "tab": tab,
+            "event_ts": f"{time.time():.6f}",
+        }
+        if (home := self.workspace.home(user_id)) is not None:
+            event["view"] = home.to_api()
+        return self.event_payload(event)
+
+    def event_payload(self, event: Json) -> Json:
+        """An Events API delivery (`event_callback`) of `event`, with a fresh event id."""
+        return {
+            "token": VERIFICATION_TOKEN,
+            "team_id": TEAM_ID,
+            "api_app_id": APP_ID,
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{secrets.token_hex(8).upper()}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": TEAM_ID, "user_id": "U0VOBOT", "is_bot": True}],
+        }
+
+    def home_click_payload(self, user_id: str, action_id: str, value: str | None = None) -> Json:
+        """block_actions for a click on a button of the user's App Home (no response_url: a view has none)."""
+        home = self.workspace.home(user_id)
+        if home is None:
+            raise LookupError(f"{user_id} has no App Home published")
+        button = _one_element(home.body.get("blocks", []), f"the home of {user_id}", "button", action_id, None, value)
+        action = {key: button[key] for key in ("action_id", "block_id", "text", "value", "style") if key in button}
+        return self._interaction("block_actions", user_id) | {
+            "container": {"type": "view", "view_id": home.id},
+            "view": home.to_api(),
+            "actions": [action | {"type": "button", "action_ts": f"{time.time():.6f}"}],
+        }
+
+    def message_shortcut_payload(self, user_id: str, message: Message, callback_id: str) -> Json:
+        """`message_action`: the "…" menu of a channel message, picked by `user_id`."""
+        current = self._current(message)
+        channel = self.workspace.channel(current.channel)
+        return self._interaction("message_action", user_id) | {
+            "callback_id": callback_id,
+            "action_ts": f"{time.time():.6f}",
+            "message_ts": current.ts,
+            "message": current.to_api(),
+            "channel": {"id": channel.id, "name": channel.name},
+            "response_url": self.workspace.new_response_url("actions", channel.id, user_id),
+        }
+
+    def global_shortcut_payload(self, user_id: str, callback_id: str) -> Json:
+        """`shortcut`: a global shortcut from the composer or the search bar (no channel, no response URL)."""
+        return self._interaction("shortcut", user_id) | {"callback_id": callback_id, "action_ts": f"{time.time():.6f}"}
+
     # --- over HTTP -----------------------------------------------------------------------------------
 
-    async def post(self, body: str) -> DriverResult:
-        """POST a form body to the bot, signed as Slack signs it."""
+    async def post(self, body: str, content_type: str = "application/x-www-form-urlencoded") -> DriverResult:
+        """POST a body to the bot (a form, or JSON for the Events API), signed as Slack signs it."""
         timestamp = str(int(time.time() + self.timestamp_offset))
         signature = SignatureVerifier(self.signing_secret).generate_signature(timestamp=timestamp, body=body)
         assert signature is not None  # None only without a timestamp
         headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Type": content_type,
             "User-Agent": SLACK_USER_AGENT,
             "X-Slack-Request-Timestamp": timestamp,
             "X-Slack-Signature": signature,
@@ -321,6 +385,22 @@ class SlackDriver:
         self, user_id: str, message: Message, action_id: str, option_value: str, block_id: str | None = None
     ) -> DriverResult:
         return await self._interact(self.select_payload(user_id, message, action_id, option_value, block_id))
+
+    async def event(self, payload: Json) -> DriverResult:
+        """An Events API request (JSON), e.g. `home_opened_payload` or a `url_verification`."""
+        return await self.post(json.dumps(payload), "application/json")
+
+    async def open_home(self, user_id: str, tab: str = "home") -> DriverResult:
+        return await self.event(self.home_opened_payload(user_id, tab))
+
+    async def click_home(self, user_id: str, action_id: str, value: str | None = None) -> DriverResult:
+        return await self._interact(self.home_click_payload(user_id, action_id, value))
+
+    async def message_shortcut(self, user_id: str, message: Message, callback_id: str) -> DriverResult:
+        return await self._interact(self.message_shortcut_payload(user_id, message, callback_id))
+
+    async def global_shortcut(self, user_id: str, callback_id: str) -> DriverResult:
+        return await self._interact(self.global_shortcut_payload(user_id, callback_id))
 
     async def submit_view(self, user_id: str, view_id: str, values: dict[str, dict[str, Any]]) -> DriverResult:
         """Submit an open view; its `response_action` (errors, update, push, clear, or none: close) is applied."""

@@ -115,7 +115,12 @@ async def local_stack(
 
 def texts(message: Message) -> str:
     """Every piece of text in a message's blocks, for assertions."""
-    found = [message.text]
+    return f"{message.text}\n{block_texts(message.blocks)}"
+
+
+def block_texts(blocks: list[Any]) -> str:
+    """Every piece of text in blocks (a message's, a view's), for assertions."""
+    found: list[str] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
@@ -128,7 +133,7 @@ def texts(message: Message) -> str:
             for item in node:
                 walk(item)
 
-    walk(message.blocks)
+    walk(blocks)
     return "\n".join(found)
 
 

@@ -177,7 +177,12 @@ class _Page:
             "channel": channel,
             "users": [asdict(u) for u in self.demo_users],
             "names": {u.id: u.name for u in slack.users()},  # for <@U…> mentions
-            "channels": [{"id": c.id, "name": c.name, "private": c.is_private} for c in slack.channels()],
+            "channels": [
+                {"id": c.id, "name": c.name, "private": c.is_private, "dm": c.im_with is not None}
+                for c in slack.channels()
+                if c.im_with in (None, user)  # someone else's direct messages with the bot are not shown
+            ],
+            "home": home.body if (home := slack.home(user)) else None,  # the App Home vobot published for them
             "messages": [self._message_view(m) for m in shown],
             "views": [
                 {"id": v.id, "body": v.body, "hash": v.hash, "errors": v.errors}
@@ -265,6 +270,41 @@ class _Page:
         result = await self.stack.driver.submit_view(user, view.id, values)
         return {"status": result.status, "response_action": result.response_action, "errors": result.errors}
 
+    async def message(self, request: Request) -> Json:
+        """Plain text typed in the composer: the person's own message in the channel (for a shortcut to act on)."""
+        body = await _body(request)
+        user, channel = self._user(_field(body, "user")), self._channel(_field(body, "channel"))
+        text = str(_field(body, "text")).strip()
+        handles = {u.name: u.id for u in self.stack.slack.users()}
+        try:
+            said = self.stack.slack.user_says(user, channel, typed_mentions(text, handles))
+        except SlackError as error:
+            raise BadRequest(f"Slack refused the message: {error}.") from None
+        return {"ts": said.ts}
+
+    async def open_home(self, request: Request) -> Json:
+        """The person opened vobot's Home tab: Slack sends the bot `app_home_opened`."""
+        user = self._user(_field(await _body(request), "user"))
+        return {"status": (await self.stack.driver.open_home(user)).status}
+
+    async def home_click(self, request: Request) -> Json:
+        body = await _body(request)
+        user = self._user(_field(body, "user"))
+        value = _field(body, "value", required=False)
+        result = await self.stack.driver.click_home(user, str(_field(body, "action_id")), value)
+        return {"status": result.status}
+
+    async def shortcut(self, request: Request) -> Json:
+        """A shortcut: on a message (with its `ts`) from its "⋯" menu, else the global one."""
+        body = await _body(request)
+        user, callback_id = self._user(_field(body, "user")), str(_field(body, "callback_id"))
+        ts = _field(body, "ts", required=False)
+        if ts is None:
+            result = await self.stack.driver.global_shortcut(user, callback_id)
+        else:
+            result = await self.stack.driver.message_shortcut(user, self._message(user, ts), callback_id)
+        return {"status": result.status}
+
     async def alert(self, request: Request) -> Json:
         """A new alert, as a monitoring tool sends VictorOps: its incident reaches the bot by webhook, and the
         feed's channel gets its card."""
@@ -308,5 +348,9 @@ def build_workspace_routes(stack: LocalStack, demo_users: list[DemoUser]) -> lis
         _json_route("/demo/submit", page.submit, "POST"),
         _json_route("/demo/close", page.close, "POST"),
         _json_route("/demo/alert", page.alert, "POST"),
+        _json_route("/demo/message", page.message, "POST"),
+        _json_route("/demo/home/open", page.open_home, "POST"),
+        _json_route("/demo/home/click", page.home_click, "POST"),
+        _json_route("/demo/shortcut", page.shortcut, "POST"),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]

@@ -7,7 +7,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.identity import Identity
 from bot.slack.acting import acting_middleware
-from bot.slack.listeners import bulk, buttons, commands, reminders, views
+from bot.slack.listeners import bulk, buttons, commands, home, reminders, shortcuts, views
 
 
 def build_bolt_app(
@@ -18,6 +18,8 @@ def build_bolt_app(
     on_views: views.Views,
     on_reminders: reminders.ReminderButtons,
     on_bulk: bulk.Bulk,
+    on_home: home.HomeTab | None = None,
+    on_shortcuts: shortcuts.Shortcuts | None = None,
 ) -> AsyncApp:
     app = AsyncApp(
         client=client,
@@ -32,4 +34,8 @@ def build_bolt_app(
     views.register(app, on_views, middleware)
     reminders.register(app, on_reminders, middleware)
     bulk.register(app, on_bulk, middleware)
+    if on_home is not None:
+        home.register(app, on_home, middleware)
+    if on_shortcuts is not None:
+        shortcuts.register(app, on_shortcuts, middleware)
     return app

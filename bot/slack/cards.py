@@ -26,7 +26,7 @@ from bot.slack.blocks import (
     within_limit,
 )
 from bot.slack.contexts import Contexts, Kind
-from bot.slack.modals import ModalMeta, ViewId, loading, message_view, reroute_view
+from bot.slack.modals import ModalMeta, ViewId, create_view, loading, message_view, reroute_view
 from bot.slack.mrkdwn import escape
 from bot.slack.names import Names
 from bot.slack.sentences import said
@@ -186,6 +186,33 @@ class Cards:
             await self._directory.users.get(),
             await self._directory.oncall_by_team(),
         )
+
+    async def open_create_modal(
+        self,
+        trigger_id: str,
+        slack_user_id: str,
+        meta: ModalMeta,
+        default_targets: Sequence[str],
+        summary: str = "",
+        details: str = "",
+    ) -> None:
+        """The create modal, at once, then its pickers from the cached lookups; `summary` and `details` prefill it."""
+        opened = await self._slack.views_open(trigger_id=trigger_id, view=loading("Create incident", ViewId.CREATE))
+        directory = self._directory
+        defaults = ", ".join(f"`{escape(t)}`" for t in default_targets) or "you"
+
+        async def view() -> dict[str, Any]:
+            return create_view(
+                await self._contexts.save(Kind.MODAL, slack_user_id, meta),
+                await directory.policies.get(),
+                await directory.users.get(),
+                await directory.oncall_by_team(),
+                defaults,
+                summary,
+                details,
+            )
+
+        await self.fill_modal(opened["view"]["id"], "Create incident", ViewId.CREATE, view)
 
     async def fill_modal(
         self, view_id: str, title: str, callback_id: ViewId, view: Callable[[], Awaitable[dict[str, Any]]]

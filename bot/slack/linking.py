@@ -18,7 +18,8 @@ from bot.slack.place import Place, Wire
 from bot.slack.sentences import admins_named
 
 Finish = Verb | Literal["link"]  # what the link button finishes: an action, or only the link
-VERBS = {Verb.ACK: "acknowledge", Verb.RESOLVE: "resolve", Verb.REROUTE: "reroute"}
+VERBS = {Verb.ACK: "acknowledge", Verb.RESOLVE: "resolve", Verb.REROUTE: "reroute", Verb.CREATE: "create"}
+NOT_SENT = "You are not linked to a VictorOps user yet, so nothing was sent to VictorOps."
 
 
 class NotLinked(Exception):
@@ -26,7 +27,7 @@ class NotLinked(Exception):
 
     def __init__(
         self, slack_user_id: str, finish: Finish = "link", numbers: Sequence[str] = (), mine: bool = False,
-        place: Place | None = None,
+        place: Place | None = None, prefill: tuple[str, str] = ("", ""),
     ) -> None:  # fmt: skip
         super().__init__(f"{slack_user_id} is not linked to a VictorOps user")
         self.slack_user_id = slack_user_id
@@ -34,6 +35,7 @@ class NotLinked(Exception):
         self.numbers = tuple(numbers)
         self.mine = mine
         self.place = place or Place()
+        self.prefill = prefill  # a create's summary and details, for the modal the link opens
 
 
 class Pending(Wire):
@@ -47,10 +49,14 @@ class Pending(Wire):
     numbers: tuple[str, ...] = Field((), alias="n")
     mine: bool = Field(False, alias="m")  # "mine" (byUser) instead of numbers
     place: Place = Field(Place(), alias="at")  # the message holding the original card
+    summary: str = Field("", alias="s")  # a create's modal, prefilled
+    details: str = Field("", alias="d")
 
     def button_text(self) -> str:
         if self.finish == "link":
             return f"Link me as {self.username}"
+        if self.finish == Verb.CREATE:
+            return f"Link me as {self.username} and create the incident"
         what = "mine" if self.mine else ", ".join(f"#{n}" for n in self.numbers)
         if len(self.numbers) > 3:  # a bulk action's: its numbers would not fit a button
             what = f"{len(self.numbers)} incidents"
@@ -58,10 +64,9 @@ class Pending(Wire):
 
 
 async def link_prompt(
-    identity: Identity, contexts: Contexts, command: str, unlinked: NotLinked
+    identity: Identity, contexts: Contexts, command: str, unlinked: NotLinked, why: str = NOT_SENT
 ) -> tuple[str, list[Block]]:
-    """What an unlinked person sees, with a one-click link when the rules allow one."""
-    why = "You are not linked to a VictorOps user yet, so nothing was sent to VictorOps."
+    """What an unlinked person sees (`why`, then how to link), with a one-click link when the rules allow one."""
     how = (
         f"Link yourself with `{command} link <victorops-username>` (its email must match your Slack email), "
         f"or ask an admin ({admins_named(identity.admins)}) to link you."
@@ -79,6 +84,8 @@ async def link_prompt(
         numbers=unlinked.numbers,
         mine=unlinked.mine,
         place=unlinked.place,
+        summary=unlinked.prefill[0],
+        details=unlinked.prefill[1],
     )
     token = await contexts.save(Kind.LINK, unlinked.slack_user_id, action)
     blocks: list[Block] = [

@@ -131,18 +131,31 @@ def create_view(
     users: Sequence[User],
     oncall: Mapping[str, list[str]],
     default_targets: str,
+    summary: str = "",
+    details: str = "",
 ) -> dict[str, Any]:
+    """`summary` and `details` prefill it (a message shortcut's message); they are the person's to change."""
     blocks: list[Any] = [
         InputBlock(
             block_id="summary",
             label="Summary",
-            element=PlainTextInputElement(action_id="summary", max_length=MAX_SUMMARY, placeholder="What is wrong?"),
+            element=PlainTextInputElement(
+                action_id="summary",
+                max_length=MAX_SUMMARY,
+                placeholder="What is wrong?",
+                initial_value=clip(summary, MAX_SUMMARY) or None,
+            ),
         ),
         InputBlock(
             block_id="details",
             optional=True,
             label="Details",
-            element=PlainTextInputElement(action_id="details", multiline=True, max_length=MAX_DETAILS),
+            element=PlainTextInputElement(
+                action_id="details",
+                multiline=True,
+                max_length=MAX_DETAILS,
+                initial_value=clip(details, MAX_DETAILS) or None,
+            ),
         ),
         *target_inputs(policy_options(policies, oncall), user_options(users)),
         ContextBlock(elements=[MarkdownTextObject(text=f"Nobody picked: it pages {default_targets}.")]),

@@ -22,7 +22,7 @@ from bot.slack.cards import Cards
 from bot.slack.errors import explain
 from bot.slack.place import Place
 from bot.slack.responses import ResponseUrls
-from bot.slack.surface import Surface
+from bot.slack.surface import Elsewhere, Surface
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,15 @@ WHAT = {
 
 
 class Notifier:
-    def __init__(self, incidents: IncidentView, cards: Cards, hooks: ResponseUrls, slack: AsyncWebClient) -> None:
+    def __init__(
+        self,
+        incidents: IncidentView,
+        cards: Cards,
+        hooks: ResponseUrls,
+        slack: AsyncWebClient,
+        elsewhere: Elsewhere | None = None,
+    ) -> None:
+        self._elsewhere = elsewhere  # outcomes for a home, a thread, a direct message
         self._incidents = incidents
         self._cards = cards
         self._hooks = hooks
@@ -43,7 +51,7 @@ class Notifier:
 
     async def __call__(self, action: QueuedAction) -> None:
         place = Place.model_validate(action.reply)
-        surface = Surface(self._hooks, place, strict=True)
+        surface = Surface(self._hooks, place, strict=True, elsewhere=self._elsewhere)
         outcomes: list[Outcome] = []
         if action.status == "failed":
             why = explain(failure_of(action.result, action.error), self._cards.command)

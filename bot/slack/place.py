@@ -25,6 +25,11 @@ class Place(Wire):
     listing: ListSpec | None = Field(None, alias="l")  # the listing the card is in, to redraw it
     kind: PlaceKind = Field("reply", alias="k")  # a queued outcome redraws the card, or replaces the reply
     public: bool = Field(False, alias="p")  # a reply the whole channel sees
+    # Places without a response URL or a message to edit (see Surface.elsewhere): the App Home of this Slack
+    # user (answers republish it), a thread of `channel` (answers are posted in it), a person's direct message.
+    home: str | None = Field(None, alias="h")
+    thread_ts: str | None = Field(None, alias="th")
+    dm: str | None = Field(None, alias="dm")
 
     def wire(self) -> dict[str, Any]:
         """As stored (a queued action's reply, inside a saved context): short keys, defaults left out."""
@@ -32,6 +37,10 @@ class Place(Wire):
 
     def as_(self, kind: PlaceKind) -> Place:
         return self.model_copy(update={"kind": kind})
+
+    def off_message(self) -> bool:
+        """Answers here go to a home, a thread or a direct message, not through a response URL."""
+        return bool(self.home or self.thread_ts or self.dm)
 
     def viewer(self, slack_user_id: str) -> str | None:
         """Who alone sees a message here: the person acting, unless it is a channel message or a public reply."""

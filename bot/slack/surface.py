@@ -7,7 +7,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -48,18 +48,29 @@ class Drawn:
 DRAWN = Drawn()
 
 
+class Elsewhere(Protocol):
+    """Delivers answers to a place without a response URL or message (Place.off_message): a home, a thread, a
+    direct message. True when Slack took the answer."""
+
+    async def show(self, place: Place, text: str, blocks: Sequence[Block] | None) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Surface:
     hooks: ResponseUrls  # every post to `response_url` goes through it
     place: Place
     message_blocks: tuple[Block, ...] = ()  # the message's blocks when Slack sent them with the click
     strict: bool = False  # a refused response URL raises Undelivered (a late outcome falls back to a new message)
+    elsewhere: Elsewhere | None = None  # for an off-message place (a home, a thread, a direct message)
 
     @classmethod
-    def of_click(cls, hooks: ResponseUrls, body: dict[str, Any]) -> Surface:
+    def of_click(cls, hooks: ResponseUrls, body: dict[str, Any], elsewhere: Elsewhere | None = None) -> Surface:
         """Where the click came from, as the request Slack signed says."""
         # Socket Mode has no edge in front of the listeners: a null or odd part is taken as absent
         container, message = _part(body, "container"), _part(body, "message")
+        user = _part(body, "user").get("id")
+        if _part(body, "view").get("type") == "home" and isinstance(user, str):
+            return cls(hooks, Place(home=user), elsewhere=elsewhere)  # the clicker's own App Home
         channel = container.get("channel_id") or _part(body, "channel").get("id")
         in_channel = not container.get("is_ephemeral") and container.get("message_ts")
         place = Place(
@@ -67,7 +78,7 @@ class Surface:
             channel=channel,
             message_ts=container.get("message_ts") if in_channel else None,
         )
-        return cls(hooks, place, message_blocks=tuple(message.get("blocks") or ()))
+        return cls(hooks, place, message_blocks=tuple(message.get("blocks") or ()), elsewhere=elsewhere)
 
     def at(self, listing: ListSpec | None) -> Surface:
         """The same surface, its card in `listing`."""
@@ -75,6 +86,9 @@ class Surface:
 
     async def redraw(self, client: AsyncWebClient, text: str, blocks: Sequence[Block]) -> None:
         check_message(blocks, text)
+        if self.place.off_message() and self.elsewhere is not None:
+            self._check(await self.elsewhere.show(self.place, text, blocks))
+            return
         channel, ts = self.place.channel, self.place.message_ts
         if ts and channel:
             await client.chat_update(channel=channel, ts=ts, text=text, blocks=list(blocks))
@@ -94,6 +108,9 @@ class Surface:
 
     async def tell(self, text: str, blocks: Sequence[Block] | None = None) -> None:
         """A new ephemeral message to the person who acted (errors, confirmations)."""
+        if self.place.off_message() and self.elsewhere is not None:
+            self._check(await self.elsewhere.show(self.place, text, blocks))
+            return
         self._check(
             await self.hooks.post(
                 self.place.response_url, text, blocks, response_type="ephemeral", replace_original=False

@@ -42,6 +42,7 @@ from bot.victorops.models import (
     RerouteStatus,
     RerouteStatuses,
     Team,
+    TeamMembers,
     TeamOnCall,
     User,
     UsersV1,
@@ -182,6 +183,10 @@ class VictorOpsClient:
 
     async def list_teams(self) -> list[Team]:
         return self._parse_adapter(await self._request("GET", "/api-public/v1/team"), _TEAMS)
+
+    async def team_members(self, team_slug: str) -> list[str]:
+        path = f"/api-public/v1/team/{quote(team_slug, safe='')}/members"
+        return [m.username for m in (await self._get(path, TeamMembers)).members]
 
     async def oncall_now(self) -> list[TeamOnCall]:
         return (await self._get("/api-public/v1/oncall/current", OnCallNow)).teams_on_call

@@ -373,6 +373,12 @@ class UsernameRef(VOModel):
     username: str
 
 
+class TeamMembers(VOModel):
+    """`GET /team/{team}/members`: only the usernames are read."""
+
+    members: list[UsernameRef] = Field(default_factory=list)
+
+
 class OnCallEntry(VOModel):
     # Real responses spell it onCalluser; the spec says onCallUser. Read both.
     on_call_user: UsernameRef = Field(validation_alias=AliasChoices("onCalluser", "onCallUser"))

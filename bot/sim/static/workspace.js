@@ -40,6 +40,7 @@ const MODAL_TROUBLE = "We had some trouble connecting. Try again?"; // what Slac
 const ui = {
   user: null,
   channel: null,
+  tab: null, // "home": vobot's App Home is shown instead of the channel
   data: null,
   drawn: {}, // part of the page -> JSON of the data it was last drawn from
   slackbot: [], // local Slackbot lines {channel, user, after, text}: like Slack's, they live in this tab only
@@ -219,7 +220,7 @@ function unsupported(what) {
 
 function renderElement(element, block, surface) {
   // Slack sends block_actions from modals too, but the bot puts no buttons in its modals, nor does the driver.
-  const inert = surface.kind !== "message";
+  const inert = surface.kind !== "message" && surface.kind !== "home";
   if (element.type === "button") {
     const button = el(
       "button",
@@ -235,7 +236,8 @@ function renderElement(element, block, surface) {
       if (element.url) window.open(element.url, "_blank", "noopener");
       if (element.confirm && !(await confirmed(element.confirm))) return;
       button.disabled = true; // Slack shows the button busy until the app answers
-      await act("click", surface.message, block, element.action_id, element.value ?? null);
+      if (surface.kind === "home") await actHome(element.action_id, element.value ?? null);
+      else await act("click", surface.message, block, element.action_id, element.value ?? null);
       button.disabled = false;
     });
     return button;
@@ -275,6 +277,19 @@ function selectFor(element) {
 async function act(kind, message, block, actionId, value) {
   const body = { user: ui.user, ts: message.ts, action_id: actionId, block_id: block.block_id, value };
   const result = await api(`/demo/${kind}`, body);
+  if (!result.ok) say(result.data.error);
+  else if (result.data.status !== 200) say(`vobot did not take that (HTTP ${result.data.status}).`);
+  refresh();
+}
+
+async function actHome(actionId, value) {
+  const result = await api("/demo/home/click", { user: ui.user, action_id: actionId, value });
+  if (!result.ok) say(result.data.error);
+  refresh();
+}
+
+async function shortcut(callbackId, ts = null) {
+  const result = await api("/demo/shortcut", { user: ui.user, callback_id: callbackId, ts });
   if (!result.ok) say(result.data.error);
   else if (result.data.status !== 200) say(`vobot did not take that (HTTP ${result.data.status}).`);
   refresh();
@@ -448,6 +463,10 @@ async function closeModal() {
 function say(text) {
   const shown = ui.data ? ui.data.messages : [];
   const after = shown.length ? shown[shown.length - 1].ts : null;
+  if (ui.tab === "home") {
+    $("#messages").prepend(slackbotLine({ text })); // the home has no conversation: the line goes on top
+    return;
+  }
   ui.slackbot.push({ channel: ui.channel, user: ui.user, after, text });
   if (ui.data) renderChannel(ui.data);
 }
@@ -473,6 +492,41 @@ function slackbotLine(line) {
   return messageFrame({ ts: null, ephemeral: true, name: "Slackbot", app: false, time: "" }, content);
 }
 
+// The "⋯" menu Slack shows on a message, holding vobot's message shortcut.
+function messageMenu(ts) {
+  const items = el(
+    "div",
+    { class: "message-menu-items", hidden: true },
+    el("button", {
+      type: "button",
+      "data-testid": "shortcut-create",
+      text: "New VictorOps incident",
+      onclick: () => {
+        menu.classList.remove("open");
+        items.hidden = true;
+        shortcut("vo_create_from_message", ts);
+      },
+    }),
+  );
+  const menu = el(
+    "div",
+    { class: "message-menu" },
+    el("button", {
+      type: "button",
+      class: "sk-button",
+      title: "More actions",
+      "data-testid": "message-menu",
+      text: "⋯",
+      onclick: () => {
+        items.hidden = !items.hidden;
+        menu.classList.toggle("open", !items.hidden);
+      },
+    }),
+    items,
+  );
+  return menu;
+}
+
 function messageFrame(meta, content) {
   return el(
     "div",
@@ -496,7 +550,16 @@ function messageFrame(meta, content) {
       ),
       content,
     ),
+    meta.ts && !meta.ephemeral ? messageMenu(meta.ts) : null,
   );
+}
+
+function renderHome(data) {
+  if (!changed("home", data.home)) return;
+  const blocks = data.home ? renderBlocks(data.home.blocks, { kind: "home" }) : [];
+  const waiting = el("div", { class: "empty-channel", text: "Opening vobot's Home tab…" });
+  const home = el("div", { class: "home", "data-testid": "home" }, blocks.length ? blocks : waiting);
+  $("#messages").replaceChildren(home);
 }
 
 function renderChannel(data) {
@@ -527,7 +590,9 @@ function renderChrome(data) {
     );
   }
   $("#user-picker").value = ui.user;
-  if (changed("channels", data.channels, ui.channel)) {
+  $("#home-link").classList.toggle("active", ui.tab === "home");
+  $("#composer-form").hidden = ui.tab === "home";
+  if (changed("channels", data.channels, ui.channel, ui.tab)) {
     $("#channels").replaceChildren(
       ...data.channels.map((c) =>
         el(
@@ -537,19 +602,21 @@ function renderChrome(data) {
             "button",
             {
               type: "button",
-              class: `channel-link${c.id === ui.channel ? " active" : ""}`,
+              class: `channel-link${c.id === ui.channel && ui.tab !== "home" ? " active" : ""}`,
               "data-channel": c.id,
               onclick: () => choose(ui.user, c.id),
             },
-            c.private ? icon("lock", c.name) : `# ${c.name}`,
+            c.dm ? "✉ vobot" : c.private ? icon("lock", c.name) : `# ${c.name}`,
           ),
         ),
       ),
     );
     const current = data.channels.find((c) => c.id === ui.channel);
-    const title = current && (current.private ? icon("lock", current.name) : `# ${current.name}`);
-    $("#channel-name").replaceChildren(title || "");
-    $("#composer").placeholder = current ? `Message #${current.name}` : "";
+    const named =
+      current &&
+      (current.dm ? "vobot (direct message)" : current.private ? icon("lock", current.name) : `# ${current.name}`);
+    $("#channel-name").replaceChildren((ui.tab === "home" ? "vobot · Home" : named) || "");
+    $("#composer").placeholder = current ? `Message ${current.dm ? "vobot" : `#${current.name}`}` : "";
   }
 }
 
@@ -632,18 +699,28 @@ async function refresh() {
   ui.channel = data.channel;
   history.replaceState(null, "", `?user=${encodeURIComponent(ui.user)}&channel=${encodeURIComponent(ui.channel)}`);
   renderChrome(data);
-  renderChannel(data);
+  if (ui.tab === "home") renderHome(data);
+  else renderChannel(data);
   renderModal(data.views);
   renderPanel(data);
 }
 
-function choose(user, channel) {
+function choose(user, channel, tab = null) {
   ui.user = user;
   ui.channel = channel;
+  ui.tab = tab;
   ui.data = null;
   ui.drawn = {};
   ui.modalKey = null;
   $("#messages").replaceChildren();
+  if (tab === "home") openHome();
+  refresh();
+}
+
+// Opening the tab is what Slack tells the bot (app_home_opened); the bot then publishes the home.
+async function openHome() {
+  const result = await api("/demo/home/open", { user: ui.user });
+  if (!result.ok) say(result.data.error);
   refresh();
 }
 
@@ -654,7 +731,9 @@ async function send(event) {
   if (!text) return;
   composer.value = "";
   if (!text.startsWith("/")) {
-    say("This demo workspace only runs slash commands. Try /vo help.");
+    const said = await api("/demo/message", { user: ui.user, channel: ui.channel, text });
+    if (!said.ok) say(said.data.error);
+    refresh();
     return;
   }
   const result = await api("/demo/command", { user: ui.user, channel: ui.channel, text });
@@ -675,7 +754,9 @@ function start() {
   ui.user = params.get("user");
   ui.channel = params.get("channel");
   $("#composer-form").addEventListener("submit", send);
-  $("#user-picker").addEventListener("change", (event) => choose(event.target.value, ui.channel));
+  $("#user-picker").addEventListener("change", (event) => choose(event.target.value, ui.channel, ui.tab));
+  $("#home-link").addEventListener("click", () => choose(ui.user, ui.channel, "home"));
+  $("#global-shortcut").addEventListener("click", () => shortcut("vo_create"));
   $("#modal form").addEventListener("submit", submitModal);
   $("#modal-cancel").addEventListener("click", closeModal);
   $("#vo-alert").addEventListener("click", triggerAlert);

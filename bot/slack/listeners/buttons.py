@@ -26,7 +26,7 @@ from bot.slack.modals import ModalMeta
 from bot.slack.place import PlaceKind
 from bot.slack.responses import ResponseUrls
 from bot.slack.sentences import linked_you, nothing_paging, said_all
-from bot.slack.surface import Surface
+from bot.slack.surface import Elsewhere, Surface
 
 
 class Buttons:
@@ -41,8 +41,12 @@ class Buttons:
         cards: Cards,
         answers: Answers,
         slack: AsyncWebClient,
+        elsewhere: Elsewhere | None = None,
+        default_targets: Sequence[str] = (),
     ) -> None:
         self.command = command
+        self._default_targets = tuple(default_targets)  # named in the create modal a link may open
+        self._elsewhere = elsewhere  # answers to a click on an App Home
         self._slack = slack
         self._actions = actions
         self._identity = identity
@@ -70,7 +74,7 @@ class Buttons:
         await self.on_card(body, action, context["acting"], Verb.REROUTE)
 
     async def on_card(self, body: dict[str, Any], action: dict[str, Any], acting: Acting, what: Verb) -> None:
-        surface = Surface.of_click(self._hooks, body)
+        surface = Surface.of_click(self._hooks, body, self._elsewhere)
         async with self._answers.answering(surface.tell):
             ref = CardRef.decode(action.get("value"))
             if ref is None:
@@ -103,7 +107,7 @@ class Buttons:
     ) -> None:
         """Draw the listing anew: the incidents that match it now, in the usual order."""
         await ack()
-        surface = Surface.of_click(self._hooks, body)
+        surface = Surface.of_click(self._hooks, body, self._elsewhere)
         async with self._answers.answering(surface.tell):
             spec = ListSpec.decode(action.get("value"))
             if spec is None:
@@ -117,7 +121,7 @@ class Buttons:
     ) -> None:
         """Link the person as the prompt suggested, then finish what they had clicked or typed."""
         await ack()
-        prompt = Surface.of_click(self._hooks, body)
+        prompt = Surface.of_click(self._hooks, body, self._elsewhere)
 
         async def say(text: str, blocks: Sequence[Block] | None) -> None:
             await prompt.redraw(self._slack, text, blocks or sentence(text))
@@ -129,11 +133,16 @@ class Buttons:
             link = await self._identity.link_self(user, pending.username)
             actor = acting.linked_as(link.vo_username)
             done = f"{linked_you(link.vo_username)}."
-            card = Surface(self._hooks, pending.place)
+            card = Surface(self._hooks, pending.place, elsewhere=self._elsewhere)
             if pending.finish == Verb.REROUTE:
                 meta = ModalMeta(numbers=pending.numbers, place=pending.place)
                 await self._cards.open_reroute_modal(body["trigger_id"], user, meta)
                 done += " Pick where to reroute in the window that opened."
+            elif pending.finish == Verb.CREATE:
+                meta = ModalMeta(place=pending.place)
+                prefill = (pending.summary, pending.details)
+                await self._cards.open_create_modal(body["trigger_id"], user, meta, self._default_targets, *prefill)
+                done += " Create the incident in the window that opened."
             elif pending.finish in (Verb.ACK, Verb.RESOLVE):
                 verb = Verb(pending.finish)
                 if pending.mine:

@@ -24,14 +24,14 @@ from bot.slack import grammar as g
 from bot.slack.acting import Acting, Answers, Middleware
 from bot.slack.blocks import ListSpec, check_message, outcomes_message, sentence
 from bot.slack.cards import Cards
-from bot.slack.contexts import Contexts, Kind
+from bot.slack.contexts import Contexts
 from bot.slack.errors import explain
 from bot.slack.help import usage
 from bot.slack.linking import NotLinked
 from bot.slack.listeners.digest_commands import DigestCommands
 from bot.slack.listeners.feed_commands import FeedCommands
 from bot.slack.listeners.reminders import ReminderButtons
-from bot.slack.modals import ModalMeta, ViewId, create_view, loading
+from bot.slack.modals import ModalMeta
 from bot.slack.mrkdwn import escape
 from bot.slack.names import Names
 from bot.slack.place import Place
@@ -224,23 +224,8 @@ class Commands:
         await reply(text, blocks)
 
     async def open_create_modal(self, command: dict[str, Any], reply: Reply) -> None:
-        opened = await self._slack.views_open(
-            trigger_id=command["trigger_id"], view=loading("Create incident", ViewId.CREATE)
-        )
         meta = ModalMeta(place=reply.place.model_copy(update={"public": False}))
-        directory = self._directory
-        defaults = ", ".join(f"`{escape(t)}`" for t in self._default_targets) or "you"
-
-        async def view() -> dict[str, Any]:
-            return create_view(
-                await self._contexts.save(Kind.MODAL, command["user_id"], meta),
-                await directory.policies.get(),
-                await directory.users.get(),
-                await directory.oncall_by_team(),
-                defaults,
-            )
-
-        await self._cards.fill_modal(opened["view"]["id"], "Create incident", ViewId.CREATE, view)
+        await self._cards.open_create_modal(command["trigger_id"], command["user_id"], meta, self._default_targets)
 
     async def history(self, parsed: g.History, reply: Reply) -> None:
         query = HistoryQuery(

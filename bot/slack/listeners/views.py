@@ -19,8 +19,9 @@ from bot.slack.blocks import Block, outcomes_message
 from bot.slack.cards import Cards
 from bot.slack.contexts import Contexts, Kind
 from bot.slack.modals import ModalMeta, ViewId, create_errors, message_view, picked_targets, text_value
+from bot.slack.place import Place
 from bot.slack.responses import ResponseUrls
-from bot.slack.surface import Surface
+from bot.slack.surface import Elsewhere, Surface
 from bot.victorops.models import Target
 
 
@@ -35,8 +36,10 @@ class Views:
         hooks: ResponseUrls,
         cards: Cards,
         answers: Answers,
+        elsewhere: Elsewhere | None = None,
     ) -> None:
         self._actions = actions
+        self._elsewhere = elsewhere  # answers to modals opened from a home, a shortcut
         self._directory = directory
         self._identity = identity
         self._contexts = contexts
@@ -74,7 +77,7 @@ class Views:
         if meta is None:
             return
         await ack()
-        surface = Surface(self._hooks, meta.place)
+        surface = Surface(self._hooks, meta.place, elsewhere=self._elsewhere)
         async with self._answers.answering(surface.tell):
             actor = await acting.require()
             from_card = bool(meta.place.message_ts or meta.place.listing)
@@ -100,13 +103,19 @@ class Views:
         if meta is None:
             return
         await ack()
-        surface = Surface(self._hooks, meta.place)
-        async with self._answers.answering(surface.tell):
+        surface = Surface(self._hooks, meta.place, elsewhere=self._elsewhere)
+        # A thread is everyone's: only the new incident's card goes there; a failure or "queued" is told privately.
+        private = surface
+        if meta.place.thread_ts:
+            private = Surface(self._hooks, Place(response_url=meta.place.response_url, channel=meta.place.channel))
+        async with self._answers.answering(private.tell):
             actor = await acting.require()
             targets = await self.targets(picked)
             outcome = await self._actions.create(actor, summary, details, targets, meta.place.as_("reply").wire())
-            text, blocks = outcomes_message([outcome], await self._cards.names(actor.slack_user_id))
-            await surface.tell(text, blocks)
+            told = surface if outcome.number else private
+            names = await self._cards.names(told.place.viewer(actor.slack_user_id))
+            text, blocks = outcomes_message([outcome], names)
+            await told.tell(text, blocks)
 
 
 def register(app: AsyncApp, views: Views, middleware: Sequence[Middleware]) -> None:
