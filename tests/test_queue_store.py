@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.core.actions import Actor, click_key
 from bot.core.outcomes import Verb
 from bot.store.budget import SharedWindow
 from bot.store.db import Database
@@ -103,6 +104,24 @@ async def test_same_dedupe_key_is_one_action_until_it_finishes(database: Databas
     failed = await queue.fail(after.id, "no such user")
     assert failed.dedupe_key is None
     assert (await enqueue(queue, "ack:alice:101"))[1]
+
+
+async def test_a_bulk_action_of_150_incidents_is_queued_once_on_every_database(database: Database) -> None:
+    """The double-click key stays short however many incidents a bulk action names (Postgres checks lengths)."""
+    queue = ActionQueue(database)
+    numbers = [str(10000 + n) for n in range(150)]
+    actor = Actor("U1", "Alice", "alice")
+    key = click_key(Verb.ACK, actor, ",".join(numbers))
+    first, _ = await queue.enqueue(
+        verb=Verb.ACK, vo_username="alice", slack_user_id="U1", slack_name="Alice", incidents=numbers,
+        payload={"note": None}, reply={}, dedupe_key=key,
+    )  # fmt: skip
+    again, made = await queue.enqueue(
+        verb=Verb.ACK, vo_username="alice", slack_user_id="U1", slack_name="Alice", incidents=numbers,
+        payload={"note": None}, reply={}, dedupe_key=click_key(Verb.ACK, actor, ",".join(numbers)),
+    )  # fmt: skip
+    assert (again.id, made, len(first.incidents)) == (first.id, False, 150)
+    assert click_key(Verb.ACK, actor, ",".join(numbers[:-1])) != key
 
 
 async def test_concurrent_enqueues_with_one_key_make_one_row(database: Database) -> None:
