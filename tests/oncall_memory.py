@@ -32,19 +32,26 @@ class MemorySeen:
         self.rows[key] = Seen(after, asked_at)
         return True
 
-    async def release(self, key: str, users: str) -> None:
-        if (row := self.rows.get(key)) is not None and row.users == users:
-            self.rows[key] = Seen("", row.asked_at)
+    async def give_back(self, key: str, took: Seen, back: Seen | None) -> None:
+        if self.rows.get(key) == took:
+            if back is None:
+                del self.rows[key]
+            else:
+                self.rows[key] = back
 
 
 class RecordingHandoffs:
     def __init__(self) -> None:
         self.posted: list[tuple[str, Handoff]] = []
         self.refuse: dict[str, str] = {}  # channel -> Slack's refusal
+        self.fail: set[str] = set()  # channels whose next post times out
 
     async def handoff(self, channel: str, handoff: Handoff) -> None:
         if channel in self.refuse:
             raise PostRefused(channel, self.refuse[channel])
+        if channel in self.fail:
+            self.fail.discard(channel)
+            raise TimeoutError("Slack did not answer")
         self.posted.append((channel, handoff))
 
 
@@ -52,7 +59,7 @@ class RecordingGroups:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[str, ...]]] = []
         self.members: dict[str, tuple[str, ...]] = {}
-        self.refuse: list[GroupRefused] = []  # the next calls raise these, in order
+        self.refuse: list[Exception] = []  # the next calls raise these, in order (GroupRefused: Slack refused)
 
     async def set_members(self, group: str, slack_users: Sequence[str]) -> None:
         self.calls.append((group, tuple(slack_users)))
@@ -64,9 +71,16 @@ class RecordingGroups:
 class FixedIncidents:
     def __init__(self, *incidents: Incident) -> None:
         self.incidents = list(incidents)
+        self.read: float | None = 1.0  # when the incidents were read; None: never
+        self.fail = False
 
     async def latest(self) -> list[Incident]:
+        if self.fail:
+            raise ConnectionError("the database went away")
         return self.incidents
+
+    def asked_at(self) -> float | None:
+        return self.read
 
 
 class FixedPeople:

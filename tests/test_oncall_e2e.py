@@ -91,11 +91,9 @@ async def test_the_oncall_webhook_nudges_one_read_and_a_garbage_body_is_still_40
     options = {"VOBOT_WEBHOOK_TOKEN": TOKEN, "VOBOT_ONCALL_INTERVAL": "0"}  # 0: only from webhooks
     async with running_bot(tmp_path, config=setup(state), state=state, **options) as bot:
         watch = bot.vobot.core.oncall
-        watch.gather = 0.01
+        watch.gather = watch.gap = 0.01  # the webhook's path here, not the gap (tests/test_oncall_core.py)
         await watch.check(time.time())
         clock.now += HOUR
-        stop = asyncio.Event()
-        running = asyncio.create_task(watch.run(stop))
         calls = oncall_reads(bot)
         async with httpx.AsyncClient(base_url=bot.url) as client:
             hook = "/victorops/webhook"
@@ -104,9 +102,13 @@ async def test_the_oncall_webhook_nudges_one_read_and_a_garbage_body_is_still_40
                 await client.post(hook, params={"token": TOKEN}, json={"ONCALL.USER": "bob.martinez"}),
             ]
             garbage = await client.post(hook, params={"token": TOKEN}, json={"hello": "world"})
+            no_phase = await client.post(hook, params={"token": TOKEN}, json={"INCIDENT_NUMBER": "7"})
         assert [a.status_code for a in answers] == [200, 200]
         assert answers[0].text == "Accepted: who is on call is read again soon.\n"
         assert garbage.status_code == 400 and "not an incident event" in garbage.text
+        assert no_phase.status_code == 400
+        stop = asyncio.Event()
+        running = asyncio.create_task(watch.run(stop))  # both nudges are in before the loop reads
         await bot.until(lambda: handoffs(bot), within=5)
         stop.set()
         await running

@@ -82,6 +82,12 @@ def test_the_slack_fake_keeps_user_groups_and_refuses_as_slack_does() -> None:
         ({"hello": "world"}, None, False),
         ({"hello": "world"}, "incident", False),
         ({"CALLS": 3, "ON": 1}, None, False),
+        ({"onCallUser": "ivan"}, None, True),
+        ({"STATE.ONCALL_USERS": "ivan"}, None, True),
+        ({"action_callback": "x"}, None, False),  # words, not letters: no ON-CALL in these
+        ({"function_call": "x"}, None, False),
+        ({"data": {"callOn": 1, "BACKOFF_CALLS": 2}}, None, False),
+        ({"INCIDENT.INCIDENT_ID": "7"}, None, False),
     ],
 )
 def test_an_on_call_event_is_named_by_the_url_or_its_keys(

@@ -3,7 +3,7 @@ which replica handles a change (bot.core.oncall)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.oncall import Seen
@@ -36,8 +36,12 @@ class OnCallSeen:
             )
             return bool(getattr(result, "rowcount", 0))
 
-    async def release(self, key: str, users: str) -> None:
+    async def give_back(self, key: str, took: Seen, back: Seen | None) -> None:
+        mine = (OnCallSeenRow.key == key, OnCallSeenRow.users == took.users, OnCallSeenRow.asked_at == took.asked_at)
         async with self._db.session() as session:
-            await session.execute(
-                update(OnCallSeenRow).where(OnCallSeenRow.key == key, OnCallSeenRow.users == users).values(users="")
-            )
+            if back is None:
+                await session.execute(delete(OnCallSeenRow).where(*mine))
+            else:
+                await session.execute(
+                    update(OnCallSeenRow).where(*mine).values(users=back.users, asked_at=back.asked_at)
+                )
