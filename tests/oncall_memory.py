@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core.oncall import GroupRefused, Handoff, Seen
+from bot.core.oncall import Handoff, Seen
 from bot.core.refusals import PostRefused
 from bot.victorops.models import Incident, Named, OnCallEntry, OnCallPolicy, TeamOnCall, UsernameRef
 

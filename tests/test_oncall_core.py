@@ -391,6 +391,6 @@ async def test_stop_ends_the_loop_during_a_nudge_s_wait() -> None:
 
 def test_a_big_rotation_is_clipped_to_fit_a_section() -> None:
     on = tuple(f"user.number.{n:03}" for n in range(300))
-    text, blocks = handoff_message(Handoff(Named(name="Ops", slug=OPS), on, on, ()), Names(), "/vo")
+    _, blocks = handoff_message(Handoff(Named(name="Ops", slug=OPS), on, on, ()), Names(), "/vo")
     line = blocks[0]["text"]["text"]
     assert len(line) <= 3000 and " more (was " in line and line.endswith(" more)")

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 from bot.victorops.models import Incident, Phase, parse_phase
@@ -202,6 +203,6 @@ def oncall_event(body: Mapping[str, Any], kind: str | None) -> bool:
         return True
     for key in flatten(body):
         words = key_words(key)
-        if _ONCALL_WORDS.intersection(words) or _ONCALL_PAIRS.intersection(zip(words, words[1:], strict=False)):
+        if _ONCALL_WORDS.intersection(words) or _ONCALL_PAIRS.intersection(pairwise(words)):
             return True
     return False
