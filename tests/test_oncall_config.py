@@ -46,6 +46,11 @@ def test_oncall_groups_are_team_slugs_to_user_group_ids(tmp_path: Path) -> None:
         ({"Ops": "S0OPS"}, "oncall_groups.Ops (key): 'Ops' is not a VictorOps team slug (like team-AbCdEfGhIjKlMnOp"),
         ({"team-AbCd": "#ops-oncall"}, "oncall_groups.team-AbCd: '#ops-oncall' is not a Slack user group ID"),
         ({"team-AbCd": "U0ALICE"}, "oncall_groups.team-AbCd: 'U0ALICE' is not a Slack user group ID"),
+        (  # the group would follow each team in turn, changing at every read
+            {"team-AbCd": "S0OPS", "team-EfGh": "S0OPS"},
+            "oncall_groups: user group S0OPS is given to team-AbCd and team-EfGh; give each team its own user group",
+        ),
+        ({"team-AbCd": "S0A", "team-abcd": "S0B"}, "oncall_groups: teams team-AbCd and team-abcd are one team"),
     ],
 )
 def test_a_bad_key_or_value_is_one_line_naming_it_and_the_file(tmp_path: Path, groups: object, line: str) -> None:
@@ -56,11 +61,34 @@ def test_a_bad_key_or_value_is_one_line_naming_it_and_the_file(tmp_path: Path, g
     assert problem.startswith(f"{path}: {line}")
 
 
+def test_a_handoff_feed_without_teams_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    path = write(tmp_path, {"feeds": [{"channel": "C0OPS", "filter": {"routing_keys": ["db"]}, "handoff": True}]})
+    with pytest.raises(ConfigError) as raised:
+        load_app_config(path)
+    [problem] = raised.value.problems
+    assert problem.startswith(f"{path}: feeds[0]: handoff needs filter.teams: ")
+    teams = write(tmp_path, {"feeds": [{"channel": "C0OPS", "filter": {"teams": ["Ops"]}, "handoff": True}]})
+    assert load_app_config(teams).feeds[0].handoff
+
+
+@pytest.mark.parametrize("seconds", ["1", "14.5"])
+def test_an_oncall_interval_is_0_or_at_least_15_seconds(seconds: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(VOBOT_ONCALL_INTERVAL=seconds)
+    [problem] = raised.value.problems
+    assert problem.startswith(f"VOBOT_ONCALL_INTERVAL: {seconds} is too short: 0 (read who is on call only when")
+    assert "at least 15 seconds" in problem
+    assert load_settings(VOBOT_ONCALL_INTERVAL="15").oncall_interval == 15.0
+
+
 def test_the_cli_exits_2_on_a_bad_group(tmp_path: Path) -> None:
     with running(SimConfig()) as fakes:
         done = check(tmp_path, fakes, {"oncall_groups": {"x": "S0OPS"}})
+        shared = check(tmp_path, fakes, {"oncall_groups": {"team-AbCd": "S0OPS", "team-EfGh": "S0OPS"}})
     assert done.returncode == 2, done.stdout + done.stderr
     assert "oncall_groups.x (key): 'x' is not a VictorOps team slug" in done.stdout + done.stderr
+    assert shared.returncode == 2, shared.stdout + shared.stderr
+    assert "oncall_groups: user group S0OPS is given to team-AbCd and team-EfGh" in shared.stdout + shared.stderr
 
 
 def test_check_names_the_unlinked_people_on_call_for_a_group(tmp_path: Path) -> None:
