@@ -304,6 +304,12 @@ class AppConfig(StrictModel):
         Field(default_factory=dict)
     )
 
+    @property
+    def watches_oncall(self) -> bool:
+        """Whether anything follows who is on call: a feed with handoffs, or an on-call user group. Feeds from
+        `/vo subscribe` never post handoffs, so the file decides."""
+        return bool(self.oncall_groups) or any(feed.handoff for feed in self.feeds)
+
     @field_validator("oncall_groups")
     @classmethod
     def _one_team_per_group(cls, groups: dict[str, str]) -> dict[str, str]:

@@ -394,3 +394,14 @@ def test_a_big_rotation_is_clipped_to_fit_a_section() -> None:
     _, blocks = handoff_message(Handoff(Named(name="Ops", slug=OPS), on, on, ()), Names(), "/vo")
     line = blocks[0]["text"]["text"]
     assert len(line) <= 3000 and " more (was " in line and line.endswith(" more)")
+
+
+async def test_nothing_watching_who_is_on_call_reads_nothing() -> None:
+    stack = Stack(Feed("C0QUIET", teams=("Ops",)))
+    watch = OnCallWatch(
+        SharedOnCall(stack.vo.oncall_now, stack.snapshots, wall_clock=stack.clock), stack.seen, stack.feeds,
+        stack.incidents, stack.people, stack.slack, stack.groups, oncall_groups={}, interval=60.0, watching=False,
+    )  # fmt: skip
+    watch.nudge()
+    await asyncio.wait_for(watch.run(asyncio.Event()), 1.0)  # returns at once: no loop at all
+    assert stack.reads() == 0

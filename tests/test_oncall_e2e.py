@@ -151,3 +151,20 @@ async def test_two_replicas_on_postgres_post_a_handoff_once_and_update_the_group
             assert "(was <@U0ALICE> and <@U0CAROL>)" in post.text
             updates = [c.params["users"] for c in slack.calls("usergroups.users.update")]
             assert updates == ["U0ALICE,U0CAROL", "U0BOB,U0ALICE"]  # first sight, then the change: once each
+
+
+async def test_without_handoff_feeds_or_groups_there_is_no_watch_and_no_on_call_webhook(tmp_path: Path) -> None:
+    clock = SimClock()
+    state = sim(clock)
+    config = {"feeds": [{"channel": CHANNEL, "filter": {"teams": ["Ops"]}}]}  # no handoff, no oncall_groups
+    async with running_bot(tmp_path, config=config, state=state, VOBOT_WEBHOOK_TOKEN=TOKEN) as bot:
+        watch = bot.vobot.core.oncall
+        assert not watch.watching
+        await asyncio.wait_for(watch.run(asyncio.Event()), 5)  # no loop: it returns at once
+        async with httpx.AsyncClient(base_url=bot.url) as client:
+            answer = await client.post("/victorops/webhook", params={"token": TOKEN, "kind": "oncall"}, json={})
+        assert answer.status_code == 400  # not taken as an on-call event: nothing would read it
+        assert oncall_reads(bot) == 0
+        await bot.driver.command("U0ALICE", CHANNEL, "oncall Ops")  # still answered, from the directory
+        assert "Ops" in texts(await bot.reply("U0ALICE"))
+        assert oncall_reads(bot) == 1

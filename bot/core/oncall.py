@@ -258,6 +258,7 @@ class OnCallWatch:
         *,
         oncall_groups: Mapping[str, str],
         interval: float,
+        watching: bool = True,
         on_read: Callable[[list[TeamOnCall]], None] = lambda _: None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -271,6 +272,7 @@ class OnCallWatch:
         self._groups = groups
         self.oncall_groups = dict(oncall_groups)  # team slug -> Slack user group ID
         self.interval = interval
+        self.watching = watching  # some feed wants handoffs, or some group follows on-call: else no read at all
         self._on_read = on_read  # the directory's on-call, so `/vo oncall` shows this answer without a call
         self._sleep = sleep
         self.refusals = Refusals(now)
@@ -418,8 +420,8 @@ class OnCallWatch:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop`: a read every interval (the first one interval after start), and soon after a nudge;
-        an interval of 0 reads only when nudged."""
-        while True:
+        an interval of 0 reads only when nudged. Nothing when nothing watches who is on call."""
+        while self.watching:
             nudged = await self._wait(stop)
             if stop.is_set():
                 return
