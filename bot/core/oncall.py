@@ -20,7 +20,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
@@ -198,18 +198,18 @@ def group_reports(
     teams: Sequence[TeamOnCall],
     linked: set[str],
     refused: Mapping[str, str] | None = None,
-    listed: Collection[str] | None = None,
+    listed: Mapping[str, str] | None = None,
 ) -> list[GroupReport]:
     """Each group (team slug -> group) as of `teams`: who on call no Slack user is (`linked`: lower-case
     usernames), and what is wrong (`refused`: group -> Slack's refusal at its last update). A team absent from
-    `teams` is one VictorOps does not list, unless `listed` (lower-case slugs of VictorOps' teams) names it:
+    `teams` is one VictorOps does not list, unless `listed` (VictorOps' teams: lower-case slug -> name) names it:
     then nobody is on call for it."""
     found = []
     by_slug = {t.team.slug.lower(): t for t in teams}
     for slug, group in oncall_groups.items():
         team = by_slug.get(slug.lower())
         if team is None and listed is not None and slug.lower() in listed:
-            team = TeamOnCall(team=Named(slug=slug))
+            team = TeamOnCall(team=Named(name=listed[slug.lower()], slug=slug))
         if team is None:
             found.append(GroupReport(group, slug, (), "no_team"))
             continue
