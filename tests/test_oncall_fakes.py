@@ -9,6 +9,7 @@ import pytest
 from bot.sim.server import ServerThread
 from bot.sim.slack import SlackError, SlackWorkspace
 from bot.sim.victorops import SimConfig, SimState, build_app
+from bot.slack.sentences import group_refusal
 from bot.victorops.webhook import oncall_event
 
 
@@ -94,3 +95,8 @@ def test_an_on_call_event_is_named_by_the_url_or_its_keys(
     body: dict[str, object], kind: str | None, oncall: bool
 ) -> None:
     assert oncall_event(body, kind) is oncall
+
+
+def test_a_slack_error_code_with_braces_is_quoted_not_formatted() -> None:
+    assert group_refusal("odd_{code}", "S0OPS") == "Slack refused to update user group S0OPS (odd_{code})"
+    assert group_refusal("missing_scope", "S0OPS").startswith("vobot lacks the usergroups:write scope")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.core.feed import Feed
-from bot.core.oncall import OnCallWatch, SharedOnCall
+from bot.core.oncall import OnCallWatch, Seen, SharedOnCall
 from bot.store.db import Database
 from bot.store.oncall import OnCallSeen
 from bot.store.snapshots import Snapshots
@@ -25,6 +25,21 @@ async def test_the_compare_and_set_decides_once(database: Database) -> None:
     assert sorted(moved) == [False, False, False, True]
     assert not await replicas[0].claim(OPS, '["ivan"]', '["heidi"]', 15.0)  # an older answer never wins
     assert (await replicas[1].all())[OPS].users == '["ivan"]'
+
+
+async def test_a_claim_is_given_back_only_while_the_row_holds_what_this_replica_wrote(database: Database) -> None:
+    mine, other = OnCallSeen(database), OnCallSeen(database)
+    assert await mine.claim(OPS, None, '["heidi"]', 10.0)
+    assert await mine.claim(OPS, '["heidi"]', '["ivan"]', 20.0)
+    await mine.give_back(OPS, Seen('["ivan"]', 20.0), Seen('["heidi"]', 10.0))  # the post failed: redo it
+    assert (await other.all())[OPS] == Seen('["heidi"]', 10.0)
+    assert await other.claim(OPS, '["heidi"]', '["ivan"]', 20.0)  # the next read, on any replica, redoes it
+    assert await other.claim(OPS, '["ivan"]', '["judy"]', 30.0)
+    await mine.give_back(OPS, Seen('["ivan"]', 20.0), Seen('["heidi"]', 10.0))  # too late: moved on meanwhile
+    assert (await other.all())[OPS] == Seen('["judy"]', 30.0)
+    assert await mine.claim("S0OPS", None, "{}", 10.0)
+    await mine.give_back("S0OPS", Seen("{}", 10.0), None)  # a first sight given back leaves no row
+    assert "S0OPS" not in await other.all()
 
 
 async def together(database: Database, replicas: list[OnCallWatch]) -> None:
