@@ -302,14 +302,14 @@ class OnCallWatch:
                 continue
             if team not in answer.teams:
                 log.warning("VictorOps no longer lists team %s in who is on call: taken as nobody", team.team.slug)
-            handoff = Handoff(team.team, tuple(team.usernames), tuple(json.loads(before.users)), None)
+            was = tuple(json.loads(before.users))
             try:
-                handoff = Handoff(handoff.team, handoff.on, handoff.was, await self._open(team.team))
-                done = await self._post(handoff, took.users)
-            except Exception:
+                handoff = Handoff(team.team, tuple(team.usernames), was, await self._open(team.team))
+                posted = await self._post(handoff, took.users)
+            except Exception:  # the database, drawing the summary
                 log.exception("handoff of %s failed", team.team.slug)
-                done = False
-            if not done:  # the next read, on any replica, posts it again
+                posted = False
+            if not posted:  # the next read, on any replica, posts it again
                 await self._seen.give_back(team.team.slug, took, before)
                 continue
             handoffs.append(handoff)
