@@ -4,6 +4,7 @@ team's last seen on-call, an older answer never wins), and Slack as the watch se
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from bot.core.oncall import Handoff, Seen
 from bot.core.refusals import PostRefused
@@ -23,14 +24,24 @@ class MemorySeen:
     async def all(self) -> dict[str, Seen]:
         return dict(self.rows)
 
-    async def claim(self, key: str, before: str | None, after: str, asked_at: float) -> bool:
+    async def claim(self, key: str, before: str | None, after: str, asked_at: float, pending_at: float | None) -> bool:
         row = self.rows.get(key)
         if (before is None) != (row is None):
             return False
         if row is not None and (row.users != before or row.asked_at > asked_at):
             return False
-        self.rows[key] = Seen(after, asked_at)
+        self.rows[key] = Seen(after, asked_at, before, pending_at)
         return True
+
+    async def retake(self, key: str, held: Seen, at: float) -> bool:
+        if self.rows.get(key) != held:
+            return False
+        self.rows[key] = replace(held, pending_at=at)
+        return True
+
+    async def done(self, key: str, took: Seen) -> None:
+        if self.rows.get(key) == took:
+            self.rows[key] = Seen(took.users, took.asked_at)
 
     async def give_back(self, key: str, took: Seen, back: Seen | None) -> None:
         if self.rows.get(key) == took:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.feed import Feed
-from bot.core.oncall import GroupRefused, Handoff, OnCallWatch, SharedOnCall
+from bot.core.oncall import STALE, GroupRefused, Handoff, OnCallWatch, Seen, SharedOnCall
 from bot.slack.handoff import handoff_message
 from bot.slack.names import Names
 from bot.victorops.models import Incident, Named, PagedPolicy, Phase
@@ -124,8 +124,8 @@ async def test_an_older_answer_never_takes_the_team_back() -> None:
     stack = Stack(HANDOFF)
     await stack.watch.check()
     seen = stack.seen.rows[OPS]
-    assert not await stack.seen.claim(OPS, seen.users, '["someone"]', seen.asked_at - 1)
-    assert not await stack.seen.claim(OPS, '["nobody"]', '["someone"]', seen.asked_at + 1)
+    assert not await stack.seen.claim(OPS, seen.users, '["someone"]', seen.asked_at - 1, None)
+    assert not await stack.seen.claim(OPS, '["nobody"]', '["someone"]', seen.asked_at + 1, None)
 
 
 def test_the_handoff_message_mentions_the_linked_names_the_others_and_shows_the_oldest_three() -> None:
@@ -278,7 +278,7 @@ async def test_a_post_that_times_out_gives_the_claim_back_and_the_next_read_post
     [handoff] = await stack.watch.check()
     assert handoff.was == ("heidi",)
     assert [c for c, _ in stack.slack.posted] == ["C0OPS", "C0OPS2"]  # not twice in the channel that got it
-    assert stack.seen.rows[OPS].users == '["ivan.petrov"]'
+    assert stack.seen.rows[OPS] == Seen('["ivan.petrov"]', stack.clock.now)  # done: no longer pending
 
 
 async def test_a_database_error_building_the_summary_gives_the_claim_back() -> None:
@@ -405,3 +405,27 @@ async def test_nothing_watching_who_is_on_call_reads_nothing() -> None:
     watch.nudge()
     await asyncio.wait_for(watch.run(asyncio.Event()), 1.0)  # returns at once: no loop at all
     assert stack.reads() == 0
+
+
+async def test_a_replica_that_crashed_between_claim_and_post_is_taken_over_once_when_stale() -> None:
+    stack = Stack(HANDOFF, groups={OPS: "S0OPS"})
+    await stack.watch.check()
+    stack.rotate(("ivan.petrov",))
+    stack.slack.fail.add("C0OPS")  # stands in for the crash: the claim is made, the post never lands...
+    crashed = stack.replica()
+    stack.seen.give_back = no_give_back  # type: ignore[method-assign]  # ...and nothing is given back
+    await crashed.check()
+    assert stack.seen.rows[OPS].pending_at == stack.clock.now and stack.seen.rows[OPS].was == '["heidi"]'
+    stack.clock.now += stack.interval
+    assert await stack.replica().check() == []  # pending, but not stale yet: its replica may still post
+    stack.clock.now += STALE
+    replicas = [stack.replica(), stack.replica()]
+    handled = [await r.check() for r in replicas]
+    assert [[h.was for h in found] for found in handled] == [[("heidi",)], []]  # once, and it says who was
+    assert [c for c, _ in stack.slack.posted] == ["C0OPS"]
+    assert stack.seen.rows[OPS].pending_at is None
+    assert stack.groups.members == {"S0OPS": ("U0IVAN",)}
+
+
+async def no_give_back(key: str, took: Seen, back: Seen | None) -> None:
+    return None

@@ -6,9 +6,11 @@ shared through the database (a named snapshot, as the incident view shares its o
 lookup call per interval. Which replica handles a change is decided by a compare-and-set on the team's last seen
 on-call (`SeenStore.claim`): only the winner posts the handoffs and updates the group. The first time a team is
 seen there is no "was": it is recorded without a post, and its group is brought in step. A team seen before and
-now absent from the answer is taken as nobody on call. When the post or the group update fails for a reason that
-may pass (not Slack's refusal), the winner gives its claim back (`SeenStore.give_back`), so the next read, on any
-replica, does it again; a crash between the claim and the post still loses that one handoff.
+now absent from the answer is taken as nobody on call. A claim is pending until its post (or group update) is
+done: when that fails for a reason that may pass (not Slack's refusal), the winner gives the claim back
+(`SeenStore.give_back`), so the next read, on any replica, does it again; when the winner crashed in between, the
+claim is taken over once it is `STALE`, by one replica. A crash after the post and before it is marked done
+posts it twice, `STALE` later.
 
 VictorOps' `Any-On-Call` webhook (its body is UNCONFIRMED) only `nudge`s the watch: the read decides.
 """
@@ -21,7 +23,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 SNAPSHOT = "oncall"
 FRESH = 0.9  # of the interval: a shared answer this much younger than the interval serves a replica's read
 DIRECTORY_AGE = 60.0  # seconds: as old as the directory's own on-call cache allows
+STALE = 300.0  # seconds after which a pending claim (its replica crashed, or hangs) is taken over
 NUDGE_GATHER = 2.0  # seconds a nudge waits for the rest of a burst of on-call webhooks before reading
 # seconds at least between two nudged reads, on all replicas together: the oldest spec allows oncall/current once
 # a minute, so a storm of webhooks is one lookup call a minute
@@ -118,6 +121,8 @@ def canonical(usernames: Sequence[str]) -> str:
 class Seen:
     users: str  # `canonical`
     asked_at: float
+    was: str | None = None  # `users` before the claim, while it is pending
+    pending_at: float | None = None  # wall clock of the claim, until its post or update is done; None: done
 
 
 class SeenStore(Protocol):
@@ -125,9 +130,18 @@ class SeenStore(Protocol):
 
     async def all(self) -> dict[str, Seen]: ...
 
-    async def claim(self, key: str, before: str | None, after: str, asked_at: float) -> bool:
+    async def claim(self, key: str, before: str | None, after: str, asked_at: float, pending_at: float | None) -> bool:
         """True for the one replica that moves `key` (a team slug, or a user group ID) from `before` (None: never
-        seen) to `after`, and only when `asked_at` is not older than what is recorded."""
+        seen) to `after`, and only when `asked_at` is not older than what is recorded; pending (since
+        `pending_at`) until `done`, unless None."""
+        ...
+
+    async def retake(self, key: str, held: Seen, at: float) -> bool:
+        """True for the one replica that takes over the pending claim `held` (still as read), pending from `at`."""
+        ...
+
+    async def done(self, key: str, took: Seen) -> None:
+        """The claim `took` is carried out: no longer pending (if still held)."""
         ...
 
     async def give_back(self, key: str, took: Seen, back: Seen | None) -> None:
@@ -292,17 +306,15 @@ class OnCallWatch:
         teams = self._with_gone(answer.teams, seen)
         handoffs = []
         for team in teams:
-            took = Seen(canonical(team.usernames), answer.asked_at)
             before = seen.get(team.team.slug)
-            if before is not None and before.users == took.users:
-                continue
-            if not await self._seen.claim(team.team.slug, before.users if before else None, took.users, took.asked_at):
-                continue  # another replica handles it (or this answer is older than the one recorded)
-            if before is None:  # first sight has no "was": nothing to post
-                continue
+            took = await self._claim(
+                team.team.slug, before, canonical(team.usernames), answer.asked_at, before is not None
+            )
+            if took is None or took.pending_at is None:
+                continue  # nothing new, another replica handles it, or first sight (no "was": nothing to post)
             if team not in answer.teams:
                 log.warning("VictorOps no longer lists team %s in who is on call: taken as nobody", team.team.slug)
-            was = tuple(json.loads(before.users))
+            was = tuple(json.loads(took.was or "[]"))
             try:
                 handoff = Handoff(team.team, tuple(team.usernames), was, await self._open(team.team))
                 posted = await self._post(handoff, took.users)
@@ -310,11 +322,26 @@ class OnCallWatch:
                 log.exception("handoff of %s failed", team.team.slug)
                 posted = False
             if not posted:  # the next read, on any replica, posts it again
-                await self._seen.give_back(team.team.slug, took, before)
+                await self._seen.give_back(team.team.slug, took, Seen(took.was or "[]", took.asked_at))
                 continue
+            await self._seen.done(team.team.slug, took)
             handoffs.append(handoff)
         await self._keep_groups(teams, answer.asked_at, seen)
         return handoffs
+
+    async def _claim(self, key: str, before: Seen | None, users: str, asked_at: float, pending: bool) -> Seen | None:
+        """The claim this replica now holds on `key` for `users`, or None: a change from `before` (compare-and-set;
+        pending unless not `pending`), or a pending claim older than `STALE` (its replica crashed before finishing),
+        taken over by one replica."""
+        now = self._oncall.now()
+        if before is not None and before.users == users:
+            if before.pending_at is None or now - before.pending_at < STALE:
+                return None
+            return replace(before, pending_at=now) if await self._seen.retake(key, before, now) else None
+        at = now if pending else None
+        if not await self._seen.claim(key, before.users if before else None, users, asked_at, at):
+            return None  # another replica handles it (or this answer is older than the one recorded)
+        return Seen(users, asked_at, before.users if before else None, at)
 
     def _with_gone(self, teams: list[TeamOnCall], seen: Mapping[str, Seen]) -> list[TeamOnCall]:
         """The answer's teams, and every team seen before that the answer no longer lists, with nobody on call."""
@@ -386,14 +413,15 @@ class OnCallWatch:
             if (team := by_slug.get(slug.lower())) is None:
                 continue  # reported by `reports`
             members = tuple(dict.fromkeys(s for u in team.usernames if (s := slack_ids.get(u.lower()))))
-            took = Seen(json.dumps({"oncall": json.loads(canonical(team.usernames)), "members": members}), asked_at)
+            wanted = json.dumps({"oncall": json.loads(canonical(team.usernames)), "members": members})
             before = seen.get(group)
-            if before is not None and before.users == took.users:
+            if before is not None and before.users == wanted and before.pending_at is None:
                 self._refused.pop(group, None)  # in step (maybe set by another replica)
+            if (took := await self._claim(group, before, wanted, asked_at, True)) is None:
                 continue
-            if not await self._seen.claim(group, before.users if before else None, took.users, asked_at):
-                continue
-            if (why := await self._set(group, team, members)) is not None:
+            if (why := await self._set(group, team, members)) is None:
+                await self._seen.done(group, took)
+            else:
                 await self._seen.give_back(group, took, Seen(_refused(why), asked_at))
 
     async def _set(self, group: str, team: TeamOnCall, members: tuple[str, ...]) -> str | None:
