@@ -70,6 +70,9 @@ class NoIncidents:
     async def latest(self) -> list[Incident]:
         return []
 
+    def asked_at(self) -> float | None:
+        return 0.0  # read, and nothing open
+
 
 class People:
     async def slack_users(self) -> dict[str, str]:

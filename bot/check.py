@@ -3,8 +3,8 @@
 Costs: two Slack calls plus one per digest channel; VictorOps one lookup and one incidents call (a write
 that changes nothing, to tell a read-only key from a full one), and one more incidents call (a read) when that
 write gets a 403 that does not say why. Webhooks are only described: VictorOps calls us, not the other way.
-With `oncall_groups`, one more lookup (who is on call) and a read of the links, to name the people on call no
-Slack user is linked to.
+With `oncall_groups`, two more lookups (the teams, and who is on call) and a read of the links, to name the
+people on call no Slack user is linked to.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AppConfig, Settings
-from bot.core.identity import UNLINKED
+from bot.core.identity import linked_usernames
 from bot.core.oncall import group_reports
 from bot.slack.scopes import SCOPES
 from bot.slack.sentences import group_facts
@@ -44,11 +44,13 @@ async def run_checks(settings: Settings, config: AppConfig) -> list[Check]:
         *await check_database(settings),
         *await check_slack(settings, config),
         *await check_victorops(settings),
-        *check_webhooks(settings),
+        *check_webhooks(settings, config),
+        *check_oncall_sources(settings, config),
         *await check_oncall_groups(settings, config),
     ]
 
 
+GROUPS_SCOPE = "usergroups:write"
 OFF_HINT = 'VOBOT_WEBHOOK_TOKEN turns them on: README, "Live feed"'
 
 
@@ -61,7 +63,7 @@ def _polling(settings: Settings) -> str:
     return f"polling every {settings.poll_interval:g} s" if settings.poll_interval else "polling off"
 
 
-def check_webhooks(settings: Settings) -> list[Check]:
+def check_webhooks(settings: Settings, config: AppConfig) -> list[Check]:
     """With a token, how to set VictorOps up to call us (no call is made); without, nothing: the VictorOps line
     says webhooks are off."""
     if settings.webhook_token is None:
@@ -73,7 +75,23 @@ def check_webhooks(settings: Settings) -> list[Check]:
         f"POST, content type application/json, URL https://<this bot's host>/victorops/webhook?token={token} "
         "(VOBOT_WEBHOOK_TOKEN in full)"
     )
+    if config.watches_oncall:
+        setup += (
+            "; for handoffs and on-call groups, another with event Any-On-Call and the same URL with &kind=oncall "
+            "added (who is on call is then read again within a minute)"
+        )
     return [Check("Webhooks", True, f"on ({polling}): {setup}")]
+
+
+def check_oncall_sources(settings: Settings, config: AppConfig) -> list[Check]:
+    """Handoffs or on-call groups with no way to learn who is on call: no reads, no webhook."""
+    if not config.watches_oncall or settings.oncall_interval or settings.webhook_token:
+        return []
+    detail = (
+        "VOBOT_ONCALL_INTERVAL is 0 and VOBOT_WEBHOOK_TOKEN is not set, so who is on call is never read: no "
+        "handoff is posted and no on-call group follows; set VOBOT_ONCALL_INTERVAL (default 60) or the token"
+    )
+    return [Check("On-call", True, detail, warning=True)]
 
 
 async def check_database(settings: Settings) -> list[Check]:
@@ -113,15 +131,18 @@ async def check_slack(settings: Settings, config: AppConfig) -> list[Check]:
     found = [Check("Slack", True, f"authenticated as @{auth.get('user')} in {auth.get('team')}")]
     granted = {s.strip() for s in (auth.headers.get("x-oauth-scopes") or "").split(",") if s.strip()}
     missing = sorted(set(SCOPES) - granted)
-    found.append(
-        Check("Slack scopes", True, f"all {len(SCOPES)} granted")
-        if not missing
-        else Check(
-            "Slack scopes",
-            False,
-            f"missing {', '.join(missing)}: add them under OAuth & Permissions (or from manifest.yml), then reinstall",
+    unused = [] if config.oncall_groups else [s for s in missing if s == GROUPS_SCOPE]  # only on-call groups use it
+    needed = [s for s in missing if s not in unused]
+    if needed:
+        detail = (
+            f"missing {', '.join(needed)}: add them under OAuth & Permissions (or from manifest.yml), then reinstall"
         )
-    )
+        found.append(Check("Slack scopes", False, detail))
+    elif unused:
+        detail = f"missing {GROUPS_SCOPE}, which only oncall_groups needs: add it (and reinstall) before using them"
+        found.append(Check("Slack scopes", True, detail, warning=True))
+    else:
+        found.append(Check("Slack scopes", True, f"all {len(SCOPES)} granted"))
     public = "chat:write.public" in granted
     for digest in config.digests:
         found.append(await check_channel(client, f"Digest {digest.name}", digest.channel, public))
@@ -194,33 +215,35 @@ async def check_writes(vo: VictorOpsClient) -> Check:
 
 
 async def check_oncall_groups(settings: Settings, config: AppConfig) -> list[Check]:
-    """Each on-call user group: its team exists, and who is on call for it is linked to a Slack user."""
+    """Each on-call user group: its team exists (VictorOps' team list says), and who is on call for it is linked to
+    a Slack user."""
     if not config.oncall_groups:
         return []
     vo = _client(settings)
     try:
+        listed = {team.slug.lower(): team.name for team in await vo.list_teams()}
         teams = await vo.oncall_now()
     except errors.VictorOpsError as exc:
-        return [Check("On-call groups", False, f"cannot read who is on call: {exc}")]
+        return [Check("On-call groups", False, f"cannot read the teams or who is on call: {exc}")]
     finally:
         await vo.aclose()
-    linked = {name.lower() for name in config.users.values()} | await _linked(settings)
+    linked = await _linked(settings, config)
     return [
         # a missing team fails; a group left as it is (nobody linked on call) or with people unlinked warns
         Check(f"On-call group {r.group}", r.problem != "no_team", group_facts(r, settings.command), True)
         if r.problem or r.unlinked
         else Check(f"On-call group {r.group}", True, f"everyone on call for {r.team} is linked to Slack")
-        for r in group_reports(config.oncall_groups, teams, linked)
+        for r in group_reports(config.oncall_groups, teams, linked, listed=listed)
     ]
 
 
-async def _linked(settings: Settings) -> set[str]:
-    """The VictorOps usernames linked from Slack in the database; none when it cannot be read (its own check
-    says why)."""
+async def _linked(settings: Settings, config: AppConfig) -> set[str]:
+    """The VictorOps usernames linked to Slack users (bot.core.identity); from the file alone when the database
+    cannot be read (its own check says why)."""
     db = Database(settings.database_url)
     try:
-        return {link.vo_username.lower() for link in await LinkStore(db).all() if link.source != UNLINKED}
+        return await linked_usernames(config.users, LinkStore(db))
     except Exception:
-        return set()
+        return {name.lower() for name in config.users.values()}
     finally:
         await db.dispose()

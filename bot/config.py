@@ -20,6 +20,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
@@ -57,6 +58,7 @@ def _comma_list(value: Any) -> Any:
 
 
 Rate = Annotated[RateSpec, NoDecode, BeforeValidator(_rate)]
+ONCALL_INTERVAL_MIN = 15  # seconds: a shorter VOBOT_ONCALL_INTERVAL would spend the lookup budget on one endpoint
 
 
 class Settings(BaseSettings):
@@ -94,6 +96,16 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
+
+    @field_validator("oncall_interval")
+    @classmethod
+    def _oncall_interval(cls, value: float) -> float:
+        if 0 < value < ONCALL_INTERVAL_MIN:
+            raise ValueError(
+                f"{value:g} is too short: 0 (read who is on call only when VictorOps' on-call webhook comes) or at "
+                f"least {ONCALL_INTERVAL_MIN} seconds (each read is a VictorOps lookup call)"
+            )
         return value
 
     @field_validator("database_url")
@@ -254,6 +266,15 @@ class FeedConfig(StrictModel):
     handoff: bool = False
     max_cards_per_minute: Annotated[int, BeforeValidator(check_max_cards)] = DEFAULT_MAX_CARDS_PER_MINUTE
 
+    @model_validator(mode="after")
+    def _handoff_has_teams(self) -> FeedConfig:
+        if self.handoff and not self.filter.teams:
+            raise ValueError(
+                "handoff needs filter.teams: a handoff says who went on call for a team, so name the teams "
+                "(slugs or names) whose handoffs this feed posts, or drop handoff"
+            )
+        return self
+
     def feed(self) -> Feed:
         return Feed(
             channel=self.channel,
@@ -282,6 +303,26 @@ class AppConfig(StrictModel):
     oncall_groups: dict[Annotated[str, AfterValidator(_team_slug)], Annotated[str, AfterValidator(_user_group)]] = (
         Field(default_factory=dict)
     )
+
+    @property
+    def watches_oncall(self) -> bool:
+        """Whether anything follows who is on call: a feed with handoffs, or an on-call user group. Feeds from
+        `/vo subscribe` never post handoffs, so the file decides."""
+        return bool(self.oncall_groups) or any(feed.handoff for feed in self.feeds)
+
+    @field_validator("oncall_groups")
+    @classmethod
+    def _one_team_per_group(cls, groups: dict[str, str]) -> dict[str, str]:
+        slugs: dict[str, list[str]] = {}  # lower-case slug -> as written
+        teams: dict[str, list[str]] = {}  # group -> the teams it is given to
+        for slug, group in groups.items():
+            slugs.setdefault(slug.lower(), []).append(slug)
+            teams.setdefault(group, []).append(slug)
+        problems = [f"teams {' and '.join(s)} are one team (case does not count)" for s in slugs.values() if len(s) > 1]
+        problems += [f"user group {g} is given to {' and '.join(t)}" for g, t in teams.items() if len(t) > 1]
+        if problems:  # the group would follow each team in turn, changing at every read
+            raise ValueError(f"{'; '.join(problems)}; give each team its own user group")
+        return groups
 
     @field_validator("users")
     @classmethod

@@ -419,6 +419,7 @@ async def build(settings: Settings, config: AppConfig) -> Vobot:
         side.usergroups,
         oncall_groups=config.oncall_groups,
         interval=settings.oncall_interval,
+        watching=config.watches_oncall,
         on_read=lookups.directory.oncall.set,
     )
     core = build_core(
@@ -536,8 +537,12 @@ def build_web(vobot: Vobot, bolt: AsyncApp | None) -> Starlette:
         signing_secret = secret.get_secret_value() if secret else ""
         edge = Edge(bolt, signing_secret, auth.team_id, vobot.store.seen, vobot.metrics)
     token = vobot.settings.webhook_token
+    watch = vobot.core.oncall
     webhook = Webhook(
-        token.get_secret_value() if token else None, vobot.sources.ingest, vobot.metrics, vobot.core.oncall.nudge
+        token.get_secret_value() if token else None,
+        vobot.sources.ingest,
+        vobot.metrics,
+        watch.nudge if watch.watching else None,  # on-call events only when something follows who is on call
     )
     return build_http_app(vobot.metrics, checks, edge, webhook)
 

@@ -14,7 +14,12 @@ from bot.slack.channels import ChannelAccess
 from tests.harness import CHANNEL, Bot, running_bot, texts
 
 ADMIN = "U0ADMIN1"
-FILE_FEED = {"channel": "C0DB", "filter": {"routing_keys": ["database"]}, "remind_acked": "off", "handoff": True}
+FILE_FEED = {
+    "channel": "C0DB",
+    "filter": {"routing_keys": ["database"], "teams": ["Database"]},
+    "remind_acked": "off",
+    "handoff": True,
+}
 
 
 @pytest.fixture
@@ -54,7 +59,7 @@ async def test_an_admin_subscribes_everyone_lists_and_the_admin_unsubscribes(bot
     listed = await say(bot, "U0ALICE", "subscriptions")
     lines = listed.splitlines()
     assert (
-        "<#C0DB> · route:database · reminders: unacknowledged after 15m, acknowledged off · handoffs · "
+        "<#C0DB> · route:database team:Database · reminders: unacknowledged after 15m, acknowledged off · handoffs · "
         "up to 10 cards a minute · configuration file" in lines
     )
     assert (

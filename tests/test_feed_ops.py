@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.check import check_webhooks
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import AppConfig, ConfigError, Settings, load_settings
 from bot.core.status import FeedState, StatusReport
 from bot.sim.slack import SlackWorkspace
 from bot.sim.victorops import SimState
@@ -21,7 +21,7 @@ TOKEN = "wh-7c9e3b1a5d2f"
 
 
 def test_check_says_how_to_set_webhooks_up_with_the_token_masked() -> None:
-    [check] = check_webhooks(Settings(VOBOT_WEBHOOK_TOKEN=TOKEN))
+    [check] = check_webhooks(Settings(VOBOT_WEBHOOK_TOKEN=TOKEN), AppConfig())
     line = check.line()
     assert line.startswith("ok    Webhooks: on (polling every 30 s, slower while webhooks arrive)")
     for step in (
@@ -32,7 +32,7 @@ def test_check_says_how_to_set_webhooks_up_with_the_token_masked() -> None:
     ):
         assert step in line
     assert TOKEN not in line and TOKEN[2:] not in line
-    assert check_webhooks(Settings()) == []
+    assert check_webhooks(Settings(), AppConfig()) == []
 
 
 @pytest.mark.parametrize("token", [None, TOKEN])

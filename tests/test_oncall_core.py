@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.core.feed import Feed
-from bot.core.oncall import GroupRefused, Handoff, OnCallWatch, SharedOnCall
+from bot.core.oncall import STALE, GroupRefused, Handoff, OnCallWatch, Seen, SharedOnCall
 from bot.slack.handoff import handoff_message
 from bot.slack.names import Names
 from bot.victorops.models import Incident, Named, PagedPolicy, Phase
@@ -123,8 +124,8 @@ async def test_an_older_answer_never_takes_the_team_back() -> None:
     stack = Stack(HANDOFF)
     await stack.watch.check()
     seen = stack.seen.rows[OPS]
-    assert not await stack.seen.claim(OPS, seen.users, '["someone"]', seen.asked_at - 1)
-    assert not await stack.seen.claim(OPS, '["nobody"]', '["someone"]', seen.asked_at + 1)
+    assert not await stack.seen.claim(OPS, seen.users, '["someone"]', seen.asked_at - 1, None)
+    assert not await stack.seen.claim(OPS, '["nobody"]', '["someone"]', seen.asked_at + 1, None)
 
 
 def test_the_handoff_message_mentions_the_linked_names_the_others_and_shows_the_oldest_three() -> None:
@@ -205,7 +206,7 @@ async def test_three_watchers_share_one_read_per_interval() -> None:
             stack.clock.now += 20.0 if offset else 0.0
             await replica.check()
         stack.clock.now += 20.0
-    assert stack.reads() <= 10
+    assert stack.reads() == 10  # the first replica of each interval reads; the other two take its answer
 
 
 async def test_the_run_loop_reads_every_interval_and_coalesces_nudges() -> None:
@@ -233,7 +234,7 @@ async def test_the_run_loop_reads_every_interval_and_coalesces_nudges() -> None:
     watch.nudge()
     watch.nudge()  # a burst of webhooks
     await until(lambda: len(slept) == 3)
-    assert slept == [60.0, 60.0, watch.gather]
+    assert slept == [60.0, 60.0, watch.gap - 1.0]  # nudged reads keep the gap after the last answer
     go.set()
     await until(lambda: bool(stack.slack.posted))
     assert stack.reads() == 2  # the two nudges read once, newer than the nudge though the last read is fresh
@@ -263,3 +264,168 @@ async def test_a_group_added_to_the_file_later_is_set_at_the_next_read() -> None
     stack.clock.now += stack.interval
     await stack.replica().check()  # restarted with the new file
     assert stack.groups.members == {"S0DB": ("U0DAVE",)}
+
+
+async def test_a_post_that_times_out_gives_the_claim_back_and_the_next_read_posts_it() -> None:
+    stack = Stack(HANDOFF, Feed("C0OPS2", teams=(OPS,), handoff=True))
+    await stack.watch.check()
+    stack.rotate(("ivan.petrov",))
+    stack.slack.fail.add("C0OPS2")
+    assert await stack.watch.check() == []
+    assert stack.seen.rows[OPS].users == '["heidi"]'  # given back
+    assert [c for c, _ in stack.slack.posted] == ["C0OPS"]
+    stack.clock.now += stack.interval
+    [handoff] = await stack.watch.check()
+    assert handoff.was == ("heidi",)
+    assert [c for c, _ in stack.slack.posted] == ["C0OPS", "C0OPS2"]  # not twice in the channel that got it
+    assert stack.seen.rows[OPS] == Seen('["ivan.petrov"]', stack.clock.now)  # done: no longer pending
+
+
+async def test_a_database_error_building_the_summary_gives_the_claim_back() -> None:
+    stack = Stack(HANDOFF)
+    await stack.watch.check()
+    stack.rotate(("ivan.petrov",))
+    stack.incidents.fail = True
+    assert await stack.watch.check() == []
+    assert stack.seen.rows[OPS].users == '["heidi"]'
+    stack.incidents.fail = False
+    stack.clock.now += stack.interval
+    other = stack.replica()  # any replica redoes it
+    assert [h.was for h in await other.check()] == [("heidi",)]
+    assert len(stack.slack.posted) == 1
+
+
+async def test_a_group_update_that_times_out_is_reported_on_every_replica_and_redone() -> None:
+    stack = Stack(groups={DB: "S0DB"})
+    stack.groups.refuse.append(TimeoutError("no answer"))
+    await stack.watch.check()
+    [report] = await stack.replica().reports(stack.vo.oncall, {"dave"})  # a replica that never tried
+    assert report.problem == "refused" and report.refusal == "Slack did not answer"
+    stack.clock.now += stack.interval
+    await stack.replica().check()
+    assert stack.groups.members == {"S0DB": ("U0DAVE",)}
+    [report] = await stack.watch.reports(stack.vo.oncall, {"dave"})
+    assert report.problem is None
+
+
+async def test_an_older_answer_held_by_a_replica_never_takes_the_team_back() -> None:
+    stack = Stack(HANDOFF)
+    await stack.watch.check()
+    stack.rotate(("ivan.petrov",))
+    await stack.watch.check()
+    late = Clock()
+    late.now = stack.clock.now - 30.0  # a replica whose answer is older than the one recorded
+    stack.vo.oncall = [team_oncall("Ops", OPS, "heidi"), team_oncall("Database", DB, "dave")]
+    behind = OnCallWatch(
+        SharedOnCall(stack.vo.oncall_now, None, wall_clock=late), stack.seen, stack.feeds, stack.incidents,
+        stack.people, stack.slack, stack.groups, oncall_groups={}, interval=60.0,
+    )  # fmt: skip
+    assert await behind.check() == []
+    assert stack.seen.rows[OPS].users == '["ivan.petrov"]'
+    assert len(stack.slack.posted) == 1
+
+
+async def test_a_storm_of_nudges_on_three_replicas_reads_once_per_gap() -> None:
+    stack = Stack(HANDOFF, interval=0.0)
+    replicas = [stack.watch, stack.replica(), stack.replica()]
+    for _ in range(60):  # five minutes, every replica nudged every five seconds
+        stack.clock.now += 5.0
+        for replica in replicas:
+            await replica.check(replica.nudged_after(stack.clock.now - 1.0), max_age=math.inf)
+    assert stack.reads() == 5  # at 5, 65, 125, 185 and 245 s
+    assert replicas[0].gap >= 60.0  # oncall/current is once a minute in the oldest spec
+
+
+async def test_a_team_gone_from_the_answer_is_nobody_on_call_and_its_group_is_left(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stack = Stack(HANDOFF, groups={OPS: "S0OPS"})
+    stack.vo.oncall = [team_oncall("Ops", OPS, "ivan.petrov"), team_oncall("Database", DB, "dave")]
+    await stack.watch.check()
+    caplog.set_level(logging.WARNING)
+    stack.vo.oncall = [team_oncall("Database", DB, "dave")]  # VictorOps omits a team with nobody on call
+    stack.clock.now += stack.interval
+    [handoff] = await stack.watch.check()
+    assert (handoff.on, handoff.was) == ((), ("ivan.petrov",))
+    text, _ = handoff_message(handoff, Names(), "/vo")
+    assert text.startswith("On call for *Ops*: nobody (was ivan.petrov)")
+    assert stack.groups.calls == [("S0OPS", ("U0IVAN",))]  # left as it is
+    assert "user group S0OPS left as it is: nobody is on call for Ops" in caplog.messages
+    stack.clock.now += stack.interval
+    assert await stack.replica().check() == []  # nobody still: nothing more
+    [report] = await stack.watch.reports(stack.vo.oncall, set())
+    assert report.problem == "nobody_on_call"
+
+
+async def test_open_incidents_never_read_are_not_known_yet_rather_than_nothing_open() -> None:
+    stack = Stack(HANDOFF)
+    stack.incidents.incidents, stack.incidents.read = [], None
+    await stack.watch.check()
+    stack.rotate(("ivan.petrov",))
+    [handoff] = await stack.watch.check()
+    assert handoff.open is None
+    text, _ = handoff_message(handoff, Names(), "/vo")
+    assert text.endswith("Open incidents for *Ops* not known yet.")
+
+
+async def test_stop_ends_the_loop_during_a_nudge_s_wait() -> None:
+    stack = Stack(HANDOFF)
+    forever = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        await forever.wait()
+
+    watch = OnCallWatch(
+        SharedOnCall(stack.vo.oncall_now, stack.snapshots, wall_clock=stack.clock), stack.seen, stack.feeds,
+        stack.incidents, stack.people, stack.slack, stack.groups, oncall_groups={}, interval=60.0, sleep=sleep,
+    )  # fmt: skip
+    stop = asyncio.Event()
+    running = asyncio.create_task(watch.run(stop))
+    watch.nudge()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    stop.set()
+    await asyncio.wait_for(running, 1.0)
+    assert stack.reads() == 0
+
+
+def test_a_big_rotation_is_clipped_to_fit_a_section() -> None:
+    on = tuple(f"user.number.{n:03}" for n in range(300))
+    _, blocks = handoff_message(Handoff(Named(name="Ops", slug=OPS), on, on, ()), Names(), "/vo")
+    line = blocks[0]["text"]["text"]
+    assert len(line) <= 3000 and " more (was " in line and line.endswith(" more)")
+
+
+async def test_nothing_watching_who_is_on_call_reads_nothing() -> None:
+    stack = Stack(Feed("C0QUIET", teams=("Ops",)))
+    watch = OnCallWatch(
+        SharedOnCall(stack.vo.oncall_now, stack.snapshots, wall_clock=stack.clock), stack.seen, stack.feeds,
+        stack.incidents, stack.people, stack.slack, stack.groups, oncall_groups={}, interval=60.0, watching=False,
+    )  # fmt: skip
+    watch.nudge()
+    await asyncio.wait_for(watch.run(asyncio.Event()), 1.0)  # returns at once: no loop at all
+    assert stack.reads() == 0
+
+
+async def test_a_replica_that_crashed_between_claim_and_post_is_taken_over_once_when_stale() -> None:
+    stack = Stack(HANDOFF, groups={OPS: "S0OPS"})
+    await stack.watch.check()
+    stack.rotate(("ivan.petrov",))
+    stack.slack.fail.add("C0OPS")  # stands in for the crash: the claim is made, the post never lands...
+    crashed = stack.replica()
+    stack.seen.give_back = no_give_back  # type: ignore[method-assign]  # ...and nothing is given back
+    await crashed.check()
+    assert stack.seen.rows[OPS].pending_at == stack.clock.now and stack.seen.rows[OPS].was == '["heidi"]'
+    stack.clock.now += stack.interval
+    assert await stack.replica().check() == []  # pending, but not stale yet: its replica may still post
+    stack.clock.now += STALE
+    replicas = [stack.replica(), stack.replica()]
+    handled = [await r.check() for r in replicas]
+    assert [[h.was for h in found] for found in handled] == [[("heidi",)], []]  # once, and it says who was
+    assert [c for c, _ in stack.slack.posted] == ["C0OPS"]
+    assert stack.seen.rows[OPS].pending_at is None
+    assert stack.groups.members == {"S0OPS": ("U0IVAN",)}
+
+
+async def no_give_back(key: str, took: Seen, back: Seen | None) -> None:
+    return None

@@ -91,11 +91,9 @@ async def test_the_oncall_webhook_nudges_one_read_and_a_garbage_body_is_still_40
     options = {"VOBOT_WEBHOOK_TOKEN": TOKEN, "VOBOT_ONCALL_INTERVAL": "0"}  # 0: only from webhooks
     async with running_bot(tmp_path, config=setup(state), state=state, **options) as bot:
         watch = bot.vobot.core.oncall
-        watch.gather = 0.01
+        watch.gather = watch.gap = 0.01  # the webhook's path here, not the gap (tests/test_oncall_core.py)
         await watch.check(time.time())
         clock.now += HOUR
-        stop = asyncio.Event()
-        running = asyncio.create_task(watch.run(stop))
         calls = oncall_reads(bot)
         async with httpx.AsyncClient(base_url=bot.url) as client:
             hook = "/victorops/webhook"
@@ -104,9 +102,13 @@ async def test_the_oncall_webhook_nudges_one_read_and_a_garbage_body_is_still_40
                 await client.post(hook, params={"token": TOKEN}, json={"ONCALL.USER": "bob.martinez"}),
             ]
             garbage = await client.post(hook, params={"token": TOKEN}, json={"hello": "world"})
+            no_phase = await client.post(hook, params={"token": TOKEN}, json={"INCIDENT_NUMBER": "7"})
         assert [a.status_code for a in answers] == [200, 200]
         assert answers[0].text == "Accepted: who is on call is read again soon.\n"
         assert garbage.status_code == 400 and "not an incident event" in garbage.text
+        assert no_phase.status_code == 400
+        stop = asyncio.Event()
+        running = asyncio.create_task(watch.run(stop))  # both nudges are in before the loop reads
         await bot.until(lambda: handoffs(bot), within=5)
         stop.set()
         await running
@@ -149,3 +151,20 @@ async def test_two_replicas_on_postgres_post_a_handoff_once_and_update_the_group
             assert "(was <@U0ALICE> and <@U0CAROL>)" in post.text
             updates = [c.params["users"] for c in slack.calls("usergroups.users.update")]
             assert updates == ["U0ALICE,U0CAROL", "U0BOB,U0ALICE"]  # first sight, then the change: once each
+
+
+async def test_without_handoff_feeds_or_groups_there_is_no_watch_and_no_on_call_webhook(tmp_path: Path) -> None:
+    clock = SimClock()
+    state = sim(clock)
+    config = {"feeds": [{"channel": CHANNEL, "filter": {"teams": ["Ops"]}}]}  # no handoff, no oncall_groups
+    async with running_bot(tmp_path, config=config, state=state, VOBOT_WEBHOOK_TOKEN=TOKEN) as bot:
+        watch = bot.vobot.core.oncall
+        assert not watch.watching
+        await asyncio.wait_for(watch.run(asyncio.Event()), 5)  # no loop: it returns at once
+        async with httpx.AsyncClient(base_url=bot.url) as client:
+            answer = await client.post("/victorops/webhook", params={"token": TOKEN, "kind": "oncall"}, json={})
+        assert answer.status_code == 400  # not taken as an on-call event: nothing would read it
+        assert oncall_reads(bot) == 0
+        await bot.driver.command("U0ALICE", CHANNEL, "oncall Ops")  # still answered, from the directory
+        assert "Ops" in texts(await bot.reply("U0ALICE"))
+        assert oncall_reads(bot) == 1

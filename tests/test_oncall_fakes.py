@@ -9,6 +9,7 @@ import pytest
 from bot.sim.server import ServerThread
 from bot.sim.slack import SlackError, SlackWorkspace
 from bot.sim.victorops import SimConfig, SimState, build_app
+from bot.slack.sentences import group_refusal
 from bot.victorops.webhook import oncall_event
 
 
@@ -82,9 +83,20 @@ def test_the_slack_fake_keeps_user_groups_and_refuses_as_slack_does() -> None:
         ({"hello": "world"}, None, False),
         ({"hello": "world"}, "incident", False),
         ({"CALLS": 3, "ON": 1}, None, False),
+        ({"onCallUser": "ivan"}, None, True),
+        ({"STATE.ONCALL_USERS": "ivan"}, None, True),
+        ({"action_callback": "x"}, None, False),  # words, not letters: no ON-CALL in these
+        ({"function_call": "x"}, None, False),
+        ({"data": {"callOn": 1, "BACKOFF_CALLS": 2}}, None, False),
+        ({"INCIDENT.INCIDENT_ID": "7"}, None, False),
     ],
 )
 def test_an_on_call_event_is_named_by_the_url_or_its_keys(
     body: dict[str, object], kind: str | None, oncall: bool
 ) -> None:
     assert oncall_event(body, kind) is oncall
+
+
+def test_a_slack_error_code_with_braces_is_quoted_not_formatted() -> None:
+    assert group_refusal("odd_{code}", "S0OPS") == "Slack refused to update user group S0OPS (odd_{code})"
+    assert group_refusal("missing_scope", "S0OPS").startswith("vobot lacks the usergroups:write scope")

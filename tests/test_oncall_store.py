@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.core.feed import Feed
-from bot.core.oncall import OnCallWatch, SharedOnCall
+from bot.core.oncall import OnCallWatch, Seen, SharedOnCall
 from bot.store.db import Database
 from bot.store.oncall import OnCallSeen
 from bot.store.snapshots import Snapshots
@@ -19,12 +19,40 @@ OPS = "team-OpsOpsOpsOpsOpsO"
 
 async def test_the_compare_and_set_decides_once(database: Database) -> None:
     replicas = [OnCallSeen(database) for _ in range(4)]
-    first = await asyncio.gather(*(r.claim(OPS, None, '["heidi"]', 10.0) for r in replicas))
+    first = await asyncio.gather(*(r.claim(OPS, None, '["heidi"]', 10.0, None) for r in replicas))
     assert sorted(first) == [False, False, False, True]
-    moved = await asyncio.gather(*(r.claim(OPS, '["heidi"]', '["ivan"]', 20.0) for r in replicas))
+    moved = await asyncio.gather(*(r.claim(OPS, '["heidi"]', '["ivan"]', 20.0, 20.0) for r in replicas))
     assert sorted(moved) == [False, False, False, True]
-    assert not await replicas[0].claim(OPS, '["ivan"]', '["heidi"]', 15.0)  # an older answer never wins
-    assert (await replicas[1].all())[OPS].users == '["ivan"]'
+    assert not await replicas[0].claim(OPS, '["ivan"]', '["heidi"]', 15.0, 15.0)  # an older answer never wins
+    assert (await replicas[1].all())[OPS] == Seen('["ivan"]', 20.0, '["heidi"]', 20.0)  # pending, with its "was"
+
+
+async def test_a_claim_is_given_back_only_while_the_row_holds_what_this_replica_wrote(database: Database) -> None:
+    mine, other = OnCallSeen(database), OnCallSeen(database)
+    assert await mine.claim(OPS, None, '["heidi"]', 10.0, None)
+    assert await mine.claim(OPS, '["heidi"]', '["ivan"]', 20.0, 21.0)
+    took = Seen('["ivan"]', 20.0, '["heidi"]', 21.0)
+    await mine.give_back(OPS, took, Seen('["heidi"]', 20.0))  # the post failed: redo it
+    assert (await other.all())[OPS] == Seen('["heidi"]', 20.0)
+    assert await other.claim(OPS, '["heidi"]', '["ivan"]', 20.0, 22.0)  # the next read, on any replica, redoes it
+    await mine.give_back(OPS, took, Seen('["heidi"]', 20.0))  # too late: claimed again meanwhile
+    assert (await other.all())[OPS].pending_at == 22.0
+    await other.done(OPS, Seen('["ivan"]', 20.0, '["heidi"]', 22.0))
+    assert (await mine.all())[OPS] == Seen('["ivan"]', 20.0)
+    assert await mine.claim("S0OPS", None, "{}", 10.0, 10.0)
+    await mine.give_back("S0OPS", Seen("{}", 10.0, None, 10.0), None)  # a first sight given back leaves no row
+    assert "S0OPS" not in await other.all()
+
+
+async def test_a_stale_pending_claim_is_taken_over_by_one_replica(database: Database) -> None:
+    replicas = [OnCallSeen(database) for _ in range(4)]
+    assert await replicas[0].claim(OPS, None, '["heidi"]', 10.0, None)
+    assert await replicas[0].claim(OPS, '["heidi"]', '["ivan"]', 20.0, 20.0)  # ... and that replica dies
+    held = (await replicas[1].all())[OPS]
+    won = await asyncio.gather(*(r.retake(OPS, held, 400.0) for r in replicas[1:]))
+    assert sorted(won) == [False, False, True]
+    assert not await replicas[0].retake(OPS, held, 401.0)  # the row moved on: what was read is gone
+    assert (await replicas[0].all())[OPS] == Seen('["ivan"]', 20.0, '["heidi"]', 400.0)
 
 
 async def together(database: Database, replicas: list[OnCallWatch]) -> None:

@@ -174,6 +174,12 @@ def same_email(a: str | None, b: str | None) -> bool:
     return bool(a and b and email_key(a) and email_key(a) == email_key(b))
 
 
+async def linked_usernames(static_users: Mapping[str, str], links: LinkRepository) -> set[str]:
+    """Every VictorOps username some Slack user acts as (lower case): the file's `users`, then the links."""
+    stored = {link.vo_username for link in await links.all() if link.source != UNLINKED}
+    return {name.lower() for name in [*static_users.values(), *stored]}
+
+
 class Identity:
     def __init__(
         self,
@@ -227,8 +233,7 @@ class Identity:
 
     async def linked_usernames(self) -> set[str]:
         """Every VictorOps username some Slack user acts as (lower case)."""
-        stored = {link.vo_username for link in await self._links.all() if link.source != UNLINKED}
-        return {name.lower() for name in [*self._static.values(), *stored]}
+        return await linked_usernames(self._static, self._links)
 
     async def slack_users(self) -> dict[str, str]:
         """VictorOps username (lower case) -> the Slack user linked to it, for naming people in messages."""

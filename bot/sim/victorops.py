@@ -81,6 +81,9 @@ class SimConfig:
     # On-call that changes by itself: every this many seconds of `clock`, each policy's on-call passes to the
     # next member of its team (None: only POST /_sim/oncall changes it).
     rotate_every: float | None = None
+    # GET /oncall/current leaves out a team with nobody on call (UNCONFIRMED: the reference shows teams with
+    # people only); False: such a team is listed with an empty `oncallNow`.
+    oncall_omits_empty: bool = False
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1234,6 +1237,7 @@ def oncall_current(state: SimState, request: ApiRequest) -> Json:
                 ],
             }
             for team in directory.teams
+            if not state.config.oncall_omits_empty or any(p.team == team and p.on_call for p in directory.policies)
         ]
     }
 

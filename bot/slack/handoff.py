@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.oncall import Handoff
 from bot.slack.blocks import Block, card, check_message, phase_counts
 from bot.slack.names import Names
-from bot.slack.sentences import handoff_line, handoff_open
+from bot.slack.sentences import handoff_line, handoff_open, handoff_unknown
 from bot.slack.slack_errors import post_message
 from bot.victorops.models import Incident
 
@@ -27,8 +27,13 @@ def handoff_message(handoff: Handoff, names: Names, command: str) -> tuple[str, 
     """Pure: the fallback text and the blocks."""
     team = handoff.team.name or handoff.team.slug
     line = handoff_line(team, [names.user(u) for u in handoff.on], [names.user(u) for u in handoff.was])
-    shown = sorted(handoff.open, key=oldest_first)[:OLDEST]
-    summary = handoff_open(team, handoff.team.slug, phase_counts(handoff.open), len(shown), len(handoff.open), command)
+    opened = handoff.open or ()
+    shown = sorted(opened, key=oldest_first)[:OLDEST]
+    summary = (
+        handoff_open(team, handoff.team.slug, phase_counts(opened), len(shown), len(opened), command)
+        if handoff.open is not None
+        else handoff_unknown(team)
+    )
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=line)).to_dict(),
         ContextBlock(elements=[MarkdownTextObject(text=summary)]).to_dict(),

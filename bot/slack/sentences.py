@@ -307,16 +307,29 @@ def paused_reply(paused: Paused, command: str) -> str:
 # ---- who is on call: handoff posts and on-call user groups ------------------------------------------------
 
 
+PEOPLE_CHARS = 1200  # of names one list of `people` shows; past that, how many more (a section holds 3000)
+
+
 def people(rendered: Sequence[str]) -> str:
-    """ "@ivan", "@ivan and @judy", "@a, @b and @c"; "nobody" for none."""
+    """ "@ivan", "@ivan and @judy", "@a, @b and @c"; "nobody" for none; a long list's first names and how many
+    more."""
     if not rendered:
         return "nobody"
-    return rendered[0] if len(rendered) == 1 else f"{', '.join(rendered[:-1])} and {rendered[-1]}"
+    shown = list(rendered[:1])
+    for name in rendered[1:]:
+        if sum(len(n) + 2 for n in shown) + len(name) > PEOPLE_CHARS:
+            return f"{', '.join(shown)} and {len(rendered) - len(shown)} more"
+        shown.append(name)
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
 
 
 def handoff_line(team: str, on: Sequence[str], was: Sequence[str]) -> str:
     """The first line of a handoff post; the names already rendered (mentions, or escaped names)."""
     return f"On call for *{escape(team)}*: {people(on)} (was {people(was)})"
+
+
+def handoff_unknown(team: str) -> str:
+    return f"Open incidents for *{escape(team)}* not known yet."
 
 
 def handoff_open(team: str, slug: str, counts: str, shown: int, total: int, command: str) -> str:
@@ -340,8 +353,8 @@ GROUP_REFUSALS = {
 
 def group_refusal(code: str, group: str) -> str:
     """Why Slack refused `usergroups.users.update`, and what to do."""
-    known = GROUP_REFUSALS.get(code)
-    return (known or "Slack refused to update user group {group} (" + code + ")").format(group=group)
+    known = GROUP_REFUSALS.get(code) or "Slack refused to update user group {group} ({code})"
+    return known.format(group=group, code=code)  # the code is a value, never part of the template
 
 
 GROUP_PROBLEMS = {

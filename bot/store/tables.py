@@ -303,3 +303,5 @@ class OnCallSeenRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)  # a team slug, or a Slack user group ID
     users: Mapped[str] = mapped_column(Text)
     asked_at: Mapped[float]  # epoch seconds of the answer it came from: an older answer never wins
+    was: Mapped[str | None] = mapped_column(Text)  # `users` before this claim, while it is pending
+    pending_at: Mapped[float | None]  # epoch seconds of the claim, until its post or update is done; NULL: done

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 from bot.victorops.models import Incident, Phase, parse_phase
@@ -184,13 +185,24 @@ def parse(body: Mapping[str, Any]) -> Incident:
 
 # VictorOps' on-call webhooks (`Any-On-Call`, `On-Call`, `Off-Call`) have no documented body (reference §6a),
 # so none is trusted: one that is no incident event counts as an on-call event when the URL says so
-# (`kind=oncall`, which the admin adds) or a key of it names on-call or off-call (`ONCALL.USER`, `on_call`,
-# `OFF-CALL`...). It only makes vobot read `oncall/current` again; that answer decides.
-_ONCALL_WORDS = ("ONCALL", "OFFCALL")
+# (`kind=oncall`, which the admin adds) or a key of it names on-call or off-call as words (`ONCALL.USER`,
+# `on_call`, `OFF-CALL`, `onCall`...; not `action_callback`). It only makes vobot read `oncall/current` again;
+# that answer decides.
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")  # words of a key: split on `.`, `_`, `-` and camelCase
+_ONCALL_WORDS = {"ONCALL", "OFFCALL"}
+_ONCALL_PAIRS = {("ON", "CALL"), ("OFF", "CALL")}
+
+
+def key_words(key: str) -> list[str]:
+    """ "ONCALL.USER" -> ONCALL, USER; "onCallUser" -> ON, CALL, USER; "action_callback" -> ACTION, CALLBACK."""
+    return [word.upper() for word in _WORDS.findall(key)]
 
 
 def oncall_event(body: Mapping[str, Any], kind: str | None) -> bool:
     if (kind or "").strip().lower() == "oncall":
         return True
-    keys = (re.sub(r"[^A-Z]", "", key.upper()) for key in flatten(body))
-    return any(word in key for key in keys for word in _ONCALL_WORDS)
+    for key in flatten(body):
+        words = key_words(key)
+        if _ONCALL_WORDS.intersection(words) or _ONCALL_PAIRS.intersection(pairwise(words)):
+            return True
+    return False
