@@ -1,5 +1,6 @@
 """oncall_seen: who was last seen on call per team and what each on-call user group was set to, so one replica
-handles each change
+handles each change; a claim is pending (`pending_at`) until its handoff is posted or its group set, with the
+on-call it replaced (`was`), so a replica that crashed in between is taken over
 
 Revision ID: 0012
 Revises: 0011
@@ -23,6 +24,8 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("users", sa.Text(), nullable=False),
         sa.Column("asked_at", sa.Double(), nullable=False),
+        sa.Column("was", sa.Text(), nullable=True),
+        sa.Column("pending_at", sa.Double(), nullable=True),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_oncall_seen")),
     )
 
