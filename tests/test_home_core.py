@@ -74,6 +74,13 @@ async def test_paging_acknowledged_teams_and_counts() -> None:
     assert [(t.team.slug, t.oncall, t.triggered, t.acked) for t in facts.teams] == [("team-ops", ("alice",), 1, 2)]
 
 
+async def test_paged_but_acknowledged_by_someone_else_is_in_neither_list() -> None:
+    finder, _, _ = setup(incident("7", Phase.ACKED, paged=("bob",), by="alice"), incident("8", Phase.ACKED, by="BOB"))
+    facts = await finder.facts(BOB)
+    assert facts.paging == ()  # no longer paging anyone: alice acknowledged it
+    assert [i.incident_number for i in facts.acked] == ["8"]
+
+
 async def test_an_unlinked_person_has_only_who_they_are_and_costs_nothing() -> None:
     finder, vo, _ = setup(incident("1", Phase.UNACKED, paged=("bob",)))
     facts = await finder.facts("U0NOBODY")

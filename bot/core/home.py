@@ -56,9 +56,8 @@ class HomeFinder:
         if username is None:
             return HomeFacts(slack_user_id, None)
         incidents = await self._view.open()
-        mine = IncidentFilter(involving=username).select(incidents)
-        paging = tuple(i for i in mine if i.current_phase is Phase.UNACKED and username in i.paged_users)
-        acked = tuple(i for i in mine if i.current_phase is Phase.ACKED)
+        paging = tuple(i for i in incidents if i.current_phase is Phase.UNACKED and pages(i, username))
+        acked = tuple(i for i in incidents if i.current_phase is Phase.ACKED and acked_by(i, username))
         try:  # the cache's fetch is shielded: giving up waiting leaves it running
             teams = await asyncio.wait_for(self._directory.teams_of(username), self._teams_wait)
         except TimeoutError:
@@ -66,6 +65,16 @@ class HomeFinder:
         oncall = await self._directory.oncall_by_team() if teams else {}
         found = tuple(team_facts(t, oncall.get(t.slug, []), incidents) for t in teams)
         return HomeFacts(slack_user_id, username, paging, acked, found)
+
+
+def pages(incident: Incident, username: str) -> bool:
+    return username.lower() in (u.lower() for u in incident.paged_users)
+
+
+def acked_by(incident: Incident, username: str) -> bool:
+    """Whether `username` (case aside) made the acknowledgement: paged and acknowledged by someone else is not."""
+    ack = incident.last_transition(Phase.ACKED)
+    return ack is not None and (ack.by or "").lower() == username.lower()
 
 
 def team_facts(team: Team, oncall: Sequence[str], incidents: Sequence[Incident]) -> TeamFacts:
