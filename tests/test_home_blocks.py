@@ -66,7 +66,13 @@ def test_nothing_paging_and_no_team_are_said() -> None:
 
 
 def test_teams_not_known_yet_say_so() -> None:
-    assert "press Refresh in a minute" in text(home_view(HomeFacts("U0BOB", "bob", teams=None), "/vo", NAMES))
+    assert "press Refresh in a minute" in text(home_view(HomeFacts("U0BOB", "bob", teams_pending=True), "/vo", NAMES))
+
+
+def test_teams_known_so_far_are_shown_with_more_still_loading_and_on_call_unknown() -> None:
+    ops = TeamFacts(Team(name="Ops", slug="team-ops"), None, triggered=1, acked=0)
+    shown = text(home_view(HomeFacts("U0BOB", "bob", teams=(ops,), teams_pending=True), "/vo", NAMES))
+    assert "*Ops* — on call: not known right now · 1 triggered" in shown and "press Refresh in a minute" in shown
 
 
 def test_the_notice_says_what_just_happened_at_the_top() -> None:

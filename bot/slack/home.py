@@ -24,7 +24,7 @@ from bot.core.home import HomeFacts, TeamFacts
 from bot.slack.blocks import NO_NAMES, Block, card, clip
 from bot.slack.mrkdwn import escape
 from bot.slack.names import Names
-from bot.slack.sentences import TEAMS_PENDING
+from bot.slack.sentences import NO_TEAMS, ONCALL_UNKNOWN, TEAMS_PENDING
 from bot.victorops.models import Incident
 
 MAX_HOME_BLOCKS = 100  # Slack's limit for a view
@@ -50,7 +50,7 @@ def home_view(
     who = names.full_names.get(facts.vo_username.lower())
     named = f"*{escape(facts.vo_username)}*" + (f" ({escape(who)})" if who else "")
     top.append(_section(f"You are {named} in VictorOps.", "home-who"))
-    teams = _teams(facts.teams, names)
+    teams = _teams(facts.teams, facts.teams_pending, names)
     end = [DividerBlock().to_dict(), *teams, *_refresh()]
     room = MAX_HOME_BLOCKS - len(top) - len(end) - 2 * SECTION_FRAME
     paging, room = _cards(facts.paging, room, names, "Paging you", f"`{command} ack mine` acknowledges them all.")
@@ -82,19 +82,20 @@ def _cards(incidents: Sequence[Incident], room: int, names: Names, title: str, h
     return blocks, room
 
 
-def _teams(teams: Sequence[TeamFacts] | None, names: Names) -> list[Block]:
-    if teams is None:
-        return [_section(f"*Your teams*\n{TEAMS_PENDING}", "home-teams")]
+def _teams(teams: Sequence[TeamFacts], pending: bool, names: Names) -> list[Block]:
     if not teams:
-        return [_section("*Your teams*\nYou are in no VictorOps team.", "home-teams")]
+        return [_section(f"*Your teams*\n{TEAMS_PENDING if pending else NO_TEAMS}", "home-teams")]
     lines = [_team_line(t, names) for t in teams[:MAX_TEAMS]]
     if len(teams) > MAX_TEAMS:
         lines.append(f"…and {len(teams) - MAX_TEAMS} more teams.")
+    if pending:
+        lines.append(TEAMS_PENDING)
     return [_section(clip("\n".join(["*Your teams*", *lines]), 3000), "home-teams")]
 
 
 def _team_line(team: TeamFacts, names: Names) -> str:
-    oncall = ", ".join(names.user(u) for u in team.oncall[:10]) or "nobody"
+    known = team.oncall
+    oncall = ONCALL_UNKNOWN if known is None else ", ".join(names.user(u) for u in known[:10]) or "nobody"
     counts = [f"{n} {label}" for n, label in ((team.triggered, "triggered"), (team.acked, "acknowledged")) if n]
     return f"• *{escape(team.team.name)}* — on call: {oncall} · {', '.join(counts) or 'no open incidents'}"
 
