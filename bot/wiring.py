@@ -390,6 +390,7 @@ class Vobot:
     sources: Sources
 
     async def aclose(self) -> None:
+        await self.slack_side.homes.drain()  # the App Home redraws that are due, before the clients close
         await self.vo.aclose()
         await self.store.db.dispose()
 

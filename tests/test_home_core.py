@@ -81,11 +81,14 @@ async def test_paged_but_acknowledged_by_someone_else_is_in_neither_list() -> No
     assert [i.incident_number for i in facts.acked] == ["8"]
 
 
-async def test_an_unlinked_person_has_only_who_they_are_and_costs_nothing() -> None:
+async def test_an_unlinked_person_has_only_who_they_are_and_their_open_reads_what_a_linked_home_does() -> None:
     finder, vo, _ = setup(incident("1", Phase.UNACKED, paged=("bob",)))
     facts = await finder.facts("U0NOBODY")
     assert facts.vo_username is None and facts.paging == () and facts.teams == ()
-    assert vo.calls == []
+    calls = sorted(vo.calls)  # so that their home right after they link (a cached draw) is complete
+    assert calls == sorted([("list",), ("teams",), ("members", "team-ops"), ("members", "team-web"), ("oncall",)])
+    await finder.facts(BOB)
+    assert sorted(vo.calls) == calls
 
 
 async def test_opening_again_while_fresh_costs_no_call_and_members_are_fetched_once_an_hour() -> None:

@@ -62,28 +62,28 @@ class HomeFinder:
 
     async def facts(self, slack_user_id: str, *, cached: bool = False) -> HomeFacts:
         """What the home shows; `cached`: only what is already known here (a redraw nobody asked for spends no
-        VictorOps call), else reads that are due are made, the slow ones waited for only `teams_wait`."""
+        VictorOps call), else the reads that are due are made, the slow ones waited for only `teams_wait`: for
+        an unlinked person too, so that the redraw after they link (cached) shows all of it."""
         username = await self._identity.vo_username(slack_user_id)
-        if username is None:
-            return HomeFacts(slack_user_id, None)
         if cached:
             incidents = [i for i in await self._view.latest() if i.current_phase is not Phase.RESOLVED]
+            oncall = self._known_oncall()
         else:
             incidents = await self._view.open()
             await self._wait(self._directory.members.load(), "the team members")
+            oncall = await self._wait(self._directory.oncall_by_team(), "who is on call")
+        if username is None:
+            return HomeFacts(slack_user_id, None)
         paging = tuple(i for i in incidents if i.current_phase is Phase.UNACKED and pages(i, username))
         acked = tuple(i for i in incidents if i.current_phase is Phase.ACKED and acked_by(i, username))
         teams, pending = self._directory.teams_of(username)
-        oncall = (await self._oncall(cached)) if teams else {}
         found = tuple(team_facts(t, oncall, incidents) for t in teams)
         return HomeFacts(slack_user_id, username, paging, acked, found, pending)
 
-    async def _oncall(self, cached: bool) -> dict[str, list[str]] | None:
-        """Team slug -> usernames on call, or None when not known (not read yet, slow, or failing)."""
-        if cached:
-            known = self._directory.oncall.peek()
-            return None if known is None else {t.team.slug: t.usernames for t in known}
-        return await self._wait(self._directory.oncall_by_team(), "who is on call")
+    def _known_oncall(self) -> dict[str, list[str]] | None:
+        """Team slug -> usernames on call as last read, or None before the first read."""
+        known = self._directory.oncall.peek()
+        return None if known is None else {t.team.slug: t.usernames for t in known}
 
     async def _wait(self, read: Awaitable[T], what: str) -> T | None:
         """The read's answer, or None when it takes longer than `teams_wait` or fails: a home is drawn anyway.
