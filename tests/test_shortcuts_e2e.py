@@ -13,6 +13,7 @@ from bot.sim.slack import View
 from bot.sim.victorops import SimConfig, SimState
 from bot.slack.blocks import ActionId
 from bot.slack.listeners.shortcuts import CREATE, CREATE_FROM_MESSAGE, prefill
+from bot.victorops.client import INCIDENTS_PATH
 from bot.victorops.limits import RateSpec
 from tests.harness import CHANNEL, OFF, Bot, running_bot, texts
 
@@ -161,3 +162,19 @@ async def test_a_queued_create_is_told_privately_and_its_card_lands_in_the_threa
         assert "Queued" in texts(queued) and not [m for m in bot.slack.messages(CHANNEL) if m.thread_ts]
         card = await bot.until(lambda: next((m for m in bot.slack.messages(CHANNEL) if m.thread_ts), None), within=8)
         assert f"inc-{created(bot, 'Queue is backing up')}" in json.dumps(card.blocks)
+
+
+async def test_a_queued_create_that_fails_is_told_privately_not_in_the_thread(tmp_path: Path) -> None:
+    state = SimState(SimConfig(incidents=RateSpec.parse("1/3s"), reporting=OFF, lookups=OFF))
+    async with running_bot(tmp_path, state=state, VICTOROPS_RATE_LIMIT="1/3s", VOBOT_BATCH_WINDOW="0") as bot:
+        message = bot.slack.user_says("U0BOB", CHANNEL, "Queue is backing up")
+        await bot.driver.message_shortcut(ALICE, message, CREATE_FROM_MESSAGE)
+        view = await create_modal(bot)
+        await bot.driver.command(ALICE, CHANNEL, "list")  # spends the window's one call
+        await bot.reply(ALICE)
+        bot.vo.fail_next("POST", INCIDENTS_PATH, status=400)
+        await bot.driver.submit_view(ALICE, view.id, {"summary": {"summary": "Queue is backing up"}})
+        assert "Queued" in texts(await bot.reply(ALICE, 1))
+        failed = await bot.reply(ALICE, 2, within=8)
+        assert "Your queued new incident was not sent" in texts(failed)
+        assert [m for m in bot.slack.messages(CHANNEL) if m.thread_ts] == []
