@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.sim.slack import View
+from bot.core.text import MAX_DETAILS, MAX_SUMMARY
+from bot.sim.slack import Message, View
 from bot.sim.victorops import SimConfig, SimState
 from bot.slack.blocks import ActionId
-from bot.slack.listeners.shortcuts import CREATE, CREATE_FROM_MESSAGE, prefill
+from bot.slack.listeners.shortcuts import CREATE, CREATE_FROM_MESSAGE, prefill, said
 from bot.victorops.client import INCIDENTS_PATH
 from bot.victorops.limits import RateSpec
 from tests.harness import CHANNEL, OFF, Bot, running_bot, texts
@@ -74,10 +75,68 @@ async def test_message_shortcut_prefills_the_modal_and_posts_the_card_in_the_thr
     assert f"inc-{number}" in json.dumps(reply.blocks) and f"Created #{number} for <@U0ALICE>." in texts(reply)
 
 
+def test_a_message_without_text_says_its_attachments_and_files() -> None:
+    alert = {"text": "", "bot_id": "B1", "attachments": [{"fallback": "CPU 97% on web-3", "color": "danger"}]}
+    assert said(alert) == "CPU 97% on web-3"
+    titled = {"attachments": [{"fallback": "x", "title": "Disk full", "text": "db-1 at 100%"}, "junk"]}
+    assert said(titled) == "Disk full\ndb-1 at 100%"
+    assert said({"text": " ", "files": [{"name": "trace.log"}, {"title": "Heap dump", "name": "h.bin"}]}) == (
+        "trace.log\nHeap dump"
+    )
+    assert said({"text": "typed", "attachments": [{"fallback": "ignored"}]}) == "typed"
+    summary, details = prefill(said({"attachments": [{"fallback": "y" * 9000}]}), "https://x.slack.com/p")
+    assert len(summary) <= MAX_SUMMARY and len(details) <= MAX_DETAILS
+
+
+async def shortcut_on(bot: Bot, message: Message, **changed: object) -> None:
+    """The message shortcut on `message` as Slack would send it with `changed` in its `message`."""
+    payload = bot.driver.message_shortcut_payload(ALICE, message, CREATE_FROM_MESSAGE)
+    payload["message"] |= changed
+    await bot.driver.post(f"payload={json.dumps(payload)}".replace("&", "%26").replace("+", "%2B"))
+
+
+async def test_a_bot_message_with_attachments_only_prefills_from_them(bot: Bot) -> None:
+    message = bot.slack.user_says("U0BOB", CHANNEL, "-")
+    await shortcut_on(bot, message, text="", bot_id="B0MON", attachments=[{"fallback": "[FIRING] api latency p99"}])
+    view = await create_modal(bot)
+    assert value(view, "summary") == "[FIRING] api latency p99"
+    assert (value(view, "details") or "").startswith("[FIRING] api latency p99\n\nFrom Slack: https://")
+
+
+async def test_a_file_only_message_prefills_its_file_names(bot: Bot) -> None:
+    message = bot.slack.user_says("U0BOB", CHANNEL, "-")
+    await shortcut_on(bot, message, text="", files=[{"id": "F1", "name": "stacktrace.txt"}])
+    view = await create_modal(bot)
+    assert value(view, "summary") == "stacktrace.txt"
+
+
+async def test_the_shortcut_on_a_thread_reply_posts_the_card_in_that_thread(bot: Bot) -> None:
+    parent = bot.slack.user_says("U0BOB", CHANNEL, "Payments look odd")
+    reply = bot.slack.user_says("U0BOB", CHANNEL, "Refunds failing too", thread_ts=parent.ts)
+    await bot.driver.message_shortcut(ALICE, reply, CREATE_FROM_MESSAGE)
+    view = await create_modal(bot)
+    assert value(view, "summary") == "Refunds failing too"
+    await bot.driver.submit_view(ALICE, view.id, {"summary": {"summary": "Refunds failing too"}})
+    number = await bot.until(lambda: next(
+        (str(i["incidentNumber"]) for i in bot.vo.incidents() if i["entityDisplayName"] == "Refunds failing too"), None
+    ))  # fmt: skip
+    card = await bot.until(lambda: next((m for m in bot.slack.messages(CHANNEL) if m.bot_id and m.thread_ts), None))
+    assert card.thread_ts == parent.ts and f"inc-{number}" in json.dumps(card.blocks)
+
+
+async def test_a_slow_permalink_does_not_let_the_trigger_expire(bot: Bot) -> None:
+    message = bot.slack.user_says("U0BOB", CHANNEL, "Search is down")
+    bot.slack.fail_next("chat.getPermalink", 429, retry_after=4)  # Slack's client would wait 4 s, then retry
+    await bot.driver.message_shortcut(ALICE, message, CREATE_FROM_MESSAGE)
+    view = await create_modal(bot)
+    assert value(view, "summary") == "Search is down" and "From Slack" not in (value(view, "details") or "")
+
+
 async def test_message_shortcut_where_vobot_cannot_post_says_so_and_still_creates(bot: Bot) -> None:
     message = bot.slack.user_says("U0BOB", "C0PRIV", "War room: payments down")
     await bot.driver.message_shortcut(ALICE, message, CREATE_FROM_MESSAGE)
     view = await create_modal(bot)
+    assert "From Slack" not in (value(view, "details") or "")  # Slack gives no permalink where vobot is not
     await bot.driver.submit_view(ALICE, view.id, {"summary": {"summary": "War room: payments down"}})
     await bot.until(lambda: any(i["entityDisplayName"] == "War room: payments down" for i in bot.vo.incidents()))
     told = await bot.reply(ALICE)
