@@ -29,6 +29,7 @@ from bot.victorops.models import Incident
 
 MAX_HOME_BLOCKS = 100  # Slack's limit for a view
 MAX_TEAMS = 20  # teams listed; past that, counted
+MAX_NOTICE = 2000  # characters of the notice at the top (a context element takes 3000)
 REFRESH = "home.refresh"  # the home's Refresh button (action_id)
 SECTION_FRAME = 3  # blocks around the cards of "Paging you" or "Acknowledged by you": divider, heading, last line
 
@@ -44,7 +45,7 @@ def home_view(
     `link_prompt` is shown, in place of everything else, to a person not linked to VictorOps."""
     top: list[Block] = [HeaderBlock(text="VictorOps on call").to_dict()]
     if notice:
-        top.append(_context(clip(notice, 2000), "home-notice"))
+        top.append(_context(clip_mrkdwn(notice, MAX_NOTICE), "home-notice"))
     if facts.vo_username is None:
         return _view([*top, *link_prompt, *_refresh()])
     who = names.full_names.get(facts.vo_username.lower())
@@ -56,6 +57,19 @@ def home_view(
     paging, room = _cards(facts.paging, room, names, "Paging you", f"`{command} ack mine` acknowledges them all.")
     acked, _ = _cards(facts.acked, room, names, "Acknowledged by you", f"`{command} list mine` lists them all.")
     return _view([*top, *paging, *acked, *end])
+
+
+def clip_mrkdwn(text: str, limit: int) -> str:
+    """`clip` for text escaped already: never cut inside a `<…>` (a mention, a link) or an `&…;` entity, which
+    Slack would show broken."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]
+    if (amp := cut.rfind("&")) > cut.rfind(";") and len(cut) - amp < len("&amp;"):
+        cut = cut[:amp]
+    return cut + "…"
 
 
 def home_failed(sentence: str) -> dict[str, Any]:

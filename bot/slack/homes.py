@@ -32,7 +32,7 @@ from bot.slack.linking import NotLinked, link_prompt
 from bot.slack.notify import reason
 from bot.slack.place import Place
 from bot.slack.responses import ResponseUrls
-from bot.slack.sentences import HOME_UNLINKED, NOT_IN_THREAD
+from bot.slack.sentences import HOME_UNLINKED, NOT_IN_DM, NOT_IN_THREAD
 from bot.victorops.limits import Clock
 
 log = logging.getLogger(__name__)
@@ -179,9 +179,10 @@ class OffMessage:
         except SlackApiError as exc:
             if reason(exc) not in NOT_IN_CHANNEL:
                 raise
-            told = [*sentence(NOT_IN_THREAD), *shown]
+            why = NOT_IN_DM if place.channel.startswith("D") else NOT_IN_THREAD  # a 1:1 between other people
+            told = [*sentence(why), *shown]
             hook = place.response_url
-            if not await self._hooks.post(hook, NOT_IN_THREAD, told, replace_original=False, response_type="ephemeral"):
+            if not await self._hooks.post(hook, why, told, replace_original=False, response_type="ephemeral"):
                 raise
 
 
