@@ -72,7 +72,8 @@ class Homes:
         self._clock = clock
         self._watched: OrderedDict[str, Watched] = OrderedDict()  # who opened their home, oldest first
         self._locks: dict[str, asyncio.Lock] = {}
-        self._due: dict[str, asyncio.Task[None]] = {}  # people whose home an action changed -> its redraw
+        self._due: set[str] = set()  # people whose home an action changed, a redraw on its way
+        self._redraws: set[asyncio.Task[None]] = set()
 
     def _watching(self, slack_user_id: str) -> Watched | None:
         """Their entry while they may still be looking (opened within `WATCH_FOR`), else forgotten."""
@@ -111,20 +112,25 @@ class Homes:
     def _mark_due(self, slack_user_id: str) -> None:
         """One redraw `delay` from now: what is marked due meanwhile is drawn by that same publish."""
         if slack_user_id not in self._due:
-            self._due[slack_user_id] = asyncio.create_task(self._redraw(slack_user_id))
+            self._due.add(slack_user_id)
+            task = asyncio.create_task(self._redraw(slack_user_id))
+            self._redraws.add(task)
+            task.add_done_callback(self._redraws.discard)
 
     async def _redraw(self, slack_user_id: str) -> None:
         try:
             await asyncio.sleep(self._delay)
-            del self._due[slack_user_id]  # an action from now on needs a redraw of its own
+        finally:
+            self._due.discard(slack_user_id)  # an action from now on needs a redraw of its own
+        try:
             await self._publish(slack_user_id, cached=True)
         except Exception as exc:
             log.warning("could not republish the App Home of %s: %s", slack_user_id, reason(exc))
 
     async def drain(self) -> None:
-        """Wait for the redraws that are due (on shutdown, before the clients close)."""
-        while self._due:
-            await asyncio.gather(*self._due.values())
+        """Wait for the redraws on their way (on shutdown, before the clients close)."""
+        while self._redraws:
+            await asyncio.gather(*self._redraws)
 
     async def _publish(self, slack_user_id: str, *, cached: bool) -> None:
         """Draw the person's home as known now (`cached`: without asking VictorOps) and publish it; one draw at a
