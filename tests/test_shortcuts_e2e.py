@@ -220,7 +220,10 @@ async def test_a_tampered_modal_token_is_refused(bot: Bot) -> None:
     assert bot.writes() == [] and bot.slack.messages("C0PAY") == []
 
 
-async def test_a_queued_create_is_told_privately_and_its_card_lands_in_the_thread(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fails", [False, True])
+async def test_a_queued_create_is_told_privately_and_only_its_card_lands_in_the_thread(
+    tmp_path: Path, fails: bool
+) -> None:
     state = SimState(SimConfig(incidents=RateSpec.parse("1/3s"), reporting=OFF, lookups=OFF))
     async with running_bot(tmp_path, state=state, VICTOROPS_RATE_LIMIT="1/3s", VOBOT_BATCH_WINDOW="0") as bot:
         message = bot.slack.user_says("U0BOB", CHANNEL, "Queue is backing up")
@@ -228,24 +231,16 @@ async def test_a_queued_create_is_told_privately_and_its_card_lands_in_the_threa
         view = await create_modal(bot)
         await bot.driver.command(ALICE, CHANNEL, "list")  # spends the window's one call
         await bot.reply(ALICE)
+        if fails:
+            bot.vo.fail_next("POST", INCIDENTS_PATH, status=400)
         await bot.driver.submit_view(ALICE, view.id, {"summary": {"summary": "Queue is backing up"}})
         queued = await bot.reply(ALICE, 1)
         assert "Queued" in texts(queued) and not [m for m in bot.slack.messages(CHANNEL) if m.thread_ts]
-        card = await bot.until(lambda: next((m for m in bot.slack.messages(CHANNEL) if m.thread_ts), None), within=8)
-        assert f"inc-{created(bot, 'Queue is backing up')}" in json.dumps(card.blocks)
-
-
-async def test_a_queued_create_that_fails_is_told_privately_not_in_the_thread(tmp_path: Path) -> None:
-    state = SimState(SimConfig(incidents=RateSpec.parse("1/3s"), reporting=OFF, lookups=OFF))
-    async with running_bot(tmp_path, state=state, VICTOROPS_RATE_LIMIT="1/3s", VOBOT_BATCH_WINDOW="0") as bot:
-        message = bot.slack.user_says("U0BOB", CHANNEL, "Queue is backing up")
-        await bot.driver.message_shortcut(ALICE, message, CREATE_FROM_MESSAGE)
-        view = await create_modal(bot)
-        await bot.driver.command(ALICE, CHANNEL, "list")  # spends the window's one call
-        await bot.reply(ALICE)
-        bot.vo.fail_next("POST", INCIDENTS_PATH, status=400)
-        await bot.driver.submit_view(ALICE, view.id, {"summary": {"summary": "Queue is backing up"}})
-        assert "Queued" in texts(await bot.reply(ALICE, 1))
-        failed = await bot.reply(ALICE, 2, within=8)
-        assert "Your queued new incident was not sent" in texts(failed)
-        assert [m for m in bot.slack.messages(CHANNEL) if m.thread_ts] == []
+        if fails:  # told privately in the channel, never in the thread everyone reads
+            assert "Your queued new incident was not sent" in texts(await bot.reply(ALICE, 2, within=8))
+            assert [m for m in bot.slack.messages(CHANNEL) if m.thread_ts] == []
+        else:
+            card = await bot.until(
+                lambda: next((m for m in bot.slack.messages(CHANNEL) if m.thread_ts), None), within=8
+            )
+            assert f"inc-{created(bot, 'Queue is backing up')}" in json.dumps(card.blocks)
