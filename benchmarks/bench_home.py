@@ -4,6 +4,8 @@ The real bot (its ASGI app over loopback, SQLite) with the VictorOps simulator a
 people open their Home tab in turn, the incident view fresh (one warm-up open first). Target: p99 < 500 ms and
 0 VictorOps calls during the opens. Baseline in the same run: `/vo list` from signed request to its ephemeral
 reply (a response URL post), 100 times, the same people.
+Then the first open with cold caches in an organisation of T teams (bob in all of them), with VictorOps' real
+lookup budget (15/minute): its latency, its VictorOps calls, and how many of bob's teams it shows.
 Run: .venv/bin/python benchmarks/bench_home.py
 """
 
@@ -14,12 +16,17 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
+from bot.core.directory import RESERVE
+from bot.sim.seed import Team
 from bot.sim.slack_driver import wait_for
-from bot.sim.stack import LocalStack, local_stack
+from bot.sim.stack import OFF, LocalStack, local_stack
+from bot.sim.victorops import LOOKUPS_LIMIT, SimConfig, SimState
 
 OPENS = 100
+TEAM_COUNTS = (5, 40)
 USERS = {"U0ALICE": "alice", "U0BOB": "bob.martinez", "U0CAROL": "cchen", "U0DAVE": "dave", "U0ADMIN1": "heidi"}
 CHANNEL = "C0OPS"
 
@@ -86,5 +93,26 @@ async def main() -> None:
     print(f"target p99 < 500 ms and 0 calls: {'met' if p99(opens) < 500 and vo_calls == 0 else 'NOT met'}")
 
 
+async def cold_open(teams: int) -> str:
+    """The first home bob opens, nothing cached, `teams` teams in VictorOps (bob in each)."""
+    state = SimState(SimConfig(incidents=OFF, reporting=OFF, lookups=LOOKUPS_LIMIT))
+    made = tuple(Team(f"Team {n}", f"team-bench-{n}", ("bob.martinez",)) for n in range(teams))
+    state.directory = replace(state.directory, teams=made)
+    with tempfile.TemporaryDirectory() as folder:
+        env = {"VICTOROPS_LOOKUP_RATE_LIMIT": str(LOOKUPS_LIMIT)}
+        async with local_stack(
+            Path(folder), state=state, config={"users": USERS, "email_matching": False}, **env
+        ) as stack:
+            took = await timed(lambda: stack.driver.open_home("U0BOB"), publish_at(stack, "U0BOB", 0))
+            calls = len(stack.vo.calls())
+            shown = str(stack.slack.calls("views.publish")[0].params.get("view", "")).count("Team ")
+    return (
+        f"first open, cold, {teams:>3} teams: {took * 1000:6.1f} ms, {calls} VictorOps calls, "
+        f"{shown}/{teams} of bob's teams shown (lookups {LOOKUPS_LIMIT}, {RESERVE} kept for clicks)"
+    )
+
+
 if __name__ == "__main__":
     asyncio.run(main())
+    for count in TEAM_COUNTS:
+        print(asyncio.run(cold_open(count)))

@@ -209,7 +209,7 @@ def build_lookups(
     settings: Settings, config: AppConfig, store: Store, vo: VictorOpsClient, slack: AsyncWebClient
 ) -> Lookups:
     oncall = SharedOnCall(vo.oncall_now, store.snapshots)
-    directory = Directory(vo, oncall=oncall.teams)
+    directory = Directory(vo, oncall=oncall.teams, lookup_room=vo.budgets[Family.LOOKUPS].remaining)
     identity = Identity(
         static_users=config.users,
         admins=[*config.admins, *settings.admins],
@@ -390,6 +390,7 @@ class Vobot:
     sources: Sources
 
     async def aclose(self) -> None:
+        await self.slack_side.homes.drain()  # the App Home redraws that are due, before the clients close
         await self.vo.aclose()
         await self.store.db.dispose()
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.core.home import HomeFacts, TeamFacts
 from bot.slack.blocks import ActionId
-from bot.slack.home import MAX_HOME_BLOCKS, REFRESH, home_failed, home_view
+from bot.slack.home import MAX_HOME_BLOCKS, MAX_NOTICE, REFRESH, clip_mrkdwn, home_failed, home_view
 from bot.slack.names import Names
 from bot.victorops.models import Incident, Phase, Team, Transition
 from tests.memory import NOW
@@ -66,7 +66,13 @@ def test_nothing_paging_and_no_team_are_said() -> None:
 
 
 def test_teams_not_known_yet_say_so() -> None:
-    assert "press Refresh in a minute" in text(home_view(HomeFacts("U0BOB", "bob", teams=None), "/vo", NAMES))
+    assert "press Refresh in a minute" in text(home_view(HomeFacts("U0BOB", "bob", teams_pending=True), "/vo", NAMES))
+
+
+def test_teams_known_so_far_are_shown_with_more_still_loading_and_on_call_unknown() -> None:
+    ops = TeamFacts(Team(name="Ops", slug="team-ops"), None, triggered=1, acked=0)
+    shown = text(home_view(HomeFacts("U0BOB", "bob", teams=(ops,), teams_pending=True), "/vo", NAMES))
+    assert "*Ops* — on call: not known right now · 1 triggered" in shown and "press Refresh in a minute" in shown
 
 
 def test_the_notice_says_what_just_happened_at_the_top() -> None:
@@ -107,3 +113,13 @@ def test_many_incidents_fill_the_view_and_the_rest_are_counted() -> None:
 def test_a_failure_is_one_sentence_and_refresh() -> None:
     view = home_failed("VictorOps is not answering right now; try again in a minute.")
     assert "VictorOps is not answering" in text(view) and actions(view) == [REFRESH] and view["type"] == "home"
+
+
+def test_a_long_notice_is_clipped_without_breaking_a_mention_or_an_entity() -> None:
+    assert clip_mrkdwn("ab <@U0BOB> cd", 8) == "ab …"
+    assert clip_mrkdwn("ab &amp; cd", 6) == "ab …"
+    assert clip_mrkdwn("ab &amp; cd", 10) == "ab &amp; …"
+    assert clip_mrkdwn("short", 10) == "short"
+    notice = "Acknowledged " + "<@U0BOB> &amp; " * 300
+    shown = home_view(HomeFacts("U0BOB", "bob"), "/vo", NAMES, notice=notice)["blocks"][1]["elements"][0]["text"]
+    assert len(shown) <= MAX_NOTICE and shown.endswith("&amp; …")

@@ -4,6 +4,7 @@ it, the Slack fake's views.publish recording what each person's home shows."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from bot.sim.slack import Json
 from bot.sim.stack import block_texts
 from bot.slack.blocks import ActionId
 from bot.slack.home import REFRESH
+from bot.slack.homes import WATCH_FOR
 from tests.harness import CHANNEL, Bot, running_bot
 
 BOB, ERIN = "U0BOB", "U0ERIN"
@@ -109,6 +111,35 @@ async def test_acknowledge_from_the_home_acks_and_republishes_it(bot: Bot) -> No
     home = await bot.until(lambda: (h := bot.slack.home(BOB)) and "Acknowledged by you." in text_of(h.body) and h.body)
     assert "*Paging you* (0)" in text_of(home) and "*Acknowledged by you* (2)" in text_of(home)
     assert number in cards(home)
+
+
+async def test_an_ack_from_the_home_publishes_it_once_more_and_a_burst_of_actions_once(bot: Bot) -> None:
+    homes = bot.vobot.slack_side.homes
+    await bot.driver.open_home(BOB)
+    await published(bot, BOB, 1)
+    number = paged(bot, "bob.martinez")[0]
+    await bot.driver.click_home(BOB, ActionId.ACK, json.dumps({"n": number}, separators=(",", ":")))
+    await bot.until(lambda: (h := bot.slack.home(BOB)) and "Acknowledged by you." in text_of(h.body))
+    await homes.drain()
+    assert len(bot.slack.publishes(BOB)) == 2  # the open, then one redraw with the answer as its notice
+    for _ in range(3):  # the audit records of a burst of actions
+        await homes.acted(BOB)
+    await homes.drain()
+    assert len(bot.slack.publishes(BOB)) == 3
+
+
+async def test_a_home_opened_long_ago_is_no_longer_republished(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    homes = bot.vobot.slack_side.homes
+    await bot.driver.open_home(BOB)
+    await published(bot, BOB, 1)
+    later = time.monotonic() + WATCH_FOR + 1
+    monkeypatch.setattr(homes, "_clock", lambda: later)
+    number = paged(bot, "bob.martinez")[0]
+    await bot.driver.command(BOB, CHANNEL, f"ack {number}")
+    await bot.until(lambda: bot.incident(number)["currentPhase"] == "ACKED")
+    await bot.reply(BOB)
+    await homes.drain()
+    assert len(bot.slack.publishes(BOB)) == 1
 
 
 async def test_refresh_redraws_the_home_with_what_changed(bot: Bot) -> None:

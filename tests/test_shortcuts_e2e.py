@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.sim.slack import View
+from bot.core.text import MAX_DETAILS, MAX_SUMMARY
+from bot.sim.slack import Message, SlackChannel, View
 from bot.sim.victorops import SimConfig, SimState
 from bot.slack.blocks import ActionId
-from bot.slack.listeners.shortcuts import CREATE, CREATE_FROM_MESSAGE, prefill
+from bot.slack.listeners.shortcuts import CREATE, CREATE_FROM_MESSAGE, prefill, said
+from bot.slack.sentences import NOT_IN_DM
+from bot.victorops.client import INCIDENTS_PATH
 from bot.victorops.limits import RateSpec
 from tests.harness import CHANNEL, OFF, Bot, running_bot, texts
 
@@ -73,16 +76,84 @@ async def test_message_shortcut_prefills_the_modal_and_posts_the_card_in_the_thr
     assert f"inc-{number}" in json.dumps(reply.blocks) and f"Created #{number} for <@U0ALICE>." in texts(reply)
 
 
+def test_a_message_without_text_says_its_attachments_and_files() -> None:
+    alert = {"text": "", "bot_id": "B1", "attachments": [{"fallback": "CPU 97% on web-3", "color": "danger"}]}
+    assert said(alert) == "CPU 97% on web-3"
+    titled = {"attachments": [{"fallback": "x", "title": "Disk full", "text": "db-1 at 100%"}, "junk"]}
+    assert said(titled) == "Disk full\ndb-1 at 100%"
+    assert said({"text": " ", "files": [{"name": "trace.log"}, {"title": "Heap dump", "name": "h.bin"}]}) == (
+        "trace.log\nHeap dump"
+    )
+    assert said({"text": "typed", "attachments": [{"fallback": "ignored"}]}) == "typed"
+    summary, details = prefill(said({"attachments": [{"fallback": "y" * 9000}]}), "https://x.slack.com/p")
+    assert len(summary) <= MAX_SUMMARY and len(details) <= MAX_DETAILS
+
+
+async def shortcut_on(bot: Bot, message: Message, **changed: object) -> None:
+    """The message shortcut on `message` as Slack would send it with `changed` in its `message`."""
+    payload = bot.driver.message_shortcut_payload(ALICE, message, CREATE_FROM_MESSAGE)
+    payload["message"] |= changed
+    await bot.driver.post(f"payload={json.dumps(payload)}".replace("&", "%26").replace("+", "%2B"))
+
+
+async def test_a_bot_message_with_attachments_only_prefills_from_them(bot: Bot) -> None:
+    message = bot.slack.user_says("U0BOB", CHANNEL, "-")
+    await shortcut_on(bot, message, text="", bot_id="B0MON", attachments=[{"fallback": "[FIRING] api latency p99"}])
+    view = await create_modal(bot)
+    assert value(view, "summary") == "[FIRING] api latency p99"
+    assert (value(view, "details") or "").startswith("[FIRING] api latency p99\n\nFrom Slack: https://")
+
+
+async def test_a_file_only_message_prefills_its_file_names(bot: Bot) -> None:
+    message = bot.slack.user_says("U0BOB", CHANNEL, "-")
+    await shortcut_on(bot, message, text="", files=[{"id": "F1", "name": "stacktrace.txt"}])
+    view = await create_modal(bot)
+    assert value(view, "summary") == "stacktrace.txt"
+
+
+async def test_the_shortcut_on_a_thread_reply_posts_the_card_in_that_thread(bot: Bot) -> None:
+    parent = bot.slack.user_says("U0BOB", CHANNEL, "Payments look odd")
+    reply = bot.slack.user_says("U0BOB", CHANNEL, "Refunds failing too", thread_ts=parent.ts)
+    await bot.driver.message_shortcut(ALICE, reply, CREATE_FROM_MESSAGE)
+    view = await create_modal(bot)
+    assert value(view, "summary") == "Refunds failing too"
+    await bot.driver.submit_view(ALICE, view.id, {"summary": {"summary": "Refunds failing too"}})
+    number = await bot.until(lambda: next(
+        (str(i["incidentNumber"]) for i in bot.vo.incidents() if i["entityDisplayName"] == "Refunds failing too"), None
+    ))  # fmt: skip
+    card = await bot.until(lambda: next((m for m in bot.slack.messages(CHANNEL) if m.bot_id and m.thread_ts), None))
+    assert card.thread_ts == parent.ts and f"inc-{number}" in json.dumps(card.blocks)
+
+
+async def test_a_slow_permalink_does_not_let_the_trigger_expire(bot: Bot) -> None:
+    message = bot.slack.user_says("U0BOB", CHANNEL, "Search is down")
+    bot.slack.fail_next("chat.getPermalink", 429, retry_after=4)  # Slack's client would wait 4 s, then retry
+    await bot.driver.message_shortcut(ALICE, message, CREATE_FROM_MESSAGE)
+    view = await create_modal(bot)
+    assert value(view, "summary") == "Search is down" and "From Slack" not in (value(view, "details") or "")
+
+
 async def test_message_shortcut_where_vobot_cannot_post_says_so_and_still_creates(bot: Bot) -> None:
     message = bot.slack.user_says("U0BOB", "C0PRIV", "War room: payments down")
     await bot.driver.message_shortcut(ALICE, message, CREATE_FROM_MESSAGE)
     view = await create_modal(bot)
+    assert "From Slack" not in (value(view, "details") or "")  # Slack gives no permalink where vobot is not
     await bot.driver.submit_view(ALICE, view.id, {"summary": {"summary": "War room: payments down"}})
     await bot.until(lambda: any(i["entityDisplayName"] == "War room: payments down" for i in bot.vo.incidents()))
     told = await bot.reply(ALICE)
     assert "vobot is not in that channel" in texts(
         told
     ) and f"inc-{created(bot, 'War room: payments down')}" in json.dumps(told.blocks)
+
+
+async def test_message_shortcut_in_a_direct_message_between_people_says_so_privately(bot: Bot) -> None:
+    bot.slack.add_channel(SlackChannel("D0BOBALICE", "", is_private=True, bot_is_member=False))  # bob and alice
+    message = bot.slack.user_says("U0BOB", "D0BOBALICE", "Can you look at the queue?")
+    await bot.driver.message_shortcut(ALICE, message, CREATE_FROM_MESSAGE)
+    view = await create_modal(bot)
+    await bot.driver.submit_view(ALICE, view.id, {"summary": {"summary": "Can you look at the queue?"}})
+    told = await bot.reply(ALICE)
+    assert texts(told).startswith(NOT_IN_DM) and bot.slack.messages("D0BOBALICE") == [message]
 
 
 async def test_global_shortcut_opens_the_empty_modal_and_answers_in_a_direct_message(bot: Bot) -> None:
@@ -144,11 +215,15 @@ async def test_a_tampered_modal_token_is_refused(bot: Bot) -> None:
     payload["view"]["private_metadata"] = json.dumps({"at": {"ch": "C0PAY", "th": "1.1", "p": True}})
     result = await bot.driver.post(f"payload={json.dumps(payload)}".replace("&", "%26").replace("+", "%2B"))
     assert result.status == 200 and result.response_action == "update"
-    assert "older version of vobot" in json.dumps(result.json) or "could not read" in json.dumps(result.json)
+    refused = "This window is from an older version of vobot, so nothing was done; close it and run the command again."
+    assert refused in json.dumps(result.json)
     assert bot.writes() == [] and bot.slack.messages("C0PAY") == []
 
 
-async def test_a_queued_create_is_told_privately_and_its_card_lands_in_the_thread(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fails", [False, True])
+async def test_a_queued_create_is_told_privately_and_only_its_card_lands_in_the_thread(
+    tmp_path: Path, fails: bool
+) -> None:
     state = SimState(SimConfig(incidents=RateSpec.parse("1/3s"), reporting=OFF, lookups=OFF))
     async with running_bot(tmp_path, state=state, VICTOROPS_RATE_LIMIT="1/3s", VOBOT_BATCH_WINDOW="0") as bot:
         message = bot.slack.user_says("U0BOB", CHANNEL, "Queue is backing up")
@@ -156,8 +231,16 @@ async def test_a_queued_create_is_told_privately_and_its_card_lands_in_the_threa
         view = await create_modal(bot)
         await bot.driver.command(ALICE, CHANNEL, "list")  # spends the window's one call
         await bot.reply(ALICE)
+        if fails:
+            bot.vo.fail_next("POST", INCIDENTS_PATH, status=400)
         await bot.driver.submit_view(ALICE, view.id, {"summary": {"summary": "Queue is backing up"}})
         queued = await bot.reply(ALICE, 1)
         assert "Queued" in texts(queued) and not [m for m in bot.slack.messages(CHANNEL) if m.thread_ts]
-        card = await bot.until(lambda: next((m for m in bot.slack.messages(CHANNEL) if m.thread_ts), None), within=8)
-        assert f"inc-{created(bot, 'Queue is backing up')}" in json.dumps(card.blocks)
+        if fails:  # told privately in the channel, never in the thread everyone reads
+            assert "Your queued new incident was not sent" in texts(await bot.reply(ALICE, 2, within=8))
+            assert [m for m in bot.slack.messages(CHANNEL) if m.thread_ts] == []
+        else:
+            card = await bot.until(
+                lambda: next((m for m in bot.slack.messages(CHANNEL) if m.thread_ts), None), within=8
+            )
+            assert f"inc-{created(bot, 'Queue is backing up')}" in json.dumps(card.blocks)

@@ -551,13 +551,13 @@ class SlackWorkspace:
             message = self._add(channel_id, text, blocks, user=BOT_USER_ID, bot_id=BOT_ID, thread_ts=thread_ts)
             return copy.deepcopy(message)
 
-    def user_says(self, user_id: str, channel: str, text: str) -> Message:
-        """A person's own message in a channel (what a shortcut on a message acts on)."""
+    def user_says(self, user_id: str, channel: str, text: str, thread_ts: str | None = None) -> Message:
+        """A person's own message in a channel, or in a thread of it (what a shortcut on a message acts on)."""
         with self._lock:
             found, user = self.channel(channel), self.user(user_id).id
             if found.is_archived:
                 raise SlackError("is_archived")
-            return copy.deepcopy(self._add(found.id, text, None, user=user))
+            return copy.deepcopy(self._add(found.id, text, None, user=user, thread_ts=thread_ts))
 
     def update_message(self, channel: str, ts: str, text: str | None, blocks: list[Json] | None) -> Message:
         """chat.update: a field left out keeps its value, as in Slack."""
@@ -674,8 +674,10 @@ class SlackWorkspace:
     def permalink(self, channel_id: str, ts: str) -> str:
         """chat.getPermalink: a channel message's address."""
         with self._lock:
-            message = self._messages.get(ts)
-            if message is None or message.is_ephemeral or message.channel != self.channel(channel_id).id:
+            message, channel = self._messages.get(ts), self.channel(channel_id)
+            if channel.is_private and not channel.bot_is_member:
+                raise SlackError("channel_not_found")  # as Slack: a private channel the bot is not in is unseen
+            if message is None or message.is_ephemeral or message.channel != channel.id:
                 raise SlackError("message_not_found")
             return f"https://{TEAM_DOMAIN}.slack.com/archives/{message.channel}/p{ts.replace('.', '')}"
 

@@ -24,11 +24,12 @@ from bot.core.home import HomeFacts, TeamFacts
 from bot.slack.blocks import NO_NAMES, Block, card, clip
 from bot.slack.mrkdwn import escape
 from bot.slack.names import Names
-from bot.slack.sentences import TEAMS_PENDING
+from bot.slack.sentences import NO_TEAMS, ONCALL_UNKNOWN, TEAMS_PENDING
 from bot.victorops.models import Incident
 
 MAX_HOME_BLOCKS = 100  # Slack's limit for a view
 MAX_TEAMS = 20  # teams listed; past that, counted
+MAX_NOTICE = 2000  # characters of the notice at the top (a context element takes 3000)
 REFRESH = "home.refresh"  # the home's Refresh button (action_id)
 SECTION_FRAME = 3  # blocks around the cards of "Paging you" or "Acknowledged by you": divider, heading, last line
 
@@ -44,18 +45,31 @@ def home_view(
     `link_prompt` is shown, in place of everything else, to a person not linked to VictorOps."""
     top: list[Block] = [HeaderBlock(text="VictorOps on call").to_dict()]
     if notice:
-        top.append(_context(clip(notice, 2000), "home-notice"))
+        top.append(_context(clip_mrkdwn(notice, MAX_NOTICE), "home-notice"))
     if facts.vo_username is None:
         return _view([*top, *link_prompt, *_refresh()])
     who = names.full_names.get(facts.vo_username.lower())
     named = f"*{escape(facts.vo_username)}*" + (f" ({escape(who)})" if who else "")
     top.append(_section(f"You are {named} in VictorOps.", "home-who"))
-    teams = _teams(facts.teams, names)
+    teams = _teams(facts.teams, facts.teams_pending, names)
     end = [DividerBlock().to_dict(), *teams, *_refresh()]
     room = MAX_HOME_BLOCKS - len(top) - len(end) - 2 * SECTION_FRAME
     paging, room = _cards(facts.paging, room, names, "Paging you", f"`{command} ack mine` acknowledges them all.")
     acked, _ = _cards(facts.acked, room, names, "Acknowledged by you", f"`{command} list mine` lists them all.")
     return _view([*top, *paging, *acked, *end])
+
+
+def clip_mrkdwn(text: str, limit: int) -> str:
+    """`clip` for text escaped already: never cut inside a `<…>` (a mention, a link) or an `&…;` entity, which
+    Slack would show broken."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]
+    if (amp := cut.rfind("&")) > cut.rfind(";") and len(cut) - amp < len("&amp;"):
+        cut = cut[:amp]
+    return cut + "…"
 
 
 def home_failed(sentence: str) -> dict[str, Any]:
@@ -82,19 +96,20 @@ def _cards(incidents: Sequence[Incident], room: int, names: Names, title: str, h
     return blocks, room
 
 
-def _teams(teams: Sequence[TeamFacts] | None, names: Names) -> list[Block]:
-    if teams is None:
-        return [_section(f"*Your teams*\n{TEAMS_PENDING}", "home-teams")]
+def _teams(teams: Sequence[TeamFacts], pending: bool, names: Names) -> list[Block]:
     if not teams:
-        return [_section("*Your teams*\nYou are in no VictorOps team.", "home-teams")]
+        return [_section(f"*Your teams*\n{TEAMS_PENDING if pending else NO_TEAMS}", "home-teams")]
     lines = [_team_line(t, names) for t in teams[:MAX_TEAMS]]
     if len(teams) > MAX_TEAMS:
         lines.append(f"…and {len(teams) - MAX_TEAMS} more teams.")
+    if pending:
+        lines.append(TEAMS_PENDING)
     return [_section(clip("\n".join(["*Your teams*", *lines]), 3000), "home-teams")]
 
 
 def _team_line(team: TeamFacts, names: Names) -> str:
-    oncall = ", ".join(names.user(u) for u in team.oncall[:10]) or "nobody"
+    known = team.oncall
+    oncall = ONCALL_UNKNOWN if known is None else ", ".join(names.user(u) for u in known[:10]) or "nobody"
     counts = [f"{n} {label}" for n, label in ((team.triggered, "triggered"), (team.acked, "acknowledged")) if n]
     return f"• *{escape(team.team.name)}* — on call: {oncall} · {', '.join(counts) or 'no open incidents'}"
 

@@ -68,7 +68,9 @@ class Notifier:
                 else (text, sentence(text))
             )
         try:
-            if action.status == "failed":
+            if action.status == "failed" and place.thread_ts:  # a thread is everyone's: told privately
+                await self._post_anew(action, place.channel, text, blocks)
+            elif action.status == "failed":
                 await surface.tell(text)
             elif place.kind == "card" and (len(outcomes) == 1 or place.listing):  # a bulk action redraws its listing
                 await self._cards.redraw(surface, outcomes, action.slack_user_id)

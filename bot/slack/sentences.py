@@ -446,6 +446,9 @@ def _group(outcomes: list[Outcome], names: Names) -> str:
 # --- App Home and shortcuts ----------------------------------------------------------------------------------
 
 NOT_IN_THREAD = "vobot is not in that channel, so this is not in the message's thread; invite it with `/invite @vobot`."
+NOT_IN_DM = "vobot cannot post in a direct message between other people, so this is shown to you alone."
 UNREADABLE_MESSAGE = "vobot could not read which message this was, so nothing was done; try the shortcut again."
 HOME_UNLINKED = "You are not linked to a VictorOps user yet: once you are, the incidents paging you show here."
 TEAMS_PENDING = "VictorOps is still telling vobot who is in which team; press Refresh in a minute."
+NO_TEAMS = "You are in no VictorOps team."
+ONCALL_UNKNOWN = "not known right now"  # a home drawn while VictorOps did not say who is on call
