@@ -506,7 +506,6 @@ def build_bolt(vobot: Vobot) -> AsyncApp:
         actions=core.actions,
         incidents=lookups.incidents,
         directory=lookups.directory,
-        contexts=side.contexts,
         hooks=side.hooks,
         cards=side.cards,
         answers=side.answers,

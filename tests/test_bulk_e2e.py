@@ -3,17 +3,25 @@ judge of "one VictorOps call per action", and the listing as the Slack fake show
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
+from bot.core.errors import ActionError
 from bot.sim.slack import Message, View
 from bot.sim.victorops import SimConfig, SimState
 from bot.slack.blocks import ActionId
+from bot.slack.contexts import Contexts, Kind
+from bot.slack.listeners.views import OTHER_WINDOW
+from bot.slack.modals import ModalMeta, ViewId
+from bot.store.contexts import SavedContexts
+from bot.store.db import Database
 from bot.victorops.limits import RateSpec
 from tests.harness import CHANNEL, OFF, Bot, running_bot, texts
 
@@ -259,3 +267,81 @@ async def test_a_bulk_ack_that_must_wait_is_queued_and_the_listing_redrawn_when_
         )
         assert "Acknowledge all triggered" not in texts(after)
         assert not any(c.rate_limited for c in state.calls())
+
+
+# ---- submissions that are not what vobot opened: a window's token is good for that window only, what Select…
+# offered is never what gets acted on, and a resolve's confirmation acts once
+
+ALICE = "U0ALICE"
+
+
+async def post(bot: Bot, payload: dict[str, Any]) -> Any:
+    return await bot.driver.post(urlencode({"payload": json.dumps(payload)}))
+
+
+def refused_with(result: Any) -> str:
+    """The one sentence a refused submission shows in its modal."""
+    assert result.status == 200 and result.response_action == "update", result.body
+    return str(result.json["view"]["blocks"])
+
+
+def selected(slug: str) -> dict[str, Any]:
+    return {"type": "static_select", "selected_option": {"value": slug, "text": {"type": "plain_text", "text": slug}}}
+
+
+@pytest.mark.parametrize("callback", ["bulk_resolve", "reroute", "create"])
+async def test_a_select_window_submitted_as_another_window_does_nothing(bot: Bot, callback: str) -> None:
+    numbers = trigger(bot, 3)
+    message = await listing(bot)
+    view = await open_select(bot, message)
+    payload = bot.driver.view_submission_payload(ALICE, view.id, {"incidents": {"incidents": numbers[:1]}})
+    payload["view"]["callback_id"] = callback  # what the client says; every other field as vobot made it
+    payload["view"]["state"]["values"] |= {
+        "policy": {"policy": selected(bot.vo.directory.policies[-1].slug)},  # what reroute needs to go on
+        "summary": {"summary": {"type": "plain_text_input", "value": "forged"}},  # and create
+    }
+    posts = len(bot.slack.response_posts())
+    said = refused_with(await post(bot, payload))
+    assert OTHER_WINDOW in said
+    assert bot.writes() == [] and len(bot.slack.response_posts()) == posts
+
+
+async def test_a_resolve_confirmation_acts_once_and_its_replay_is_told(bot: Bot) -> None:
+    numbers = trigger(bot, 3)
+    message = await listing(bot)
+    view = await open_select(bot, message)
+    values = {"incidents": {"incidents": numbers[:2]}, "action": {"action": "resolve"}}
+    await bot.driver.submit_view(ALICE, view.id, values)
+    confirm = bot.slack.views()[-1]
+    payload = bot.driver.view_submission_payload(ALICE, confirm.id, {})
+    assert (await post(bot, payload)).response_action == "clear"
+    await said_to(bot, ALICE, "Resolved 2 incidents by you")
+    payload["trigger_id"] = bot.slack.new_trigger_id(ALICE)  # a second submission, not the same request again
+    said = refused_with(await post(bot, payload))
+    assert "This window was used already, so nothing more was done" in said
+    assert len(calls(bot, RESOLVE)) == 1 and len(bot.writes()) == 1
+
+
+async def test_the_select_window_offers_numbers_but_names_none_to_act_on(bot: Bot) -> None:
+    """What the Select… token holds: the offered numbers apart, so no window that acts can take them."""
+    numbers = trigger(bot, 3)
+    message = await listing(bot)
+    view = await open_select(bot, message)
+    saved = await SavedContexts(bot.vobot.store.db).get(view.body["private_metadata"])
+    assert saved is not None
+    meta = ModalMeta.model_validate(saved.body)
+    assert meta.numbers == () and set(meta.offered) == set(numbers) and meta.window is ViewId.BULK
+
+
+async def test_of_two_spends_of_one_context_one_wins(database: Database) -> None:
+    now = datetime.now(UTC)
+    contexts = Contexts(SavedContexts(database), lambda: now)
+    token = await contexts.save(Kind.MODAL, ALICE, ModalMeta(numbers=("7",), window=ViewId.BULK_RESOLVE))
+    outcomes = await asyncio.gather(
+        contexts.spend(Kind.MODAL, token), contexts.spend(Kind.MODAL, token), return_exceptions=True
+    )
+    assert sorted(type(o).__name__ for o in outcomes) == ["ActionError", "NoneType"]
+    with pytest.raises(ActionError, match="used already"):
+        await contexts.load(Kind.MODAL, ALICE, token, ModalMeta)
+    with pytest.raises(ActionError, match="made for someone else"):
+        await contexts.load(Kind.MODAL, "U0BOB", token, ModalMeta)

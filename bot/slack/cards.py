@@ -170,6 +170,10 @@ class Cards:
             trigger_id, "Reroute incident", ViewId.REROUTE, lambda: self._reroute_view(slack_user_id, meta)
         )
 
+    async def modal_token(self, slack_user_id: str, window: ViewId, meta: ModalMeta) -> str:
+        """Keep `meta` for `window` alone: a submission naming another window is refused (`Views.context`)."""
+        return await self._contexts.save(Kind.MODAL, slack_user_id, meta.model_copy(update={"window": window}))
+
     async def open_modal(
         self, trigger_id: str, title: str, callback_id: ViewId, view: Callable[[], Awaitable[dict[str, Any]]]
     ) -> None:
@@ -180,7 +184,7 @@ class Cards:
     async def _reroute_view(self, slack_user_id: str, meta: ModalMeta) -> dict[str, Any]:
         found = await self._incidents.find(meta.numbers)
         return reroute_view(
-            await self._contexts.save(Kind.MODAL, slack_user_id, meta),
+            await self.modal_token(slack_user_id, ViewId.REROUTE, meta),
             [i for i in found.values() if i is not None],
             await self._directory.policies.get(),
             await self._directory.users.get(),
@@ -203,7 +207,7 @@ class Cards:
 
         async def view() -> dict[str, Any]:
             return create_view(
-                await self._contexts.save(Kind.MODAL, slack_user_id, meta),
+                await self.modal_token(slack_user_id, ViewId.CREATE, meta),
                 await directory.policies.get(),
                 await directory.users.get(),
                 await directory.oncall_by_team(),

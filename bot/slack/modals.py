@@ -48,6 +48,8 @@ class ModalMeta(Wire):
     numbers: tuple[str, ...] = Field((), alias="n")
     place: Place = Field(Place(), alias="at")  # where to answer, and the card to redraw
     note: str | None = Field(None, alias="m")  # a bulk resolve's message, while it waits for its confirmation
+    window: ViewId | None = Field(None, alias="w")  # the modal it was saved for: a submission of another is refused
+    offered: tuple[str, ...] = Field((), alias="o")  # Select…'s choices: only ever picked from, never acted on
 
 
 def loading(title: str, callback_id: ViewId) -> dict[str, Any]:

@@ -24,7 +24,6 @@ from bot.core.targets import TargetKind
 from bot.slack.acting import Acting, Answers, Middleware
 from bot.slack.blocks import ActionId, ListSpec
 from bot.slack.cards import TITLES, Cards
-from bot.slack.contexts import Contexts, Kind
 from bot.slack.listeners.buttons import Buttons, unreadable
 from bot.slack.listeners.views import Views
 from bot.slack.modals import (
@@ -54,7 +53,6 @@ class Bulk:
         actions: IncidentActions,
         incidents: IncidentView,
         directory: Directory,
-        contexts: Contexts,
         hooks: ResponseUrls,
         cards: Cards,
         answers: Answers,
@@ -65,7 +63,6 @@ class Bulk:
         self._actions = actions
         self._incidents = incidents
         self._directory = directory
-        self._contexts = contexts
         self._hooks = hooks
         self._cards = cards
         self._answers = answers
@@ -106,9 +103,9 @@ class Bulk:
             if not listed:
                 raise ActionError(NOTHING_OPEN)
             offered = tuple(i.incident_number for i in listed[:MAX_OPTIONS])
-            meta = ModalMeta(numbers=offered, place=surface.place)
+            meta = ModalMeta(offered=offered, place=surface.place)
             return bulk_view(
-                await self._contexts.save(Kind.MODAL, user, meta),
+                await self._cards.modal_token(user, ViewId.BULK, meta),
                 f"Digest “{spec.d}”" if spec.d else TITLES.get(spec.s, TITLES["open"]),
                 listed,
                 await self._directory.policies.get(),
@@ -126,7 +123,7 @@ class Bulk:
         if meta is None:
             return
         values = view["state"]["values"]
-        numbers, verb, note, errors = bulk_errors(values, meta.numbers)
+        numbers, verb, note, errors = bulk_errors(values, meta.offered)
         picked, target_errors = picked_targets(values) if verb is Verb.REROUTE else ([], {})
         errors |= target_errors
         if verb is Verb.REROUTE and not picked and not errors:
@@ -135,8 +132,8 @@ class Bulk:
             await ack(response_action="errors", errors=errors)
             return
         if verb is Verb.RESOLVE:
-            choice = meta.model_copy(update={"numbers": tuple(numbers), "note": note or None})
-            token = await self._contexts.save(Kind.MODAL, acting.slack_user_id, choice)
+            choice = ModalMeta(numbers=tuple(numbers), place=meta.place, note=note or None)  # not what was offered
+            token = await self._cards.modal_token(acting.slack_user_id, ViewId.BULK_RESOLVE, choice)
             shown = [i for i in self._incidents.known(numbers).values() if i is not None]  # titles, for showing
             await ack(response_action="push", view=resolve_confirm_view(token, shown, numbers))
             return
@@ -151,7 +148,7 @@ class Bulk:
 
     async def on_confirm_resolve(self, ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
         acting: Acting = context["acting"]
-        choice = await self._views.context(ack, acting, view, "Resolve incidents?", ViewId.BULK_RESOLVE)
+        choice = await self._views.context(ack, acting, view, "Resolve incidents?", ViewId.BULK_RESOLVE, once=True)
         if choice is None:
             return
         await ack(response_action="clear")  # closes the selection under it too

@@ -12,6 +12,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.core.actions import IncidentActions
 from bot.core.directory import Directory
+from bot.core.errors import ActionError
 from bot.core.identity import Identity
 from bot.core.targets import TargetKind, resolve_targets
 from bot.slack.acting import Acting, Answers, Middleware
@@ -23,6 +24,8 @@ from bot.slack.place import Place
 from bot.slack.responses import ResponseUrls
 from bot.slack.surface import Elsewhere, Surface
 from bot.victorops.models import Target
+
+OTHER_WINDOW = "This window does not match the one vobot opened, so nothing was done; close it and start again."
 
 
 class Views:
@@ -48,17 +51,24 @@ class Views:
         self._answers = answers
 
     async def context(
-        self, ack: AsyncAck, acting: Acting, view: dict[str, Any], title: str, callback_id: ViewId
+        self, ack: AsyncAck, acting: Acting, view: dict[str, Any], title: str, callback_id: ViewId, once: bool = False
     ) -> ModalMeta | None:
-        """The context the view's token names, for the person who submitted; for anything else the modal is
-        acked at once showing one sentence, and None returned. The sentence goes in the modal: a submission
-        carries no response URL of its own, and the one in the context is not to be trusted before the token is."""
+        """The context the view's token names, for the person who submitted and the window it was saved for (used
+        up, when `once`); for anything else the modal is acked at once showing one sentence, and None returned.
+        The sentence goes in the modal: a submission carries no response URL of its own, and the one in the
+        context is not to be trusted before the token is."""
 
         async def say(text: str, _: Sequence[Block] | None) -> None:
             await ack(response_action="update", view=message_view(title, text, callback_id))
 
+        token = view.get("private_metadata")
         async with self._answers.answering(say):
-            return await self._contexts.load(Kind.MODAL, acting.slack_user_id, view.get("private_metadata"), ModalMeta)
+            meta = await self._contexts.load(Kind.MODAL, acting.slack_user_id, token, ModalMeta)
+            if meta.window != callback_id:  # a submission's callback_id is the client's word, the saved window ours
+                raise ActionError(OTHER_WINDOW)
+            if once:
+                await self._contexts.spend(Kind.MODAL, str(token))
+            return meta
         return None
 
     async def targets(self, picked: list[tuple[TargetKind, str]]) -> list[Target]:
