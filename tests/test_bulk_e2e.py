@@ -345,3 +345,28 @@ async def test_of_two_spends_of_one_context_one_wins(database: Database) -> None
         await contexts.load(Kind.MODAL, ALICE, token, ModalMeta)
     with pytest.raises(ActionError, match="made for someone else"):
         await contexts.load(Kind.MODAL, "U0BOB", token, ModalMeta)
+
+
+@pytest.mark.slow  # waits out a real (short) VictorOps window
+async def test_a_queued_bulk_ack_tells_one_summary_naming_the_done_and_the_refused(tmp_path: Path) -> None:
+    state = SimState(SimConfig(incidents=RateSpec.parse("2/3s"), reporting=OFF, lookups=OFF))
+    async with running_bot(tmp_path, state=state, VICTOROPS_RATE_LIMIT="2/3s", VOBOT_BATCH_WINDOW="0") as bot:
+        numbers = trigger(bot, 5)
+        message = await listing(bot)
+        await bot.driver.command("U0BOB", CHANNEL, f"ack {numbers[0]}")  # the window is spent
+        await bot.until(lambda: bot.incident(numbers[0])["currentPhase"] == "ACKED")
+        await bot.driver.click(ALICE, message, ActionId.ACK_TRIGGERED)
+        await said_to(bot, ALICE, "Queued #")
+        state.act("resolve", "bob.martinez", numbers[3:])  # in VictorOps while the ack waits: VictorOps refuses them
+        told = await bot.until(
+            lambda: next((m for m in bot.slack.ephemerals(ALICE) if "Acknowledged 2" in m.text), None), within=10
+        )
+        assert told.text == (
+            f"Acknowledged 2 incidents by you: #{numbers[1]} and #{numbers[2]}. "
+            f"#{numbers[3]} and #{numbers[4]} were already resolved: skipped."
+        )
+        [_, body] = calls(bot, ACK)
+        assert sorted(body["incidentNames"]) == sorted(numbers[1:])
+        summaries = [m for m in bot.slack.ephemerals(ALICE) if "Acknowledged 2 incidents" in texts(m)]
+        queued = [m for m in bot.slack.ephemerals(ALICE) if "Queued #" in texts(m)]
+        assert len(summaries) == 1 and len(queued) == 1  # each said once

@@ -133,22 +133,24 @@ class Cards:
         shown |= {n: current[n] for n in spec.o if n in current}
         return listed_order(shown.values(), spec)
 
-    async def redraw(self, surface: Surface, outcomes: Sequence[Outcome], actor: str) -> None:
+    async def redraw(self, surface: Surface, outcomes: Sequence[Outcome], actor: str) -> bool:
         """Show the incidents' new state and what `actor` (a Slack user) just did, in place, wherever their
-        cards are: the other cards of the message stay where they were."""
+        cards are: the other cards of the message stay where they were. True when that sent `actor` the outcome
+        in a message (no card to redraw), so the caller sends nothing more; a bulk action's one summary
+        (`said_all`) is the caller's to send."""
         names = await self.names(surface.place.viewer(actor))
-        notes = {o.number: said(o, names) for o in outcomes}
         now = {o.number: o.incident for o in outcomes if o.incident is not None}
-        if not now:
-            await surface.tell(" ".join(notes.values()))
-            return
-        text = " ".join(notes.values())
         listing = surface.place.listing
         if listing and len(outcomes) > 1:
-            # A bulk action: the whole listing anew, every card as it is now; a note per card would not fit,
-            # so the person acting is told the outcome in one message (`said_all`).
-            await surface.redraw(self._slack, *await self.listing(listing, names, keep=list(now.values())))
-            return
+            # A bulk action: the whole listing anew, every card as it is now; a note per card would not fit.
+            if now:
+                await surface.replace(self._slack, lambda: self.listing(listing, names, keep=list(now.values())))
+            return False
+        notes = {o.number: said(o, names) for o in outcomes}
+        text = " ".join(notes.values())
+        if not now:
+            await surface.tell(text)
+            return True
         if surface.message_blocks:
 
             def swap(blocks: Sequence[Block]) -> list[Block]:
@@ -158,12 +160,13 @@ class Cards:
                 return within_limit(changed, now)
 
             await surface.splice(self._slack, text, swap)
-            return
+            return False
         if listing:
             text, blocks = await self.listing(listing, names, notes, keep=list(now.values()))
         else:
             text, blocks = outcomes_message(outcomes, names)
         await surface.redraw(self._slack, text, blocks)
+        return False
 
     async def open_reroute_modal(self, trigger_id: str, slack_user_id: str, meta: ModalMeta) -> None:
         await self.open_modal(

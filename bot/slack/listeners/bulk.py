@@ -91,8 +91,7 @@ class Bulk:
             await surface.tell(NOTHING_TRIGGERED)
             return
         actor = await acting.require(Verb.ACK, numbers, place=surface.place)
-        text, _ = await self._buttons.act(actor, Verb.ACK, numbers, surface)
-        await surface.tell(text)
+        await self._tell(surface, (await self._buttons.act(actor, Verb.ACK, numbers, surface))[0])
 
     async def _select(self, trigger_id: str, surface: Surface, spec: ListSpec, acting: Acting) -> None:
         """Open the modal at once (the trigger lives 3 s), then fill it with the listing's open incidents."""
@@ -142,9 +141,9 @@ class Bulk:
         async with self._answers.answering(surface.tell):
             actor = await acting.require(verb, numbers, place=meta.place)
             if verb is Verb.REROUTE:
-                await surface.tell(await self._reroute(actor, numbers, picked, surface))
+                await self._tell(surface, await self._reroute(actor, numbers, picked, surface))
             else:
-                await surface.tell((await self._buttons.act(actor, verb, numbers, surface, note or None))[0])
+                await self._tell(surface, (await self._buttons.act(actor, verb, numbers, surface, note or None))[0])
 
     async def on_confirm_resolve(self, ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
         acting: Acting = context["acting"]
@@ -156,15 +155,21 @@ class Bulk:
         async with self._answers.answering(surface.tell):
             actor = await acting.require(Verb.RESOLVE, choice.numbers, place=choice.place)
             text, _ = await self._buttons.act(actor, Verb.RESOLVE, choice.numbers, surface, choice.note)
-            await surface.tell(text)
+            await self._tell(surface, text)
 
     async def _reroute(
         self, actor: Actor, numbers: Sequence[str], picked: list[tuple[TargetKind, str]], surface: Surface
     ) -> str:
         targets = await self._views.targets(picked)
         outcomes = await self._actions.reroute(actor, numbers, targets, surface.place.as_("card").wire())
-        await self._cards.redraw(surface, outcomes, actor.slack_user_id)
+        if await self._cards.redraw(surface, outcomes, actor.slack_user_id):
+            return ""
         return said_all(outcomes, await self._cards.names(actor.slack_user_id))
+
+    @staticmethod
+    async def _tell(surface: Surface, summary: str) -> None:
+        if summary:  # empty: the redraw told the person already
+            await surface.tell(summary)
 
 
 def register(app: AsyncApp, bulk: Bulk, middleware: Sequence[Middleware]) -> None:
