@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,10 +24,12 @@ from bot.slack.modals import ModalMeta, ViewId
 from bot.store.contexts import SavedContexts
 from bot.store.db import Database
 from bot.victorops.limits import RateSpec
+from bot.victorops.models import Phase
 from tests.harness import CHANNEL, OFF, Bot, running_bot, texts
 
 ROUTE = "bulk"
 DIGEST = {"name": "bulky", "channel": CHANNEL, "schedule": "0 9 * * 1-5", "filter": {"routing_keys": [ROUTE]}}
+HOOK = "hook-token-5e7a91"
 ERIN = "U0ERIN"  # in Slack, unlinked; her Slack email matches VictorOps user erin.walsh
 
 
@@ -370,3 +373,36 @@ async def test_a_queued_bulk_ack_tells_one_summary_naming_the_done_and_the_refus
         summaries = [m for m in bot.slack.ephemerals(ALICE) if "Acknowledged 2 incidents" in texts(m)]
         queued = [m for m in bot.slack.ephemerals(ALICE) if "Queued #" in texts(m)]
         assert len(summaries) == 1 and len(queued) == 1  # each said once
+
+
+async def test_acknowledge_all_leaves_out_incidents_triggered_since_the_listing_was_drawn(tmp_path: Path) -> None:
+    clock = [time.time()]  # VictorOps' clock, which the incidents' start times come from
+    state = SimState(SimConfig(incidents=OFF, reporting=OFF, lookups=OFF, clock=lambda: clock[0]))
+    async with running_bot(tmp_path, state=state, VOBOT_WEBHOOK_TOKEN=HOOK) as bot:
+        shown = trigger(bot, 3)
+        message = await listing(bot)  # the 09:00 digest…
+        assert "Acknowledge all triggered (3)" in texts(message)
+        bot.vo.send_webhooks(f"{bot.url}/victorops/webhook", HOOK)  # vobot hears of the next ones at once
+        try:
+            clock[0] += 6 * 3600
+            later = trigger(bot, 2)  # …and two triggered by 15:00, when it is clicked
+            view = bot.vobot.lookups.incidents
+            await bot.until(lambda: all(view.known(later).values()))
+            await bot.driver.click(ALICE, message, ActionId.ACK_TRIGGERED)
+            told = await said_to(bot, ALICE, "Acknowledged 3 incidents by you")
+            assert told.text.endswith(
+                f"#{later[0]} and #{later[1]} triggered since this listing was drawn: not acknowledged; "
+                "Refresh to include them."
+            )
+            [body] = calls(bot, ACK)
+            assert sorted(body["incidentNames"]) == sorted(shown)
+            assert all(bot.incident(n)["currentPhase"] == "UNACKED" for n in later)
+            await bot.until(lambda: all(i and i.current_phase is Phase.ACKED for i in view.known(shown).values()))
+            await bot.driver.click(ALICE, message, ActionId.REFRESH)
+            after = await bot.until(lambda: (m := bot.slack.find_message(message.ts)) and "(2)" in texts(m) and m)
+            assert "Acknowledge all triggered (2)" in texts(after)  # drawn anew, it counts them
+            await bot.driver.click(ALICE, after, ActionId.ACK_TRIGGERED)
+            await said_to(bot, ALICE, "Acknowledged 2 incidents by you")
+            assert sorted(calls(bot, ACK)[1]["incidentNames"]) == sorted(later)
+        finally:
+            bot.vo.send_webhooks(None)

@@ -74,6 +74,10 @@ class ListSpec(BaseModel):
     # The cards the message shows, in order: a redraw keeps them where they are, in their new state, until the
     # reader asks for a fresh listing (Refresh, or the command again). Empty: a fresh listing.
     o: tuple[IncidentNumber, ...] = Field((), max_length=MAX_BLOCKS)
+    # When it was drawn, as the newest start among its incidents (whole epoch seconds, VictorOps' clock; its
+    # report and its webhooks differ below the second): "Acknowledge all triggered" leaves out the incidents
+    # started after it, so a click never acks more than it counted. Round-tripped: a change only leaves more out.
+    w: int | None = Field(None, ge=0)
 
     def encode(self) -> str:
         return self.model_dump_json(exclude_defaults=True)
@@ -84,7 +88,11 @@ class ListSpec(BaseModel):
 
     def fresh(self) -> ListSpec:
         """The same listing drawn anew from the incidents as they are."""
-        return self.model_copy(update={"o": ()})
+        return self.model_copy(update={"o": (), "w": None})
+
+    def since(self, incident: Incident) -> bool:
+        """Whether `incident` started after the listing was drawn (unknown start: it was there)."""
+        return self.w is not None and incident.start_time is not None and int(incident.start_time.timestamp()) > self.w
 
 
 class CardRef(BaseModel):
@@ -294,7 +302,8 @@ def incident_list(
             break
         fitting += 1
     shown = ordered[:fitting]
-    drawn = listing.model_copy(update={"o": tuple(i.incident_number for i in shown)}) if listing else None
+    newest = max((int(i.start_time.timestamp()) for i in ordered if i.start_time), default=None)
+    drawn = listing.model_copy(update={"o": tuple(i.incident_number for i in shown), "w": newest}) if listing else None
     for incident in shown:
         blocks.extend(card(incident, (notes or {}).get(incident.incident_number), drawn, names))
     if left := len(ordered) - fitting:
@@ -347,7 +356,7 @@ def bulk_buttons(listing: ListSpec, incidents: Sequence[Incident]) -> list[Butto
                     title=f"Acknowledge {some}?",
                     text=PlainTextObject(
                         text=f"Acknowledge the {some} of this listing in VictorOps? "
-                        "Incidents triggered since the listing was drawn are included too."
+                        "Incidents triggered since it was drawn are left out: Refresh to include them."
                     ),
                     confirm="Acknowledge",
                     deny="Cancel",

@@ -436,3 +436,9 @@ NOT_IN_THREAD = "vobot is not in that channel, so this is not in the message's t
 UNREADABLE_MESSAGE = "vobot could not read which message this was, so nothing was done; try the shortcut again."
 HOME_UNLINKED = "You are not linked to a VictorOps user yet: once you are, the incidents paging you show here."
 TEAMS_PENDING = "VictorOps is still telling vobot who is in which team; press Refresh in a minute."
+
+
+def triggered_since(numbers: list[str]) -> str:
+    """Triggered after the listing a bulk acknowledge was clicked on was drawn: not what its confirmation counted."""
+    them = "them" if len(numbers) > 1 else "it"
+    return f"{numbered(numbers)} triggered since this listing was drawn: not acknowledged; Refresh to include {them}."

@@ -36,12 +36,13 @@ from bot.slack.modals import (
     resolve_confirm_view,
 )
 from bot.slack.responses import ResponseUrls
-from bot.slack.sentences import said_all
+from bot.slack.sentences import said_all, triggered_since
 from bot.slack.surface import Surface
 from bot.victorops.models import Phase
 
 TITLE = "Act on incidents"
 NOTHING_TRIGGERED = "Nothing in this listing is triggered any more, so nothing was sent to VictorOps."
+NOTHING_SENT = "Nothing was sent to VictorOps:"
 NOTHING_OPEN = "Nothing in this listing is open any more, so there is nothing to act on."
 
 
@@ -85,13 +86,17 @@ class Bulk:
                 await self._ack_triggered(surface.at(spec), spec, context["acting"])
 
     async def _ack_triggered(self, surface: Surface, spec: ListSpec, acting: Acting) -> None:
-        """Acknowledge every incident of the listing that is triggered now (Slack asked to confirm first)."""
-        numbers = [i.incident_number for i in await self._cards.listed(spec) if i.current_phase is Phase.UNACKED]
+        """Acknowledge every incident of the listing that is triggered now and was there when it was drawn (Slack
+        asked to confirm first, counting those); the ones triggered since are named, not acknowledged."""
+        triggered = [i for i in await self._cards.listed(spec) if i.current_phase is Phase.UNACKED]
+        numbers = [i.incident_number for i in triggered if not spec.since(i)]
+        late = [triggered_since(since)] if (since := [i.incident_number for i in triggered if spec.since(i)]) else []
         if not numbers:
-            await surface.tell(NOTHING_TRIGGERED)
+            await surface.tell(" ".join([NOTHING_TRIGGERED if not late else NOTHING_SENT, *late]))
             return
         actor = await acting.require(Verb.ACK, numbers, place=surface.place)
-        await self._tell(surface, (await self._buttons.act(actor, Verb.ACK, numbers, surface))[0])
+        summary = (await self._buttons.act(actor, Verb.ACK, numbers, surface))[0]
+        await self._tell(surface, " ".join([summary, *late]).strip())
 
     async def _select(self, trigger_id: str, surface: Surface, spec: ListSpec, acting: Acting) -> None:
         """Open the modal at once (the trigger lives 3 s), then fill it with the listing's open incidents."""
