@@ -406,3 +406,28 @@ async def test_acknowledge_all_leaves_out_incidents_triggered_since_the_listing_
             assert sorted(calls(bot, ACK)[1]["incidentNames"]) == sorted(later)
         finally:
             bot.vo.send_webhooks(None)
+
+
+async def test_acknowledge_all_of_150_triggered_is_one_patch_naming_all_150(bot: Bot) -> None:
+    numbers = trigger(bot, 150)
+    message = await listing(bot)
+    assert "Acknowledge all triggered (150)" in texts(message)
+    await bot.driver.click(ALICE, message, ActionId.ACK_TRIGGERED)
+    await said_to(bot, ALICE, "Acknowledged 150 incidents by you")
+    [body] = calls(bot, ACK)
+    assert sorted(body["incidentNames"]) == sorted(numbers) and len(bot.writes()) == 1
+    assert all(bot.incident(n)["currentPhase"] == "ACKED" for n in numbers)
+
+
+async def test_a_selection_naming_an_open_incident_beyond_the_100_offered_is_refused(bot: Bot) -> None:
+    numbers = trigger(bot, 150)
+    message = await listing(bot)
+    view = await open_select(bot, message)
+    beyond = next(n for n in numbers if n not in offered(view))  # open, in the listing, but not offered
+    payload = bot.driver.view_submission_payload(ALICE, view.id, {"incidents": {"incidents": offered(view)[:1]}})
+    picked = payload["view"]["state"]["values"]["incidents"]["incidents"]["selected_options"]
+    picked.append({"text": {"type": "plain_text", "text": f"#{beyond}"}, "value": beyond})
+    result = await post(bot, payload)
+    assert result.status == 200 and result.response_action == "errors"
+    assert f"#{beyond}: not among the incidents offered here" in result.errors["incidents"]
+    assert bot.writes() == []
