@@ -503,7 +503,6 @@ def build_bolt(vobot: Vobot) -> AsyncApp:
     )
     bulk = Bulk(
         command=settings.command,
-        actions=core.actions,
         incidents=lookups.incidents,
         directory=lookups.directory,
         hooks=side.hooks,

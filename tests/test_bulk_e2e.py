@@ -236,17 +236,21 @@ async def test_a_stale_acknowledge_all_with_nothing_triggered_any_more_sends_not
     assert len(bot.writes()) == 1  # Bob's
 
 
-async def test_an_unlinked_person_can_pick_then_link_and_the_selection_is_acted_on(bot: Bot) -> None:
+async def test_an_unlinked_person_links_before_the_select_window_opens_and_nothing_typed_is_lost(bot: Bot) -> None:
     numbers = trigger(bot, 4)
     message = await listing(bot, ERIN)
-    view = await open_select(bot, message, ERIN)
-    await bot.driver.submit_view(ERIN, view.id, {"incidents": {"incidents": numbers[:3]}})
-    prompt = await said_to(bot, ERIN, "Link me as erin.walsh and acknowledge #")
-    assert bot.writes() == []
+    await bot.driver.click(ERIN, message, ActionId.SELECT)
+    prompt = await said_to(bot, ERIN, "not linked to a VictorOps user")  # before anything is picked or typed
+    assert bot.slack.views() == [] and bot.writes() == []
     await bot.driver.click(ERIN, prompt, ActionId.LINK_AND_RETRY)
+    await bot.until(lambda: (m := bot.slack.find_message(prompt.ts)) and "Linked you" in texts(m))
+    view = await open_select(bot, message, ERIN)
+    values = {"incidents": {"incidents": numbers[:3]}, "note": {"note": "on it"}}
+    await bot.driver.submit_view(ERIN, view.id, values)
     await bot.until(lambda: calls(bot, ACK))
     [body] = calls(bot, ACK)
     assert sorted(body["incidentNames"]) == sorted(numbers[:3]) and body["userName"] == "erin.walsh"
+    assert body["message"].endswith(": on it")  # what she typed, not lost to a link prompt
     after = await redrawn(bot, message)
     assert texts(after).count("*Acknowledged*") == 3
 

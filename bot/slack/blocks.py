@@ -6,6 +6,7 @@ action_id 255, section text 3000 …); `check_message` adds the message-level on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -28,7 +29,7 @@ from slack_sdk.models.blocks.basic_components import ConfirmObject, PlainTextObj
 from bot.core.outcomes import Outcome
 from bot.slack.mrkdwn import escape
 from bot.slack.names import Names, when
-from bot.slack.sentences import said
+from bot.slack.sentences import incidents_word, said
 from bot.victorops.models import Incident, Phase
 
 Block = dict[str, Any]
@@ -39,7 +40,8 @@ MAX_BUTTON_VALUE = 2000
 MAX_ACTION_ID = 255
 MAX_TOTAL_TEXT = 12000  # undocumented: Slack answers msg_blocks_too_long somewhere past ~12k characters
 
-IncidentNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}$")]
+NUMBER = re.compile(r"[0-9]{1,12}")  # an incident number as vobot writes it (button values, modal options)
+IncidentNumber = Annotated[str, StringConstraints(pattern=f"^{NUMBER.pattern}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
@@ -345,7 +347,7 @@ def bulk_buttons(listing: ListSpec, incidents: Sequence[Incident]) -> list[Butto
     found = []
     value = listing.encode()
     if triggered := sum(1 for i in incidents if i.current_phase is Phase.UNACKED):
-        some = f"{triggered} triggered incident{'s' if triggered != 1 else ''}"
+        some = incidents_word(triggered, "triggered")
         found.append(
             ButtonElement(
                 text=f"Acknowledge all triggered ({triggered})",

@@ -29,7 +29,7 @@ from bot.slack.contexts import Contexts, Kind
 from bot.slack.modals import ModalMeta, ViewId, create_view, loading, message_view, reroute_view
 from bot.slack.mrkdwn import escape
 from bot.slack.names import Names
-from bot.slack.sentences import said
+from bot.slack.sentences import said, said_all
 from bot.slack.surface import Surface
 from bot.victorops.models import Incident, Phase
 
@@ -167,6 +167,12 @@ class Cards:
             text, blocks = outcomes_message(outcomes, names)
         await surface.redraw(self._slack, text, blocks)
         return False
+
+    async def redraw_summing(self, surface: Surface, outcomes: Sequence[Outcome], actor: str) -> str:
+        """`redraw`, then the one summary still to tell `actor` (empty when the redraw told them already)."""
+        if await self.redraw(surface, outcomes, actor):
+            return ""
+        return said_all(list(outcomes), await self.names(actor))
 
     async def open_reroute_modal(self, trigger_id: str, slack_user_id: str, meta: ModalMeta) -> None:
         await self.open_modal(

@@ -373,8 +373,9 @@ def numbered(numbers: list[str]) -> str:
     return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
 
 
-def incidents_word(count: int) -> str:
-    return f"{count} incident{'s' if count != 1 else ''}"
+def incidents_word(count: int, kind: str = "") -> str:
+    """ "3 incidents", or with `kind` "3 triggered incidents"."""
+    return f"{count} {kind + ' ' if kind else ''}incident{'s' if count != 1 else ''}"
 
 
 def said_all(outcomes: list[Outcome], names: Names) -> str:

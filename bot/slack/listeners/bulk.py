@@ -15,18 +15,17 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.core.actions import Actor, IncidentActions
 from bot.core.directory import Directory
 from bot.core.errors import ActionError
 from bot.core.incidents import IncidentView
 from bot.core.outcomes import Verb
-from bot.core.targets import TargetKind
 from bot.slack.acting import Acting, Answers, Middleware
 from bot.slack.blocks import ActionId, ListSpec
 from bot.slack.cards import TITLES, Cards
 from bot.slack.listeners.buttons import Buttons, unreadable
 from bot.slack.listeners.views import Views
 from bot.slack.modals import (
+    BULK_TITLE,
     MAX_OPTIONS,
     ModalMeta,
     ViewId,
@@ -36,11 +35,10 @@ from bot.slack.modals import (
     resolve_confirm_view,
 )
 from bot.slack.responses import ResponseUrls
-from bot.slack.sentences import said_all, triggered_since
+from bot.slack.sentences import triggered_since
 from bot.slack.surface import Surface
 from bot.victorops.models import Phase
 
-TITLE = "Act on incidents"
 NOTHING_TRIGGERED = "Nothing in this listing is triggered any more, so nothing was sent to VictorOps."
 NOTHING_SENT = "Nothing was sent to VictorOps:"
 NOTHING_OPEN = "Nothing in this listing is open any more, so there is nothing to act on."
@@ -51,7 +49,6 @@ class Bulk:
         self,
         *,
         command: str,
-        actions: IncidentActions,
         incidents: IncidentView,
         directory: Directory,
         hooks: ResponseUrls,
@@ -61,7 +58,6 @@ class Bulk:
         views: Views,
     ) -> None:
         self.command = command
-        self._actions = actions
         self._incidents = incidents
         self._directory = directory
         self._hooks = hooks
@@ -99,8 +95,9 @@ class Bulk:
         await self._tell(surface, " ".join([summary, *late]).strip())
 
     async def _select(self, trigger_id: str, surface: Surface, spec: ListSpec, acting: Acting) -> None:
-        """Open the modal at once (the trigger lives 3 s), then fill it with the listing's open incidents."""
-        user = acting.slack_user_id
+        """Open the modal at once (the trigger lives 3 s), then fill it with the listing's open incidents. An
+        unlinked person is asked to link first, before they pick and type anything a link prompt would lose."""
+        user = (await acting.require(place=surface.place)).slack_user_id
 
         async def view() -> dict[str, Any]:
             listed = [i for i in await self._cards.listed(spec) if i.current_phase is not Phase.RESOLVED]
@@ -118,12 +115,12 @@ class Bulk:
                 self.command,
             )
 
-        await self._cards.open_modal(trigger_id, TITLE, ViewId.BULK, view)
+        await self._cards.open_modal(trigger_id, BULK_TITLE, ViewId.BULK, view)
 
     async def on_submit(self, ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
         """Check the choice (errors shown in the modal), then act; a resolve is confirmed first."""
         acting: Acting = context["acting"]
-        meta = await self._views.context(ack, acting, view, TITLE, ViewId.BULK)
+        meta = await self._views.context(ack, acting, view, BULK_TITLE, ViewId.BULK)
         if meta is None:
             return
         values = view["state"]["values"]
@@ -146,7 +143,7 @@ class Bulk:
         async with self._answers.answering(surface.tell):
             actor = await acting.require(verb, numbers, place=meta.place)
             if verb is Verb.REROUTE:
-                await self._tell(surface, await self._reroute(actor, numbers, picked, surface))
+                await self._tell(surface, await self._views.reroute(actor, numbers, picked, surface))
             else:
                 await self._tell(surface, (await self._buttons.act(actor, verb, numbers, surface, note or None))[0])
 
@@ -161,15 +158,6 @@ class Bulk:
             actor = await acting.require(Verb.RESOLVE, choice.numbers, place=choice.place)
             text, _ = await self._buttons.act(actor, Verb.RESOLVE, choice.numbers, surface, choice.note)
             await self._tell(surface, text)
-
-    async def _reroute(
-        self, actor: Actor, numbers: Sequence[str], picked: list[tuple[TargetKind, str]], surface: Surface
-    ) -> str:
-        targets = await self._views.targets(picked)
-        outcomes = await self._actions.reroute(actor, numbers, targets, surface.place.as_("card").wire())
-        if await self._cards.redraw(surface, outcomes, actor.slack_user_id):
-            return ""
-        return said_all(outcomes, await self._cards.names(actor.slack_user_id))
 
     @staticmethod
     async def _tell(surface: Surface, summary: str) -> None:

@@ -25,7 +25,7 @@ from bot.slack.linking import Pending
 from bot.slack.modals import ModalMeta
 from bot.slack.place import PlaceKind
 from bot.slack.responses import ResponseUrls
-from bot.slack.sentences import linked_you, nothing_paging, said_all
+from bot.slack.sentences import linked_you, nothing_paging
 from bot.slack.surface import Elsewhere, Surface
 
 
@@ -99,8 +99,7 @@ class Buttons:
         kind: PlaceKind = "card" if card.place.response_url and in_place else "reply"
         outcomes = await self._actions.act(verb, actor, numbers, note, reply=card.place.as_(kind).wire())
         if kind == "card":
-            told = await self._cards.redraw(card, outcomes, actor.slack_user_id)
-            return ("" if told else said_all(outcomes, await self._cards.names(actor.slack_user_id))), []
+            return await self._cards.redraw_summing(card, outcomes, actor.slack_user_id), []
         return outcomes_message(outcomes, await self._cards.names(actor.slack_user_id))
 
     async def on_refresh(

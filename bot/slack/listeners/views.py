@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.core.actions import IncidentActions
+from bot.core.actions import Actor, IncidentActions
 from bot.core.directory import Directory
 from bot.core.errors import ActionError
 from bot.core.identity import Identity
@@ -90,15 +90,23 @@ class Views:
         surface = Surface(self._hooks, meta.place, elsewhere=self._elsewhere)
         async with self._answers.answering(surface.tell):
             actor = await acting.require()
-            from_card = bool(meta.place.message_ts or meta.place.listing)
-            targets = await self.targets(picked)
-            place = meta.place.as_("card" if from_card else "reply")
-            outcomes = await self._actions.reroute(actor, meta.numbers, targets, place.wire())
-            if from_card:
-                await self._cards.redraw(surface, outcomes, actor.slack_user_id)
-            else:
-                text, blocks = outcomes_message(outcomes, await self._cards.names(actor.slack_user_id))
-                await surface.tell(text, blocks)
+            if meta.place.message_ts or meta.place.listing:  # the card's note says how it went
+                await self.reroute(actor, meta.numbers, picked, surface)
+                return
+            outcomes = await self._actions.reroute(
+                actor, meta.numbers, await self.targets(picked), meta.place.as_("reply").wire()
+            )
+            text, blocks = outcomes_message(outcomes, await self._cards.names(actor.slack_user_id))
+            await surface.tell(text, blocks)
+
+    async def reroute(
+        self, actor: Actor, numbers: Sequence[str], picked: list[tuple[TargetKind, str]], card: Surface
+    ) -> str:
+        """Reroute the incidents of `card` (a card, or a listing's several) and redraw them where they are;
+        returns the summary still to tell the person (`Cards.redraw_summing`)."""
+        targets = await self.targets(picked)
+        outcomes = await self._actions.reroute(actor, numbers, targets, card.place.as_("card").wire())
+        return await self._cards.redraw_summing(card, outcomes, actor.slack_user_id)
 
     async def on_create(self, ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
         values = view["state"]["values"]
