@@ -505,10 +505,8 @@ def build_bolt(vobot: Vobot) -> AsyncApp:
     )
     bulk = Bulk(
         command=settings.command,
-        actions=core.actions,
         incidents=lookups.incidents,
         directory=lookups.directory,
-        contexts=side.contexts,
         hooks=side.hooks,
         cards=side.cards,
         answers=side.answers,

@@ -3,22 +3,33 @@ judge of "one VictorOps call per action", and the listing as the Slack fake show
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
+from bot.core.errors import ActionError
 from bot.sim.slack import Message, View
 from bot.sim.victorops import SimConfig, SimState
 from bot.slack.blocks import ActionId
+from bot.slack.contexts import Contexts, Kind
+from bot.slack.listeners.views import OTHER_WINDOW
+from bot.slack.modals import ModalMeta, ViewId
+from bot.store.contexts import SavedContexts
+from bot.store.db import Database
 from bot.victorops.limits import RateSpec
+from bot.victorops.models import Phase
 from tests.harness import CHANNEL, OFF, Bot, running_bot, texts
 
 ROUTE = "bulk"
 DIGEST = {"name": "bulky", "channel": CHANNEL, "schedule": "0 9 * * 1-5", "filter": {"routing_keys": [ROUTE]}}
+HOOK = "hook-token-5e7a91"
 ERIN = "U0ERIN"  # in Slack, unlinked; her Slack email matches VictorOps user erin.walsh
 
 
@@ -225,17 +236,21 @@ async def test_a_stale_acknowledge_all_with_nothing_triggered_any_more_sends_not
     assert len(bot.writes()) == 1  # Bob's
 
 
-async def test_an_unlinked_person_can_pick_then_link_and_the_selection_is_acted_on(bot: Bot) -> None:
+async def test_an_unlinked_person_links_before_the_select_window_opens_and_nothing_typed_is_lost(bot: Bot) -> None:
     numbers = trigger(bot, 4)
     message = await listing(bot, ERIN)
-    view = await open_select(bot, message, ERIN)
-    await bot.driver.submit_view(ERIN, view.id, {"incidents": {"incidents": numbers[:3]}})
-    prompt = await said_to(bot, ERIN, "Link me as erin.walsh and acknowledge #")
-    assert bot.writes() == []
+    await bot.driver.click(ERIN, message, ActionId.SELECT)
+    prompt = await said_to(bot, ERIN, "not linked to a VictorOps user")  # before anything is picked or typed
+    assert bot.slack.views() == [] and bot.writes() == []
     await bot.driver.click(ERIN, prompt, ActionId.LINK_AND_RETRY)
+    await bot.until(lambda: (m := bot.slack.find_message(prompt.ts)) and "Linked you" in texts(m))
+    view = await open_select(bot, message, ERIN)
+    values = {"incidents": {"incidents": numbers[:3]}, "note": {"note": "on it"}}
+    await bot.driver.submit_view(ERIN, view.id, values)
     await bot.until(lambda: calls(bot, ACK))
     [body] = calls(bot, ACK)
     assert sorted(body["incidentNames"]) == sorted(numbers[:3]) and body["userName"] == "erin.walsh"
+    assert body["message"].endswith(": on it")  # what she typed, not lost to a link prompt
     after = await redrawn(bot, message)
     assert texts(after).count("*Acknowledged*") == 3
 
@@ -259,3 +274,164 @@ async def test_a_bulk_ack_that_must_wait_is_queued_and_the_listing_redrawn_when_
         )
         assert "Acknowledge all triggered" not in texts(after)
         assert not any(c.rate_limited for c in state.calls())
+
+
+# ---- submissions that are not what vobot opened: a window's token is good for that window only, what Select…
+# offered is never what gets acted on, and a resolve's confirmation acts once
+
+ALICE = "U0ALICE"
+
+
+async def post(bot: Bot, payload: dict[str, Any]) -> Any:
+    return await bot.driver.post(urlencode({"payload": json.dumps(payload)}))
+
+
+def refused_with(result: Any) -> str:
+    """The one sentence a refused submission shows in its modal."""
+    assert result.status == 200 and result.response_action == "update", result.body
+    return str(result.json["view"]["blocks"])
+
+
+def selected(slug: str) -> dict[str, Any]:
+    return {"type": "static_select", "selected_option": {"value": slug, "text": {"type": "plain_text", "text": slug}}}
+
+
+@pytest.mark.parametrize("callback", ["bulk_resolve", "reroute", "create"])
+async def test_a_select_window_submitted_as_another_window_does_nothing(bot: Bot, callback: str) -> None:
+    numbers = trigger(bot, 3)
+    message = await listing(bot)
+    view = await open_select(bot, message)
+    payload = bot.driver.view_submission_payload(ALICE, view.id, {"incidents": {"incidents": numbers[:1]}})
+    payload["view"]["callback_id"] = callback  # what the client says; every other field as vobot made it
+    payload["view"]["state"]["values"] |= {
+        "policy": {"policy": selected(bot.vo.directory.policies[-1].slug)},  # what reroute needs to go on
+        "summary": {"summary": {"type": "plain_text_input", "value": "forged"}},  # and create
+    }
+    posts = len(bot.slack.response_posts())
+    said = refused_with(await post(bot, payload))
+    assert OTHER_WINDOW in said
+    assert bot.writes() == [] and len(bot.slack.response_posts()) == posts
+
+
+async def test_a_resolve_confirmation_acts_once_and_its_replay_is_told(bot: Bot) -> None:
+    numbers = trigger(bot, 3)
+    message = await listing(bot)
+    view = await open_select(bot, message)
+    values = {"incidents": {"incidents": numbers[:2]}, "action": {"action": "resolve"}}
+    await bot.driver.submit_view(ALICE, view.id, values)
+    confirm = bot.slack.views()[-1]
+    payload = bot.driver.view_submission_payload(ALICE, confirm.id, {})
+    assert (await post(bot, payload)).response_action == "clear"
+    await said_to(bot, ALICE, "Resolved 2 incidents by you")
+    payload["trigger_id"] = bot.slack.new_trigger_id(ALICE)  # a second submission, not the same request again
+    said = refused_with(await post(bot, payload))
+    assert "This window was used already, so nothing more was done" in said
+    assert len(calls(bot, RESOLVE)) == 1 and len(bot.writes()) == 1
+
+
+async def test_the_select_window_offers_numbers_but_names_none_to_act_on(bot: Bot) -> None:
+    """What the Select… token holds: the offered numbers apart, so no window that acts can take them."""
+    numbers = trigger(bot, 3)
+    message = await listing(bot)
+    view = await open_select(bot, message)
+    saved = await SavedContexts(bot.vobot.store.db).get(view.body["private_metadata"])
+    assert saved is not None
+    meta = ModalMeta.model_validate(saved.body)
+    assert meta.numbers == () and set(meta.offered) == set(numbers) and meta.window is ViewId.BULK
+
+
+async def test_of_two_spends_of_one_context_one_wins(database: Database) -> None:
+    now = datetime.now(UTC)
+    contexts = Contexts(SavedContexts(database), lambda: now)
+    token = await contexts.save(Kind.MODAL, ALICE, ModalMeta(numbers=("7",), window=ViewId.BULK_RESOLVE))
+    outcomes = await asyncio.gather(
+        contexts.spend(Kind.MODAL, token), contexts.spend(Kind.MODAL, token), return_exceptions=True
+    )
+    assert sorted(type(o).__name__ for o in outcomes) == ["ActionError", "NoneType"]
+    with pytest.raises(ActionError, match="used already"):
+        await contexts.load(Kind.MODAL, ALICE, token, ModalMeta)
+    with pytest.raises(ActionError, match="made for someone else"):
+        await contexts.load(Kind.MODAL, "U0BOB", token, ModalMeta)
+
+
+@pytest.mark.slow  # waits out a real (short) VictorOps window
+async def test_a_queued_bulk_ack_tells_one_summary_naming_the_done_and_the_refused(tmp_path: Path) -> None:
+    state = SimState(SimConfig(incidents=RateSpec.parse("2/3s"), reporting=OFF, lookups=OFF))
+    async with running_bot(tmp_path, state=state, VICTOROPS_RATE_LIMIT="2/3s", VOBOT_BATCH_WINDOW="0") as bot:
+        numbers = trigger(bot, 5)
+        message = await listing(bot)
+        await bot.driver.command("U0BOB", CHANNEL, f"ack {numbers[0]}")  # the window is spent
+        await bot.until(lambda: bot.incident(numbers[0])["currentPhase"] == "ACKED")
+        await bot.driver.click(ALICE, message, ActionId.ACK_TRIGGERED)
+        await said_to(bot, ALICE, "Queued #")
+        state.act("resolve", "bob.martinez", numbers[3:])  # in VictorOps while the ack waits: VictorOps refuses them
+        told = await bot.until(
+            lambda: next((m for m in bot.slack.ephemerals(ALICE) if "Acknowledged 2" in m.text), None), within=10
+        )
+        assert told.text == (
+            f"Acknowledged 2 incidents by you: #{numbers[1]} and #{numbers[2]}. "
+            f"#{numbers[3]} and #{numbers[4]} were already resolved: skipped."
+        )
+        [_, body] = calls(bot, ACK)
+        assert sorted(body["incidentNames"]) == sorted(numbers[1:])
+        summaries = [m for m in bot.slack.ephemerals(ALICE) if "Acknowledged 2 incidents" in texts(m)]
+        queued = [m for m in bot.slack.ephemerals(ALICE) if "Queued #" in texts(m)]
+        assert len(summaries) == 1 and len(queued) == 1  # each said once
+
+
+async def test_acknowledge_all_leaves_out_incidents_triggered_since_the_listing_was_drawn(tmp_path: Path) -> None:
+    clock = [time.time()]  # VictorOps' clock, which the incidents' start times come from
+    state = SimState(SimConfig(incidents=OFF, reporting=OFF, lookups=OFF, clock=lambda: clock[0]))
+    async with running_bot(tmp_path, state=state, VOBOT_WEBHOOK_TOKEN=HOOK) as bot:
+        shown = trigger(bot, 3)
+        message = await listing(bot)  # the 09:00 digest…
+        assert "Acknowledge all triggered (3)" in texts(message)
+        bot.vo.send_webhooks(f"{bot.url}/victorops/webhook", HOOK)  # vobot hears of the next ones at once
+        try:
+            clock[0] += 6 * 3600
+            later = trigger(bot, 2)  # …and two triggered by 15:00, when it is clicked
+            view = bot.vobot.lookups.incidents
+            await bot.until(lambda: all(view.known(later).values()))
+            await bot.driver.click(ALICE, message, ActionId.ACK_TRIGGERED)
+            told = await said_to(bot, ALICE, "Acknowledged 3 incidents by you")
+            assert told.text.endswith(
+                f"#{later[0]} and #{later[1]} triggered since this listing was drawn: not acknowledged; "
+                "Refresh to include them."
+            )
+            [body] = calls(bot, ACK)
+            assert sorted(body["incidentNames"]) == sorted(shown)
+            assert all(bot.incident(n)["currentPhase"] == "UNACKED" for n in later)
+            await bot.until(lambda: all(i and i.current_phase is Phase.ACKED for i in view.known(shown).values()))
+            await bot.driver.click(ALICE, message, ActionId.REFRESH)
+            after = await bot.until(lambda: (m := bot.slack.find_message(message.ts)) and "(2)" in texts(m) and m)
+            assert "Acknowledge all triggered (2)" in texts(after)  # drawn anew, it counts them
+            await bot.driver.click(ALICE, after, ActionId.ACK_TRIGGERED)
+            await said_to(bot, ALICE, "Acknowledged 2 incidents by you")
+            assert sorted(calls(bot, ACK)[1]["incidentNames"]) == sorted(later)
+        finally:
+            bot.vo.send_webhooks(None)
+
+
+async def test_acknowledge_all_of_150_triggered_is_one_patch_naming_all_150(bot: Bot) -> None:
+    numbers = trigger(bot, 150)
+    message = await listing(bot)
+    assert "Acknowledge all triggered (150)" in texts(message)
+    await bot.driver.click(ALICE, message, ActionId.ACK_TRIGGERED)
+    await said_to(bot, ALICE, "Acknowledged 150 incidents by you")
+    [body] = calls(bot, ACK)
+    assert sorted(body["incidentNames"]) == sorted(numbers) and len(bot.writes()) == 1
+    assert all(bot.incident(n)["currentPhase"] == "ACKED" for n in numbers)
+
+
+async def test_a_selection_naming_an_open_incident_beyond_the_100_offered_is_refused(bot: Bot) -> None:
+    numbers = trigger(bot, 150)
+    message = await listing(bot)
+    view = await open_select(bot, message)
+    beyond = next(n for n in numbers if n not in offered(view))  # open, in the listing, but not offered
+    payload = bot.driver.view_submission_payload(ALICE, view.id, {"incidents": {"incidents": offered(view)[:1]}})
+    picked = payload["view"]["state"]["values"]["incidents"]["incidents"]["selected_options"]
+    picked.append({"text": {"type": "plain_text", "text": f"#{beyond}"}, "value": beyond})
+    result = await post(bot, payload)
+    assert result.status == 200 and result.response_action == "errors"
+    assert f"#{beyond}: not among the incidents offered here" in result.errors["incidents"]
+    assert bot.writes() == []

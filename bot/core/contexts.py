@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-Refusal = Literal["unknown", "someone_else", "expired"]
+Refusal = Literal["unknown", "someone_else", "expired", "spent"]
+
+SPENT = "spent"  # the kind of a single-use context once used: kept, so a replay is told so
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,12 @@ class Saved:
 
     def refusal(self, kind: str, slack_user_id: str, now: datetime) -> Refusal | None:
         """Why this context may not be used by `slack_user_id` for `kind` now, or None when it may."""
-        if kind != self.kind:
+        if kind != self.kind and self.kind != SPENT:
             return "unknown"
         if slack_user_id != self.slack_user_id:
             return "someone_else"
+        if self.kind == SPENT:
+            return "spent"
         if now >= self.expires_at:
             return "expired"
         return None
@@ -36,3 +40,6 @@ class Saved:
 class ContextStore(Protocol):
     async def put(self, saved: Saved) -> None: ...
     async def get(self, token: str) -> Saved | None: ...
+    async def spend(self, token: str, kind: str) -> bool:
+        """Mark a single-use context of `kind` used (its kind becomes SPENT); True for the one caller that did."""
+        ...

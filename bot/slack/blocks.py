@@ -6,6 +6,7 @@ action_id 255, section text 3000 …); `check_message` adds the message-level on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -28,7 +29,7 @@ from slack_sdk.models.blocks.basic_components import ConfirmObject, PlainTextObj
 from bot.core.outcomes import Outcome
 from bot.slack.mrkdwn import escape
 from bot.slack.names import Names, when
-from bot.slack.sentences import said
+from bot.slack.sentences import incidents_word, said
 from bot.victorops.models import Incident, Phase
 
 Block = dict[str, Any]
@@ -39,7 +40,8 @@ MAX_BUTTON_VALUE = 2000
 MAX_ACTION_ID = 255
 MAX_TOTAL_TEXT = 12000  # undocumented: Slack answers msg_blocks_too_long somewhere past ~12k characters
 
-IncidentNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}$")]
+NUMBER = re.compile(r"[0-9]{1,12}")  # an incident number as vobot writes it (button values, modal options)
+IncidentNumber = Annotated[str, StringConstraints(pattern=f"^{NUMBER.pattern}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
@@ -74,6 +76,10 @@ class ListSpec(BaseModel):
     # The cards the message shows, in order: a redraw keeps them where they are, in their new state, until the
     # reader asks for a fresh listing (Refresh, or the command again). Empty: a fresh listing.
     o: tuple[IncidentNumber, ...] = Field((), max_length=MAX_BLOCKS)
+    # When it was drawn, as the newest start among its incidents (whole epoch seconds, VictorOps' clock; its
+    # report and its webhooks differ below the second): "Acknowledge all triggered" leaves out the incidents
+    # started after it, so a click never acks more than it counted. Round-tripped: a change only leaves more out.
+    w: int | None = Field(None, ge=0)
 
     def encode(self) -> str:
         return self.model_dump_json(exclude_defaults=True)
@@ -84,7 +90,11 @@ class ListSpec(BaseModel):
 
     def fresh(self) -> ListSpec:
         """The same listing drawn anew from the incidents as they are."""
-        return self.model_copy(update={"o": ()})
+        return self.model_copy(update={"o": (), "w": None})
+
+    def since(self, incident: Incident) -> bool:
+        """Whether `incident` started after the listing was drawn (unknown start: it was there)."""
+        return self.w is not None and incident.start_time is not None and int(incident.start_time.timestamp()) > self.w
 
 
 class CardRef(BaseModel):
@@ -294,7 +304,8 @@ def incident_list(
             break
         fitting += 1
     shown = ordered[:fitting]
-    drawn = listing.model_copy(update={"o": tuple(i.incident_number for i in shown)}) if listing else None
+    newest = max((int(i.start_time.timestamp()) for i in ordered if i.start_time), default=None)
+    drawn = listing.model_copy(update={"o": tuple(i.incident_number for i in shown), "w": newest}) if listing else None
     for incident in shown:
         blocks.extend(card(incident, (notes or {}).get(incident.incident_number), drawn, names))
     if left := len(ordered) - fitting:
@@ -336,7 +347,7 @@ def bulk_buttons(listing: ListSpec, incidents: Sequence[Incident]) -> list[Butto
     found = []
     value = listing.encode()
     if triggered := sum(1 for i in incidents if i.current_phase is Phase.UNACKED):
-        some = f"{triggered} triggered incident{'s' if triggered != 1 else ''}"
+        some = incidents_word(triggered, "triggered")
         found.append(
             ButtonElement(
                 text=f"Acknowledge all triggered ({triggered})",
@@ -347,7 +358,7 @@ def bulk_buttons(listing: ListSpec, incidents: Sequence[Incident]) -> list[Butto
                     title=f"Acknowledge {some}?",
                     text=PlainTextObject(
                         text=f"Acknowledge the {some} of this listing in VictorOps? "
-                        "Incidents triggered since the listing was drawn are included too."
+                        "Incidents triggered since it was drawn are left out: Refresh to include them."
                     ),
                     confirm="Acknowledge",
                     deny="Cancel",

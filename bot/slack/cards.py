@@ -29,7 +29,7 @@ from bot.slack.contexts import Contexts, Kind
 from bot.slack.modals import ModalMeta, ViewId, create_view, loading, message_view, reroute_view
 from bot.slack.mrkdwn import escape
 from bot.slack.names import Names
-from bot.slack.sentences import said
+from bot.slack.sentences import said, said_all
 from bot.slack.surface import Surface
 from bot.victorops.models import Incident, Phase
 
@@ -133,22 +133,24 @@ class Cards:
         shown |= {n: current[n] for n in spec.o if n in current}
         return listed_order(shown.values(), spec)
 
-    async def redraw(self, surface: Surface, outcomes: Sequence[Outcome], actor: str) -> None:
+    async def redraw(self, surface: Surface, outcomes: Sequence[Outcome], actor: str) -> bool:
         """Show the incidents' new state and what `actor` (a Slack user) just did, in place, wherever their
-        cards are: the other cards of the message stay where they were."""
+        cards are: the other cards of the message stay where they were. True when that sent `actor` the outcome
+        in a message (no card to redraw), so the caller sends nothing more; a bulk action's one summary
+        (`said_all`) is the caller's to send."""
         names = await self.names(surface.place.viewer(actor))
-        notes = {o.number: said(o, names) for o in outcomes}
         now = {o.number: o.incident for o in outcomes if o.incident is not None}
-        if not now:
-            await surface.tell(" ".join(notes.values()))
-            return
-        text = " ".join(notes.values())
         listing = surface.place.listing
         if listing and len(outcomes) > 1:
-            # A bulk action: the whole listing anew, every card as it is now; a note per card would not fit,
-            # so the person acting is told the outcome in one message (`said_all`).
-            await surface.redraw(self._slack, *await self.listing(listing, names, keep=list(now.values())))
-            return
+            # A bulk action: the whole listing anew, every card as it is now; a note per card would not fit.
+            if now:
+                await surface.replace(self._slack, lambda: self.listing(listing, names, keep=list(now.values())))
+            return False
+        notes = {o.number: said(o, names) for o in outcomes}
+        text = " ".join(notes.values())
+        if not now:
+            await surface.tell(text)
+            return True
         if surface.message_blocks:
 
             def swap(blocks: Sequence[Block]) -> list[Block]:
@@ -158,17 +160,28 @@ class Cards:
                 return within_limit(changed, now)
 
             await surface.splice(self._slack, text, swap)
-            return
+            return False
         if listing:
             text, blocks = await self.listing(listing, names, notes, keep=list(now.values()))
         else:
             text, blocks = outcomes_message(outcomes, names)
         await surface.redraw(self._slack, text, blocks)
+        return False
+
+    async def redraw_summing(self, surface: Surface, outcomes: Sequence[Outcome], actor: str) -> str:
+        """`redraw`, then the one summary still to tell `actor` (empty when the redraw told them already)."""
+        if await self.redraw(surface, outcomes, actor):
+            return ""
+        return said_all(list(outcomes), await self.names(actor))
 
     async def open_reroute_modal(self, trigger_id: str, slack_user_id: str, meta: ModalMeta) -> None:
         await self.open_modal(
             trigger_id, "Reroute incident", ViewId.REROUTE, lambda: self._reroute_view(slack_user_id, meta)
         )
+
+    async def modal_token(self, slack_user_id: str, window: ViewId, meta: ModalMeta) -> str:
+        """Keep `meta` for `window` alone: a submission naming another window is refused (`Views.context`)."""
+        return await self._contexts.save(Kind.MODAL, slack_user_id, meta.model_copy(update={"window": window}))
 
     async def open_modal(
         self, trigger_id: str, title: str, callback_id: ViewId, view: Callable[[], Awaitable[dict[str, Any]]]
@@ -180,7 +193,7 @@ class Cards:
     async def _reroute_view(self, slack_user_id: str, meta: ModalMeta) -> dict[str, Any]:
         found = await self._incidents.find(meta.numbers)
         return reroute_view(
-            await self._contexts.save(Kind.MODAL, slack_user_id, meta),
+            await self.modal_token(slack_user_id, ViewId.REROUTE, meta),
             [i for i in found.values() if i is not None],
             await self._directory.policies.get(),
             await self._directory.users.get(),
@@ -203,7 +216,7 @@ class Cards:
 
         async def view() -> dict[str, Any]:
             return create_view(
-                await self._contexts.save(Kind.MODAL, slack_user_id, meta),
+                await self.modal_token(slack_user_id, ViewId.CREATE, meta),
                 await directory.policies.get(),
                 await directory.users.get(),
                 await directory.oncall_by_team(),

@@ -38,6 +38,7 @@ SAYS: dict[Refusal | None, str] = {
     "unknown": "vobot has no record of this {what}, so nothing was done; {then}.",
     "someone_else": "This {what} was made for someone else, so nothing was done; run the command yourself.",
     "expired": "This {what} expired (they last {minutes} minutes), so nothing was done; {then}.",
+    "spent": "This {what} was used already, so nothing more was done; the listing shows how the incidents are now.",
 }
 OLDER = "This {what} is from an older version of vobot, so nothing was done; {then}."
 
@@ -70,3 +71,9 @@ class Contexts:
             return model.model_validate(saved.body)
         except ValidationError:  # saved by a version that kept other fields
             raise ActionError(OLDER.format(what=what, then=then)) from None
+
+    async def spend(self, kind: Kind, value: str) -> None:
+        """Use up the single-use context `value` names (loaded already): of two submissions, the second is told."""
+        if not await self._store.spend(value, kind):
+            what, then = WHAT[kind]
+            raise ActionError(SAYS["spent"].format(what=what, then=then))

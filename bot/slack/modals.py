@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
@@ -23,7 +22,7 @@ from slack_sdk.models.views import View
 from bot.core.outcomes import Verb
 from bot.core.targets import SLUG, VO_USERNAME, TargetKind
 from bot.core.text import MAX_DETAILS, MAX_NOTE, MAX_SUMMARY
-from bot.slack.blocks import clip
+from bot.slack.blocks import NUMBER, clip
 from bot.slack.mrkdwn import escape
 from bot.slack.place import Place, Wire
 from bot.slack.sentences import incidents_word
@@ -48,6 +47,8 @@ class ModalMeta(Wire):
     numbers: tuple[str, ...] = Field((), alias="n")
     place: Place = Field(Place(), alias="at")  # where to answer, and the card to redraw
     note: str | None = Field(None, alias="m")  # a bulk resolve's message, while it waits for its confirmation
+    window: ViewId | None = Field(None, alias="w")  # the modal it was saved for: a submission of another is refused
+    offered: tuple[str, ...] = Field((), alias="o")  # Select…'s choices: only ever picked from, never acted on
 
 
 def loading(title: str, callback_id: ViewId) -> dict[str, Any]:
@@ -230,7 +231,7 @@ def create_errors(summary: str, details: str | None) -> dict[str, str]:
 # ---- bulk actions on a listing ("Select…") ----------------------------------------------------------------
 
 BULK_VERBS = {Verb.ACK: "Acknowledge", Verb.RESOLVE: "Resolve", Verb.REROUTE: "Reroute"}
-NUMBER = re.compile(r"[0-9]{1,12}")
+BULK_TITLE = "Act on incidents"
 
 
 def incident_option(incident: Incident) -> Option:
@@ -293,7 +294,7 @@ def bulk_view(
     view: dict[str, Any] = View(
         type="modal",
         callback_id=ViewId.BULK,
-        title="Act on incidents",
+        title=BULK_TITLE,
         submit="Go",
         close="Cancel",
         private_metadata=token,

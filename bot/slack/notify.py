@@ -22,6 +22,7 @@ from bot.slack.cards import Cards
 from bot.slack.errors import explain
 from bot.slack.place import Place
 from bot.slack.responses import ResponseUrls
+from bot.slack.sentences import said_all
 from bot.slack.surface import Elsewhere, Surface
 
 log = logging.getLogger(__name__)
@@ -67,12 +68,19 @@ class Notifier:
                 if outcomes
                 else (text, sentence(text))
             )
+        bulk = place.kind == "card" and place.listing is not None and len(outcomes) > 1
+        if bulk:  # its listing is redrawn without notes, so the person is told the outcome in one message
+            text = said_all(outcomes, await self._cards.names(action.slack_user_id))
+            blocks = sentence(text)
         try:
             if action.status == "failed" and place.thread_ts:  # a thread is everyone's: told privately
                 await self._post_anew(action, place.channel, text, blocks)
             elif action.status == "failed":
                 await surface.tell(text)
-            elif place.kind == "card" and (len(outcomes) == 1 or place.listing):  # a bulk action redraws its listing
+            elif bulk:
+                await self._cards.redraw(surface, outcomes, action.slack_user_id)
+                await surface.tell(text)
+            elif place.kind == "card" and (len(outcomes) == 1 or place.listing):
                 await self._cards.redraw(surface, outcomes, action.slack_user_id)
             else:
                 await surface.redraw(self._slack, text, blocks)

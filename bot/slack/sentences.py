@@ -386,8 +386,9 @@ def numbered(numbers: list[str]) -> str:
     return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
 
 
-def incidents_word(count: int) -> str:
-    return f"{count} incident{'s' if count != 1 else ''}"
+def incidents_word(count: int, kind: str = "") -> str:
+    """ "3 incidents", or with `kind` "3 triggered incidents"."""
+    return f"{count} {kind + ' ' if kind else ''}incident{'s' if count != 1 else ''}"
 
 
 def said_all(outcomes: list[Outcome], names: Names) -> str:
@@ -452,3 +453,9 @@ HOME_UNLINKED = "You are not linked to a VictorOps user yet: once you are, the i
 TEAMS_PENDING = "VictorOps is still telling vobot who is in which team; press Refresh in a minute."
 NO_TEAMS = "You are in no VictorOps team."
 ONCALL_UNKNOWN = "not known right now"  # a home drawn while VictorOps did not say who is on call
+
+
+def triggered_since(numbers: list[str]) -> str:
+    """Triggered after the listing a bulk acknowledge was clicked on was drawn: not what its confirmation counted."""
+    them = "them" if len(numbers) > 1 else "it"
+    return f"{numbered(numbers)} triggered since this listing was drawn: not acknowledged; Refresh to include {them}."

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -105,6 +105,18 @@ class Surface:
         key = (channel, ts)
         async with DRAWN.lock(key):
             await self.redraw(client, text, change(DRAWN.newest(key, self.message_blocks)))
+
+    async def replace(
+        self, client: AsyncWebClient, build: Callable[[], Awaitable[tuple[str, Sequence[Block]]]]
+    ) -> None:
+        """Redraw the whole message as `build` makes it, built and sent under the message's lock (the one
+        `splice` holds): a redraw that read the incidents earlier cannot land after this one with their older state."""
+        channel, ts = self.place.channel, self.place.message_ts
+        if not (ts and channel):
+            await self.redraw(client, *await build())
+            return
+        async with DRAWN.lock((channel, ts)):
+            await self.redraw(client, *await build())
 
     async def tell(self, text: str, blocks: Sequence[Block] | None = None) -> None:
         """A new ephemeral message to the person who acted (errors, confirmations)."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
-from bot.core.contexts import Saved
+from bot.core.contexts import SPENT, Saved
 from bot.store.db import Database
 from bot.store.tables import InteractionContextRow
 
@@ -38,3 +38,10 @@ class SavedContexts:
         async with self._db.reading() as session:
             row = await session.get(InteractionContextRow, token)
             return Saved(row.token, row.kind, row.slack_user_id, row.body, row.expires_at) if row else None
+
+    async def spend(self, token: str, kind: str) -> bool:
+        """A conditional UPDATE: of two submissions of one confirmation, only one changes the row."""
+        async with self._db.session() as session:
+            row = InteractionContextRow
+            spent = await session.execute(update(row).where(row.token == token, row.kind == kind).values(kind=SPENT))
+            return bool(getattr(spent, "rowcount", 0))

@@ -15,19 +15,17 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.core.actions import Actor, IncidentActions
 from bot.core.directory import Directory
 from bot.core.errors import ActionError
 from bot.core.incidents import IncidentView
 from bot.core.outcomes import Verb
-from bot.core.targets import TargetKind
 from bot.slack.acting import Acting, Answers, Middleware
 from bot.slack.blocks import ActionId, ListSpec
 from bot.slack.cards import TITLES, Cards
-from bot.slack.contexts import Contexts, Kind
 from bot.slack.listeners.buttons import Buttons, unreadable
 from bot.slack.listeners.views import Views
 from bot.slack.modals import (
+    BULK_TITLE,
     MAX_OPTIONS,
     ModalMeta,
     ViewId,
@@ -37,12 +35,12 @@ from bot.slack.modals import (
     resolve_confirm_view,
 )
 from bot.slack.responses import ResponseUrls
-from bot.slack.sentences import said_all
+from bot.slack.sentences import triggered_since
 from bot.slack.surface import Surface
 from bot.victorops.models import Phase
 
-TITLE = "Act on incidents"
 NOTHING_TRIGGERED = "Nothing in this listing is triggered any more, so nothing was sent to VictorOps."
+NOTHING_SENT = "Nothing was sent to VictorOps:"
 NOTHING_OPEN = "Nothing in this listing is open any more, so there is nothing to act on."
 
 
@@ -51,10 +49,8 @@ class Bulk:
         self,
         *,
         command: str,
-        actions: IncidentActions,
         incidents: IncidentView,
         directory: Directory,
-        contexts: Contexts,
         hooks: ResponseUrls,
         cards: Cards,
         answers: Answers,
@@ -62,10 +58,8 @@ class Bulk:
         views: Views,
     ) -> None:
         self.command = command
-        self._actions = actions
         self._incidents = incidents
         self._directory = directory
-        self._contexts = contexts
         self._hooks = hooks
         self._cards = cards
         self._answers = answers
@@ -88,27 +82,31 @@ class Bulk:
                 await self._ack_triggered(surface.at(spec), spec, context["acting"])
 
     async def _ack_triggered(self, surface: Surface, spec: ListSpec, acting: Acting) -> None:
-        """Acknowledge every incident of the listing that is triggered now (Slack asked to confirm first)."""
-        numbers = [i.incident_number for i in await self._cards.listed(spec) if i.current_phase is Phase.UNACKED]
+        """Acknowledge every incident of the listing that is triggered now and was there when it was drawn (Slack
+        asked to confirm first, counting those); the ones triggered since are named, not acknowledged."""
+        triggered = [i for i in await self._cards.listed(spec) if i.current_phase is Phase.UNACKED]
+        numbers = [i.incident_number for i in triggered if not spec.since(i)]
+        late = [triggered_since(since)] if (since := [i.incident_number for i in triggered if spec.since(i)]) else []
         if not numbers:
-            await surface.tell(NOTHING_TRIGGERED)
+            await surface.tell(" ".join([NOTHING_TRIGGERED if not late else NOTHING_SENT, *late]))
             return
         actor = await acting.require(Verb.ACK, numbers, place=surface.place)
-        text, _ = await self._buttons.act(actor, Verb.ACK, numbers, surface)
-        await surface.tell(text)
+        summary = (await self._buttons.act(actor, Verb.ACK, numbers, surface))[0]
+        await self._tell(surface, " ".join([summary, *late]).strip())
 
     async def _select(self, trigger_id: str, surface: Surface, spec: ListSpec, acting: Acting) -> None:
-        """Open the modal at once (the trigger lives 3 s), then fill it with the listing's open incidents."""
-        user = acting.slack_user_id
+        """Open the modal at once (the trigger lives 3 s), then fill it with the listing's open incidents. An
+        unlinked person is asked to link first, before they pick and type anything a link prompt would lose."""
+        user = (await acting.require(place=surface.place)).slack_user_id
 
         async def view() -> dict[str, Any]:
             listed = [i for i in await self._cards.listed(spec) if i.current_phase is not Phase.RESOLVED]
             if not listed:
                 raise ActionError(NOTHING_OPEN)
             offered = tuple(i.incident_number for i in listed[:MAX_OPTIONS])
-            meta = ModalMeta(numbers=offered, place=surface.place)
+            meta = ModalMeta(offered=offered, place=surface.place)
             return bulk_view(
-                await self._contexts.save(Kind.MODAL, user, meta),
+                await self._cards.modal_token(user, ViewId.BULK, meta),
                 f"Digest “{spec.d}”" if spec.d else TITLES.get(spec.s, TITLES["open"]),
                 listed,
                 await self._directory.policies.get(),
@@ -117,16 +115,16 @@ class Bulk:
                 self.command,
             )
 
-        await self._cards.open_modal(trigger_id, TITLE, ViewId.BULK, view)
+        await self._cards.open_modal(trigger_id, BULK_TITLE, ViewId.BULK, view)
 
     async def on_submit(self, ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
         """Check the choice (errors shown in the modal), then act; a resolve is confirmed first."""
         acting: Acting = context["acting"]
-        meta = await self._views.context(ack, acting, view, TITLE, ViewId.BULK)
+        meta = await self._views.context(ack, acting, view, BULK_TITLE, ViewId.BULK)
         if meta is None:
             return
         values = view["state"]["values"]
-        numbers, verb, note, errors = bulk_errors(values, meta.numbers)
+        numbers, verb, note, errors = bulk_errors(values, meta.offered)
         picked, target_errors = picked_targets(values) if verb is Verb.REROUTE else ([], {})
         errors |= target_errors
         if verb is Verb.REROUTE and not picked and not errors:
@@ -135,8 +133,8 @@ class Bulk:
             await ack(response_action="errors", errors=errors)
             return
         if verb is Verb.RESOLVE:
-            choice = meta.model_copy(update={"numbers": tuple(numbers), "note": note or None})
-            token = await self._contexts.save(Kind.MODAL, acting.slack_user_id, choice)
+            choice = ModalMeta(numbers=tuple(numbers), place=meta.place, note=note or None)  # not what was offered
+            token = await self._cards.modal_token(acting.slack_user_id, ViewId.BULK_RESOLVE, choice)
             shown = [i for i in self._incidents.known(numbers).values() if i is not None]  # titles, for showing
             await ack(response_action="push", view=resolve_confirm_view(token, shown, numbers))
             return
@@ -145,13 +143,13 @@ class Bulk:
         async with self._answers.answering(surface.tell):
             actor = await acting.require(verb, numbers, place=meta.place)
             if verb is Verb.REROUTE:
-                await surface.tell(await self._reroute(actor, numbers, picked, surface))
+                await self._tell(surface, await self._views.reroute(actor, numbers, picked, surface))
             else:
-                await surface.tell((await self._buttons.act(actor, verb, numbers, surface, note or None))[0])
+                await self._tell(surface, (await self._buttons.act(actor, verb, numbers, surface, note or None))[0])
 
     async def on_confirm_resolve(self, ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
         acting: Acting = context["acting"]
-        choice = await self._views.context(ack, acting, view, "Resolve incidents?", ViewId.BULK_RESOLVE)
+        choice = await self._views.context(ack, acting, view, "Resolve incidents?", ViewId.BULK_RESOLVE, once=True)
         if choice is None:
             return
         await ack(response_action="clear")  # closes the selection under it too
@@ -159,15 +157,12 @@ class Bulk:
         async with self._answers.answering(surface.tell):
             actor = await acting.require(Verb.RESOLVE, choice.numbers, place=choice.place)
             text, _ = await self._buttons.act(actor, Verb.RESOLVE, choice.numbers, surface, choice.note)
-            await surface.tell(text)
+            await self._tell(surface, text)
 
-    async def _reroute(
-        self, actor: Actor, numbers: Sequence[str], picked: list[tuple[TargetKind, str]], surface: Surface
-    ) -> str:
-        targets = await self._views.targets(picked)
-        outcomes = await self._actions.reroute(actor, numbers, targets, surface.place.as_("card").wire())
-        await self._cards.redraw(surface, outcomes, actor.slack_user_id)
-        return said_all(outcomes, await self._cards.names(actor.slack_user_id))
+    @staticmethod
+    async def _tell(surface: Surface, summary: str) -> None:
+        if summary:  # empty: the redraw told the person already
+            await surface.tell(summary)
 
 
 def register(app: AsyncApp, bulk: Bulk, middleware: Sequence[Middleware]) -> None:

@@ -25,7 +25,7 @@ from bot.slack.linking import Pending
 from bot.slack.modals import ModalMeta
 from bot.slack.place import PlaceKind
 from bot.slack.responses import ResponseUrls
-from bot.slack.sentences import linked_you, nothing_paging, said_all
+from bot.slack.sentences import linked_you, nothing_paging
 from bot.slack.surface import Elsewhere, Surface
 
 
@@ -92,14 +92,14 @@ class Buttons:
     async def act(
         self, actor: Actor, verb: Verb, numbers: Sequence[str], card: Surface, note: str | None = None
     ) -> tuple[str, list[Block]]:
-        """Act and redraw the card in place (every card of its listing, for a bulk action); without a card to
-        redraw, returns the outcomes to show instead."""
+        """Act and redraw the card in place (every card of its listing, for a bulk action), returning the
+        summary to tell the person (empty when the redraw told them already); without a card to redraw, the
+        outcomes to show instead."""
         in_place = len(numbers) == 1 or card.place.listing is not None
         kind: PlaceKind = "card" if card.place.response_url and in_place else "reply"
         outcomes = await self._actions.act(verb, actor, numbers, note, reply=card.place.as_(kind).wire())
         if kind == "card":
-            await self._cards.redraw(card, outcomes, actor.slack_user_id)
-            return said_all(outcomes, await self._cards.names(actor.slack_user_id)), []
+            return await self._cards.redraw_summing(card, outcomes, actor.slack_user_id), []
         return outcomes_message(outcomes, await self._cards.names(actor.slack_user_id))
 
     async def on_refresh(
@@ -153,7 +153,8 @@ class Buttons:
                     text = text or nothing_paging(verb)
                 else:
                     text, blocks = await self.act(actor, verb, pending.numbers, card)
-                await prompt.redraw(self._slack, f"{done} {text}", [*sentence(f"{done} {text}"), *blocks])
+                said = f"{done} {text}".strip()
+                await prompt.redraw(self._slack, said, [*sentence(said), *blocks])
                 return
             await prompt.redraw(self._slack, done, sentence(done))
 

@@ -10,8 +10,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.core.actions import IncidentActions
+from bot.core.actions import Actor, IncidentActions
 from bot.core.directory import Directory
+from bot.core.errors import ActionError
 from bot.core.identity import Identity
 from bot.core.targets import TargetKind, resolve_targets
 from bot.slack.acting import Acting, Answers, Middleware
@@ -23,6 +24,8 @@ from bot.slack.place import Place
 from bot.slack.responses import ResponseUrls
 from bot.slack.surface import Elsewhere, Surface
 from bot.victorops.models import Target
+
+OTHER_WINDOW = "This window does not match the one vobot opened, so nothing was done; close it and start again."
 
 
 class Views:
@@ -48,17 +51,24 @@ class Views:
         self._answers = answers
 
     async def context(
-        self, ack: AsyncAck, acting: Acting, view: dict[str, Any], title: str, callback_id: ViewId
+        self, ack: AsyncAck, acting: Acting, view: dict[str, Any], title: str, callback_id: ViewId, once: bool = False
     ) -> ModalMeta | None:
-        """The context the view's token names, for the person who submitted; for anything else the modal is
-        acked at once showing one sentence, and None returned. The sentence goes in the modal: a submission
-        carries no response URL of its own, and the one in the context is not to be trusted before the token is."""
+        """The context the view's token names, for the person who submitted and the window it was saved for (used
+        up, when `once`); for anything else the modal is acked at once showing one sentence, and None returned.
+        The sentence goes in the modal: a submission carries no response URL of its own, and the one in the
+        context is not to be trusted before the token is."""
 
         async def say(text: str, _: Sequence[Block] | None) -> None:
             await ack(response_action="update", view=message_view(title, text, callback_id))
 
+        token = view.get("private_metadata")
         async with self._answers.answering(say):
-            return await self._contexts.load(Kind.MODAL, acting.slack_user_id, view.get("private_metadata"), ModalMeta)
+            meta = await self._contexts.load(Kind.MODAL, acting.slack_user_id, token, ModalMeta)
+            if meta.window != callback_id:  # a submission's callback_id is the client's word, the saved window ours
+                raise ActionError(OTHER_WINDOW)
+            if once:
+                await self._contexts.spend(Kind.MODAL, str(token))
+            return meta
         return None
 
     async def targets(self, picked: list[tuple[TargetKind, str]]) -> list[Target]:
@@ -80,15 +90,23 @@ class Views:
         surface = Surface(self._hooks, meta.place, elsewhere=self._elsewhere)
         async with self._answers.answering(surface.tell):
             actor = await acting.require()
-            from_card = bool(meta.place.message_ts or meta.place.listing)
-            targets = await self.targets(picked)
-            place = meta.place.as_("card" if from_card else "reply")
-            outcomes = await self._actions.reroute(actor, meta.numbers, targets, place.wire())
-            if from_card:
-                await self._cards.redraw(surface, outcomes, actor.slack_user_id)
-            else:
-                text, blocks = outcomes_message(outcomes, await self._cards.names(actor.slack_user_id))
-                await surface.tell(text, blocks)
+            if meta.place.message_ts or meta.place.listing:  # the card's note says how it went
+                await self.reroute(actor, meta.numbers, picked, surface)
+                return
+            outcomes = await self._actions.reroute(
+                actor, meta.numbers, await self.targets(picked), meta.place.as_("reply").wire()
+            )
+            text, blocks = outcomes_message(outcomes, await self._cards.names(actor.slack_user_id))
+            await surface.tell(text, blocks)
+
+    async def reroute(
+        self, actor: Actor, numbers: Sequence[str], picked: list[tuple[TargetKind, str]], card: Surface
+    ) -> str:
+        """Reroute the incidents of `card` (a card, or a listing's several) and redraw them where they are;
+        returns the summary still to tell the person (`Cards.redraw_summing`)."""
+        targets = await self.targets(picked)
+        outcomes = await self._actions.reroute(actor, numbers, targets, card.place.as_("card").wire())
+        return await self._cards.redraw_summing(card, outcomes, actor.slack_user_id)
 
     async def on_create(self, ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
         values = view["state"]["values"]
