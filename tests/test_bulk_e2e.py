@@ -401,6 +401,8 @@ async def test_acknowledge_all_leaves_out_incidents_triggered_since_the_listing_
             [body] = calls(bot, ACK)
             assert sorted(body["incidentNames"]) == sorted(shown)
             assert all(bot.incident(n)["currentPhase"] == "UNACKED" for n in later)
+            redrawn = bot.slack.find_message(message.ts)
+            assert redrawn is not None and "2 triggered, 3 acknowledged" in redrawn.text  # every card as it is now
             await bot.until(lambda: all(i and i.current_phase is Phase.ACKED for i in view.known(shown).values()))
             await bot.driver.click(ALICE, message, ActionId.REFRESH)
             after = await bot.until(lambda: (m := bot.slack.find_message(message.ts)) and "(2)" in texts(m) and m)

@@ -169,11 +169,8 @@ class IncidentView:
         return list((await self._everything()).values())
 
     async def _everything(self) -> dict[str, Incident]:
-        held = self._held()
-        if (found := await self._snapshot()) is not None:
-            shared = found.incidents
-            held = {**shared, **{n: forward(shared.get(n), i) or shared.get(n) or i for n, i in held.items()}}
-        return held
+        found = await self._snapshot()
+        return newest(found.incidents, self._held()) if found is not None else self._held()
 
     async def put(self, incidents: Iterable[Incident]) -> None:
         """Record incidents as VictorOps now has them (after our own write was accepted), for every replica."""
@@ -181,7 +178,7 @@ class IncidentView:
         if not changed:
             return
         last = self._cache.peek()
-        answer = Answer(last.asked_at if last else 0.0, {**self._held(), **changed})
+        answer = Answer(last.asked_at if last else 0.0, newest(self._held(), changed))
         self._cache.replace(answer)
         await self._publish(answer)
 
@@ -189,10 +186,11 @@ class IncidentView:
         """Fold incidents reported by an event (a webhook) into the view, for every replica, phases forward
         only: an event older than what the view holds changes nothing. Returns the incidents as merged, for
         those that changed."""
-        last = self._cache.peek()
+        found = await self._snapshot()  # another replica's news counts too
+        last = self._cache.peek()  # read after the await: a write recorded meanwhile (`put`) is kept
         asked, held = (last.asked_at, last.incidents) if last else (0.0, {})
-        if (found := await self._snapshot()) is not None:  # another replica's news counts too
-            asked, held = max(asked, found.asked_at), {**held, **found.incidents}
+        if found is not None:
+            asked, held = max(asked, found.asked_at), newest(held, found.incidents)
         changed = [m for i in incidents if (m := forward(held.get(i.incident_number), i)) is not None]
         if changed:
             answer = Answer(asked, {**held, **{i.incident_number: i for i in changed}})
@@ -205,6 +203,16 @@ class IncidentView:
         self._cache.invalidate()
         if self._snapshots is not None and (found := await self._snapshots.get(SNAPSHOT)):
             await self._snapshots.put(SNAPSHOT, 0.0, found[1])
+
+
+def newest(held: dict[str, Incident], reported: dict[str, Incident]) -> dict[str, Incident]:
+    """Two copies of the incidents in one, each `reported` folded onto the one `held` (`forward`): an incident
+    never goes back a phase because one copy is older than the other."""
+    merged = {**reported, **held}
+    for number, incident in reported.items():
+        if number in held and (moved := forward(held[number], incident)) is not None:
+            merged[number] = moved
+    return merged
 
 
 def forward(held: Incident | None, reported: Incident) -> Incident | None:

@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.directory import Directory
 from bot.core.identity import Identity
-from bot.core.incidents import IncidentFilter, IncidentView
+from bot.core.incidents import IncidentFilter, IncidentView, forward
 from bot.core.outcomes import Outcome
 from bot.core.routes import unknown_routes
 from bot.slack.acting import Answers
@@ -128,7 +128,9 @@ class Cards:
     async def listed(self, spec: ListSpec, keep: Sequence[Incident] = ()) -> list[Incident]:
         """The incidents the listing holds now, in its order: those matching it, and the cards it showed."""
         current = {i.incident_number: i for i in await self._incidents.all()}
-        current |= {i.incident_number: i for i in keep}
+        for incident in keep:  # what an action just made of them, unless the view already holds newer
+            if (merged := forward(current.get(incident.incident_number), incident)) is not None:
+                current[incident.incident_number] = merged
         shown = {i.incident_number: i for i in listing_filter(spec).select(current.values())}
         shown |= {n: current[n] for n in spec.o if n in current}
         return listed_order(shown.values(), spec)
