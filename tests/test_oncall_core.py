@@ -109,6 +109,18 @@ async def test_first_sight_posts_nothing_then_a_change_posts_one_handoff_naming_
     assert await stack.watch.check() == []  # nothing new
 
 
+async def test_the_same_people_coming_back_on_call_is_a_new_handoff_each_time() -> None:
+    """A rotation repeats itself: a handoff this replica posted before says nothing about the next one."""
+    stack = Stack(HANDOFF)
+    other = stack.replica()
+    await stack.watch.check()
+    for on, watch in ((("ivan.petrov",), stack.watch), (("heidi",), other), (("ivan.petrov",), stack.watch)):
+        stack.rotate(on)
+        [handoff] = await watch.check()
+        assert handoff.on == on
+    assert [h.on for _, h in stack.slack.posted] == [("ivan.petrov",), ("heidi",), ("ivan.petrov",)]
+
+
 async def test_a_replica_that_loses_the_compare_and_set_posts_nothing() -> None:
     stack = Stack(HANDOFF)
     other = stack.replica()

@@ -292,7 +292,8 @@ class OnCallWatch:
         self.refusals = Refusals(now)
         self._refused: dict[str, str] = {}  # user group -> Slack's refusal at this replica's last try (logged once)
         self._names: dict[str, Named] = {}  # team slug -> the team as last answered: for a team gone from the answer
-        self._posted: dict[str, tuple[str, set[str]]] = {}  # team slug -> (its on-call, channels that got it)
+        # team slug -> (its on-call, channels that got it) while a handoff is being posted (given back, retried)
+        self._posted: dict[str, tuple[str, set[str]]] = {}
         self._nudge = _Nudge()
         self.gather, self.gap = NUDGE_GATHER, NUDGE_GAP
 
@@ -325,6 +326,7 @@ class OnCallWatch:
                 await self._seen.give_back(team.team.slug, took, Seen(took.was or "[]", took.asked_at))
                 continue
             await self._seen.done(team.team.slug, took)
+            self._posted.pop(team.team.slug, None)  # done: the same people coming back on call is a new handoff
             handoffs.append(handoff)
         await self._keep_groups(teams, answer.asked_at, seen)
         return handoffs
