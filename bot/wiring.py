@@ -117,7 +117,6 @@ class Store:
     db: Database
     queue: ActionQueue
     lease: Lease
-    audit: AuditStore
     links: LinkStore
     snapshots: Snapshots
     digests: DigestStore
@@ -147,7 +146,6 @@ async def open_store(settings: Settings, config: AppConfig, holder: str) -> Stor
         db=db,
         queue=ActionQueue(db),
         lease=Lease(db, "dispatcher", holder, ttl=settings.lease_seconds),
-        audit=AuditStore(db),
         links=LinkStore(db),
         snapshots=Snapshots(db),
         digests=digests,

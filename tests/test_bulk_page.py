@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from playwright.async_api import Page, expect
 
 from bot.sim.stack import LocalStack
@@ -14,6 +15,7 @@ from tests.test_workspace_page import CHANNEL, in_chromium
 SCREENSHOT = Path(__file__).resolve().parent.parent / "test-artifacts" / "bulk.png"
 
 
+@pytest.mark.slow  # a browser
 async def test_bulk_acknowledge_and_select_from_the_page_in_chromium(tmp_path: Path) -> None:
     await in_chromium(
         tmp_path, lambda stack, page, url: work_in_bulk(stack, page, f"{url}/?channel={CHANNEL}"), SCREENSHOT

@@ -220,6 +220,7 @@ async def test_a_tampered_modal_token_is_refused(bot: Bot) -> None:
     assert bot.writes() == [] and bot.slack.messages("C0PAY") == []
 
 
+@pytest.mark.slow  # waits out a real VictorOps window
 @pytest.mark.parametrize("fails", [False, True])
 async def test_a_queued_create_is_told_privately_and_only_its_card_lands_in_the_thread(
     tmp_path: Path, fails: bool

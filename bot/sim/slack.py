@@ -433,10 +433,6 @@ class SlackWorkspace:
 
     # --- user groups ---------------------------------------------------------------------------------
 
-    def add_usergroup(self, group_id: str, users: Sequence[str] = ()) -> None:
-        with self._lock:
-            self._usergroups[group_id] = tuple(users)
-
     def usergroup_users(self, group_id: str) -> tuple[str, ...]:
         with self._lock:
             if group_id not in self._usergroups:

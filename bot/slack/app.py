@@ -18,8 +18,8 @@ def build_bolt_app(
     on_views: views.Views,
     on_reminders: reminders.ReminderButtons,
     on_bulk: bulk.Bulk,
-    on_home: home.HomeTab | None = None,
-    on_shortcuts: shortcuts.Shortcuts | None = None,
+    on_home: home.HomeTab,
+    on_shortcuts: shortcuts.Shortcuts,
 ) -> AsyncApp:
     app = AsyncApp(
         client=client,
@@ -34,8 +34,6 @@ def build_bolt_app(
     views.register(app, on_views, middleware)
     reminders.register(app, on_reminders, middleware)
     bulk.register(app, on_bulk, middleware)
-    if on_home is not None:
-        home.register(app, on_home, middleware)
-    if on_shortcuts is not None:
-        shortcuts.register(app, on_shortcuts, middleware)
+    home.register(app, on_home, middleware)
+    shortcuts.register(app, on_shortcuts, middleware)
     return app

@@ -78,8 +78,8 @@ class Notifier:
             elif action.status == "failed":
                 await surface.tell(text)
             elif bulk:
-                await self._cards.redraw(surface, outcomes, action.slack_user_id)
-                await surface.tell(text)
+                if summary := await self._cards.redraw_summing(surface, outcomes, action.slack_user_id):
+                    await surface.tell(summary)  # unless the redraw told them already (nothing left to redraw)
             elif place.kind == "card" and (len(outcomes) == 1 or place.listing):
                 await self._cards.redraw(surface, outcomes, action.slack_user_id)
             else:

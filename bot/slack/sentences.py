@@ -116,7 +116,7 @@ def rolled_up(feed: Feed, numbers: tuple[str, ...], command: str) -> str:
     if feed.policies:
         where.append(f"policy {', '.join(escape(p) for p in feed.policies)}")
     filters = "".join([*(f" route:{escape(r)}" for r in feed.routes), *(f" team:{escape(t)}" for t in feed.teams)])
-    count = f"{len(numbers)} more incident{'s' if len(numbers) != 1 else ''}"
+    count = incidents_word(len(numbers), "more")
     on = f" on {' and '.join(where)}" if where else ""
     return f":rotating_light: {count} triggered{on}: {' '.join(shown)} — `{command} list{filters}`"
 

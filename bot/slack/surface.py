@@ -119,7 +119,8 @@ class Surface:
             await self.redraw(client, *await build())
 
     async def tell(self, text: str, blocks: Sequence[Block] | None = None) -> None:
-        """A new ephemeral message to the person who acted (errors, confirmations)."""
+        """A new message to the person who acted (errors, confirmations): ephemeral through the response URL, or,
+        for a place with none (a home, a thread, a direct message), wherever `elsewhere` shows it."""
         if self.place.off_message() and self.elsewhere is not None:
             self._check(await self.elsewhere.show(self.place, text, blocks))
             return

@@ -1,7 +1,7 @@
-"""The two shortcuts: "Create VictorOps incident" on a message (its first line the summary, its text and
-permalink the details; the new incident's card goes in the message's thread), and the global one (an empty
-create modal; the answer comes as a direct message). Both open the create modal submitted in
-bot.slack.listeners.views; where the answer goes is kept server-side with it (`ModalMeta`)."""
+"""The two shortcuts, both named "New VictorOps incident" (Slack allows 24 characters): one on a message (its
+first line the summary, its text and permalink the details; the new incident's card goes in the message's
+thread), and the global one (an empty create modal; the answer comes as a direct message). Both open the create
+modal submitted in bot.slack.listeners.views; where the answer goes is kept server-side with it (`ModalMeta`)."""
 
 from __future__ import annotations
 
