@@ -212,10 +212,9 @@ def test_termination_outlasts_the_drain(pod: dict[str, Any], container: dict[str
 def test_resources_are_requested_and_limited(container: dict[str, Any]) -> None:
     resources = container["resources"]
     assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
-    mebibytes = {key: int(value.removesuffix("Mi")) for key, value in {
-        "request": resources["requests"]["memory"], "limit": resources["limits"]["memory"]}.items()}  # fmt: skip
+    request, limit = (int(resources[kind]["memory"].removesuffix("Mi")) for kind in ("requests", "limits"))
     # bench_footprint.py: 109 MB after load; the request leaves room, the limit more.
-    assert 150 <= mebibytes["request"] < mebibytes["limit"]
+    assert 150 <= request < limit
 
 
 # ---- the environment, the Secret and the ConfigMap --------------------------------------------------------
@@ -226,7 +225,9 @@ def _plain_env(container: dict[str, Any]) -> dict[str, str]:
 
 
 def _secret_refs(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+    return {
+        e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})
+    }
 
 
 def test_every_variable_is_one_vobot_reads(container: dict[str, Any]) -> None:
@@ -257,7 +258,9 @@ def test_the_secret_template_holds_only_placeholders_that_never_run_a_bot(
     template = resources["Secret"]["stringData"]
     assert set(template.values()) == {PLACEHOLDER} and "data" not in resources["Secret"]
     text = (FOLDER / "secret.yaml").read_text(encoding="utf-8")
-    assert not re.search(r"xox[abpe]-\w|xapp-\d|://[a-z0-9_]+:[^@\s]+@", text), "nothing that looks like a real token or URL"
+    assert not re.search(r"xox[abpe]-\w|xapp-\d|://[a-z0-9_]+:[^@\s]+@", text), (
+        "nothing that looks like a real token or URL"
+    )
     monkeypatch.chdir(tmp_path)  # no stray .env
     with pytest.raises(ConfigError) as refused:
         load_settings(**template)
