@@ -59,6 +59,9 @@ def _comma_list(value: Any) -> Any:
 
 Rate = Annotated[RateSpec, NoDecode, BeforeValidator(_rate)]
 ONCALL_INTERVAL_MIN = 15  # seconds: a shorter VOBOT_ONCALL_INTERVAL would spend the lookup budget on one endpoint
+# deploy/kubernetes/secret.yaml's value for every key: a Secret applied unfilled must not run a bot (a webhook token
+# left as it is would be public).
+PLACEHOLDER = "REPLACE_ME"
 
 
 class Settings(BaseSettings):
@@ -118,6 +121,22 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "victorops_api_id",
+        "victorops_api_key",
+        "database_url",
+        "webhook_token",
+        mode="before",
+    )
+    @classmethod
+    def _not_the_placeholder(cls, value: Any) -> Any:
+        if value == PLACEHOLDER:
+            raise ValueError(f"still the template's {PLACEHOLDER}: set the real value, or delete the key if optional")
+        return value
 
     @property
     def budgets(self) -> Budgets:
