@@ -114,8 +114,23 @@ class Postgres:
         row = self._conn.execute(query).fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
+    def backends(self) -> list[int]:
+        """The server processes serving this database's connections (for their CPU time)."""
+        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        return [int(row[0]) for row in self._conn.execute(query).fetchall()]
+
     def close(self) -> None:
         self._conn.close()
+
+
+def backends_cpu(pids: Sequence[int]) -> dict[int, float]:
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = cpu_seconds(pid)
+        except OSError:  # the connection closed meanwhile
+            continue
+    return found
 
 
 def cpu_seconds(pid: int) -> float:
@@ -275,6 +290,7 @@ async def step(
     stream, stop = Stream(), asyncio.Event()
     started, pg_before = time.time(), pg.counters()
     cpu_before = [cpu_seconds(b.process.pid) for b in bots]  # type: ignore[union-attr]
+    own_before, pg_cpu_before = cpu_seconds(os.getpid()), backends_cpu(pg.backends())
     refused_before, connections = len(refused), 0
     clicking = asyncio.create_task(people(stream, drivers, slack, stop))
     gap, n = 60.0 / rate, 0
@@ -290,6 +306,9 @@ async def step(
     pg_after = pg.counters()
     cpu = [(cpu_seconds(b.process.pid) - c) / elapsed * 100 for b, c in zip(bots, cpu_before, strict=True)]  # type: ignore[union-attr]
     rss = [rss_mb(b.process.pid) for b in bots]  # type: ignore[union-attr]
+    own = (cpu_seconds(os.getpid()) - own_before) / elapsed * 100
+    pg_cpu_after = backends_cpu(pg.backends())  # connections opened during the step count from 0
+    pg_cpu = sum(t - pg_cpu_before.get(pid, 0.0) for pid, t in pg_cpu_after.items()) / elapsed * 100
     settle_by = time.time() + SETTLE
     while time.time() < settle_by and not set(stream.triggered) <= set(appearances(slack)):
         await asyncio.sleep(0.5)
@@ -324,9 +343,12 @@ async def step(
         "pg conns": str(connections),
         "pg xact/s": f"{(pg_after[0] - pg_before[0]) / elapsed:.0f}",
         "pg rows/s": f"{(pg_after[1] - pg_before[1]) / elapsed:.0f}",
+        "pg cpu %": f"{pg_cpu:.0f}",
         "cpu % each": "/".join(f"{c:.0f}" for c in cpu),
         "rss MB each": "/".join(f"{r:.0f}" for r in rss),
-        "VO/min": f"{len(in_step) / elapsed * 60:.1f} (max {window}/60s)",
+        "fakes cpu %": f"{own:.0f}",
+        "load": f"{os.getloadavg()[0]:.1f}",
+        "VO calls": f"{len(in_step)} (max {window}/60s)",
         "Slack/min/ch": f"{max(per_channel.values(), default=0) / elapsed * 60:.1f}",
         "lost": str(len(lost)),
         "twice": str(len(set(doubled))),
