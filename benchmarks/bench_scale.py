@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import os
 import random
@@ -55,12 +56,12 @@ from starlette.routing import Route
 from bot.sim.server import ServerThread, rss_mb
 from bot.sim.slack import Message, SlackChannel, SlackWorkspace
 from bot.sim.slack_api import build_slack_api
-from bot.sim.slack_driver import DriverResult, SlackDriver
+from bot.sim.slack_driver import DriverResult, SlackDriver, wait_for
 from bot.sim.victorops import SimConfig, SimState, build_app
 from bot.slack.blocks import ActionId
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (the replica processes' helpers)
-from tests.procs import BotProcess, bot_env  # noqa: E402
+from tests.procs import BotProcess, bot_env
 
 REPLICAS, FEEDS, BACKLOG = 3, 50, 2000
 TOKEN = "bench-scale-token"
@@ -69,6 +70,7 @@ CLICK_EVERY, LIST_EVERY = 5.0, 5.0  # seconds between a person's click on a card
 CARD_P99, ACK_P99 = 5.0, 3.0  # seconds: past these a step gives
 BUDGET = 6  # VictorOps incident calls in any 60 s
 SETTLE = 30.0  # seconds after a step for its last cards to be posted before one counts as lost
+LATE = 100.0  # seconds more, after the last step, for those to be posted by the feeds' retry (then: lost)
 INCIDENTS_PATH = "/api-public/v1/incidents"
 ROLLUP_MARK = ":rotating_light:"
 CARD_BLOCK = re.compile(r"inc-(\d+)(?:-.*)?")  # every block of an incident's card (bot.slack.blocks.block_prefix)
@@ -109,7 +111,9 @@ class Postgres:
 
     def counters(self) -> tuple[int, int]:
         """(transactions committed, rows read); this connection's own probes are a few a second."""
-        query = "SELECT xact_commit, tup_returned + tup_fetched FROM pg_stat_database WHERE datname = current_database()"
+        query = (
+            "SELECT xact_commit, tup_returned + tup_fetched FROM pg_stat_database WHERE datname = current_database()"
+        )
         self._conn.execute("SELECT pg_stat_clear_snapshot()")
         row = self._conn.execute(query).fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
@@ -214,7 +218,9 @@ def naming(slack: SlackWorkspace) -> Counter[tuple[str, str]]:
             if message.text.startswith(ROLLUP_MARK):
                 numbers = set(re.findall(r"#(\d+)", message.text))
             else:
-                numbers = {m.group(1) for b in message.blocks if (m := CARD_BLOCK.fullmatch(str(b.get("block_id", ""))))}
+                numbers = {
+                    m.group(1) for b in message.blocks if (m := CARD_BLOCK.fullmatch(str(b.get("block_id", ""))))
+                }
             counts.update((n, channel) for n in numbers)
     return counts
 
@@ -236,7 +242,7 @@ def p(values: Sequence[float], q: int) -> float:
 
 async def people(stream: Stream, drivers: Sequence[SlackDriver], slack: SlackWorkspace, stop: asyncio.Event) -> None:
     """Clicks on the newest unacknowledged card of a random channel, and `/vo list`, round-robin to the replicas."""
-    rng, turn = random.Random(17), itertools.cycle(drivers)  # noqa: S311 - a benchmark's choices
+    rng, turn = random.Random(17), itertools.cycle(drivers)
 
     async def timed(answers: list[float], request: Awaitable[DriverResult]) -> None:
         try:
@@ -270,9 +276,9 @@ def unacked_card(slack: SlackWorkspace, channel: str) -> tuple[Message, str] | N
     for message in reversed(slack.messages(channel)):
         for block in message.blocks:
             block_id = str(block.get("block_id", ""))
-            if message.thread_ts is None and (found := ACTIONS_BLOCK.fullmatch(block_id)):
-                if any(e.get("action_id") == ActionId.ACK for e in block.get("elements", [])):
-                    return message, found.group(1)
+            found = ACTIONS_BLOCK.fullmatch(block_id) if message.thread_ts is None else None
+            if found and any(e.get("action_id") == ActionId.ACK for e in block.get("elements", [])):
+                return message, found.group(1)
     return None
 
 
@@ -281,6 +287,30 @@ class Step:
     rate: int
     row: dict[str, str]
     gave: list[str]
+    late: list[str]  # incidents not shown SETTLE seconds after the step
+
+
+async def shown(slack: SlackWorkspace, numbers: Sequence[str], within: float) -> None:
+    """Until every incident of `numbers` is shown in its channel, or `within` seconds have passed."""
+    with contextlib.suppress(TimeoutError):
+        await wait_for(lambda: set(numbers) <= set(appearances(slack)), within, interval=0.5)
+
+
+async def shown_later(slack: SlackWorkspace, numbers: Sequence[str], within: float) -> list[str]:
+    """Of incidents not shown in time, those a later pass posts (an event the feeds failed on is applied again
+    a minute later, bot.core.ingest.RETRY_EVERY): late, not lost."""
+    await shown(slack, numbers, within)
+    return [n for n in numbers if n in appearances(slack)]
+
+
+def log_errors(logs: Sequence[Path]) -> Counter[str]:
+    """The replicas' ERROR and WARNING lines, by their message's start (times and numbers left out)."""
+    found: Counter[str] = Counter()
+    for log in logs:
+        for line in log.read_text(errors="replace").splitlines():
+            if " ERROR " in line or " WARNING " in line or line.startswith(("ERROR", "WARNING")):
+                found[re.sub(r"\d+", "N", line.split(" - ", 1)[-1])[:120]] += 1
+    return found
 
 
 async def step(
@@ -309,9 +339,7 @@ async def step(
     own = (cpu_seconds(os.getpid()) - own_before) / elapsed * 100
     pg_cpu_after = backends_cpu(pg.backends())  # connections opened during the step count from 0
     pg_cpu = sum(t - pg_cpu_before.get(pid, 0.0) for pid, t in pg_cpu_after.items()) / elapsed * 100
-    settle_by = time.time() + SETTLE
-    while time.time() < settle_by and not set(stream.triggered) <= set(appearances(slack)):
-        await asyncio.sleep(0.5)
+    await shown(slack, list(stream.triggered), SETTLE)
     stop.set()
     await clicking
 
@@ -327,7 +355,9 @@ async def step(
     in_step = [c for c in vo_calls if started <= c.at < started + elapsed]
     limited = sum(c.rate_limited for c in vo_calls)
     per_channel = Counter(
-        str(c.params.get("channel")) for c in slack.calls() if started <= c.at < started + elapsed and c.params.get("channel")
+        str(c.params.get("channel"))
+        for c in slack.calls()
+        if started <= c.at < started + elapsed and c.params.get("channel")
     )  # fmt: skip
     webhook_errors = len(refused) - refused_before
     card_p50, card_p99 = (statistics.median(delays), p(delays, 99)) if delays else (0.0, 0.0)
@@ -355,7 +385,9 @@ async def step(
     }
     gave = []
     if lost or doubled:
-        gave.append(f"lost: {' '.join(lost[:10]) or 'none'}; posted twice: {' '.join(sorted(set(doubled))[:10]) or 'none'}")
+        gave.append(
+            f"lost: {' '.join(lost[:10]) or 'none'}; posted twice: {' '.join(sorted(set(doubled))[:10]) or 'none'}"
+        )
     if webhook_errors:
         gave.append(f"{webhook_errors} webhooks not taken ({Counter(refused[refused_before:]).most_common(3)})")
     if window > BUDGET or limited:
@@ -364,7 +396,7 @@ async def step(
         gave.append(f"webhook -> card p99 {card_p99:.1f} s > {CARD_P99:.0f} s")
     if stream.unanswered or (answers and max(p(stream.clicks, 99), p(stream.lists, 99)) > ACK_P99):
         gave.append(f"Slack answers: {stream.unanswered} unanswered, p99 over {ACK_P99:.0f} s")
-    return Step(rate, row, gave)
+    return Step(rate, row, gave, lost)
 
 
 def print_table(steps: Sequence[Step]) -> None:
@@ -373,6 +405,11 @@ def print_table(steps: Sequence[Step]) -> None:
     print("  ".join(k.rjust(widths[k]) for k in keys))
     for s in steps:
         print("  ".join(s.row[k].rjust(widths[k]) for k in keys), flush=True)
+
+
+def add_feeds(config: Path, feeds: list[dict[str, object]]) -> None:
+    """The feeds, added to the YAML file `bot_env` wrote (its users)."""
+    config.write_text(yaml.safe_dump(yaml.safe_load(config.read_text()) | {"feeds": feeds}))
 
 
 async def run(seconds: float, max_rate: int, start_rate: int) -> None:
@@ -389,12 +426,11 @@ async def run(seconds: float, max_rate: int, start_rate: int) -> None:
         ServerThread(build_slack_api(slack)) as slack_server,
     ):
         slack.base_url = slack_server.url
-        env = bot_env(slack, slack_server.url, vo_server.url, Path(folder), VOBOT_DATABASE_URL=url,
-                      VOBOT_WEBHOOK_TOKEN=TOKEN, VICTOROPS_RATE_LIMIT="6/minute", VOBOT_LOG_LEVEL="WARNING")  # fmt: skip
+        knobs = {"VOBOT_WEBHOOK_TOKEN": TOKEN, "VICTOROPS_RATE_LIMIT": "6/minute", "VOBOT_LOG_LEVEL": "WARNING"}
+        env = bot_env(slack, slack_server.url, vo_server.url, Path(folder), VOBOT_DATABASE_URL=url, **knobs)
         for family in ("VICTOROPS_REPORTING_RATE_LIMIT", "VICTOROPS_LOOKUP_RATE_LIMIT"):
             env.pop(family)  # the real budgets
-        config = yaml.safe_load(Path(env["VOBOT_CONFIG"]).read_text()) | {"feeds": feeds}
-        Path(env["VOBOT_CONFIG"]).write_text(yaml.safe_dump(config))
+        add_feeds(Path(env["VOBOT_CONFIG"]), feeds)
         bots: list[BotProcess] = []
         pg = Postgres(url)
         try:
@@ -404,7 +440,9 @@ async def run(seconds: float, max_rate: int, start_rate: int) -> None:
                 vo.send_webhooks(f"{lb.url}/victorops/webhook", TOKEN)
                 await asyncio.sleep(1.1)  # VictorOps' start times are whole seconds: the feeds' second is over
                 drivers = [SlackDriver(slack, f"{b.url}/slack/events", slack.signing_secret) for b in bots]
-                print(f"{REPLICAS} replicas on one Postgres, {FEEDS} feeds, {BACKLOG} open incidents, {seconds:.0f} s a step")
+                print(
+                    f"{REPLICAS} replicas on one Postgres, {FEEDS} feeds, {BACKLOG} open incidents, {seconds:.0f} s steps"
+                )
                 steps: list[Step] = []
                 rate = start_rate
                 while rate <= max_rate:
@@ -414,6 +452,12 @@ async def run(seconds: float, max_rate: int, start_rate: int) -> None:
                         break
                     rate *= 2
                 vo.send_webhooks(None)
+                if late := steps[-1].late:
+                    later = await shown_later(slack, late, LATE)
+                    print(
+                        f"of {len(late)} not shown in {SETTLE:.0f} s, {len(later)} were posted within {LATE:.0f} s more"
+                    )
+            errors = log_errors([b.log for b in bots])
         finally:
             for bot in bots:
                 bot.stop()
@@ -425,6 +469,8 @@ async def run(seconds: float, max_rate: int, start_rate: int) -> None:
         print(f"first limit at {last.rate}/min: " + "; ".join(last.gave))
     else:
         print(f"nothing gave up to {last.rate}/min")
+    for line, count in errors.most_common(5):
+        print(f"replica log, {count} x: {line}")
 
 
 def main() -> None:

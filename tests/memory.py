@@ -265,7 +265,9 @@ class MemorySnapshots:
         self.rows |= {f"{name}/{key}": (at, body) for key, body in bodies.items()}
 
     async def items(self, name: str, keys: Iterable[str] | None = None) -> dict[str, str]:
-        found = {row.removeprefix(f"{name}/"): body for row, (_, body) in self.rows.items() if row.startswith(f"{name}/")}
+        found = {
+            row.removeprefix(f"{name}/"): body for row, (_, body) in self.rows.items() if row.startswith(f"{name}/")
+        }
         return found if keys is None else {k: found[k] for k in keys if k in found}
 
     async def drop_items(self, name: str, before: float) -> None:
