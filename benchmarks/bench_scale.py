@@ -440,9 +440,7 @@ async def run(seconds: float, max_rate: int, start_rate: int) -> None:
                 vo.send_webhooks(f"{lb.url}/victorops/webhook", TOKEN)
                 await asyncio.sleep(1.1)  # VictorOps' start times are whole seconds: the feeds' second is over
                 drivers = [SlackDriver(slack, f"{b.url}/slack/events", slack.signing_secret) for b in bots]
-                print(
-                    f"{REPLICAS} replicas on one Postgres, {FEEDS} feeds, {BACKLOG} open incidents, {seconds:.0f} s steps"
-                )
+                print(f"{REPLICAS} replicas on one Postgres, {FEEDS} feeds, {BACKLOG} open, {seconds:.0f} s steps")
                 steps: list[Step] = []
                 rate = start_rate
                 while rate <= max_rate:
