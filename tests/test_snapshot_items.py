@@ -102,13 +102,13 @@ class Written:
         event.listen(db.engine.sync_engine, "before_cursor_execute", self._seen)
 
     def _seen(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE")):
+        if "snapshots" in statement:  # not a new connection's own set-up queries
             self.statements += 1
             self.bytes += len(repr(parameters))
 
 
-async def merge_cost(db: Database, count: int) -> tuple[int, int]:
-    view = IncidentView(Listed(count), snapshots=Snapshots(db))
+async def merge_cost(db: Database, count: int, wall: FakeClock) -> tuple[int, int]:
+    view = IncidentView(Listed(count), snapshots=Snapshots(db), wall_clock=wall)
     await view.invalidate()  # this view lists VictorOps itself: the snapshot holds its `count` incidents
     await view.all()
     written = Written(db)
@@ -117,7 +117,9 @@ async def merge_cost(db: Database, count: int) -> tuple[int, int]:
 
 
 async def test_a_merge_costs_the_same_with_2000_open_incidents_as_with_10(database: Database) -> None:
-    few = await merge_cost(database, 10)
-    many = await merge_cost(database, 2000)
+    wall = FakeClock()
+    few = await merge_cost(database, 10, wall)
+    wall.now += 1  # the second listing is asked for after the first merge: it drops that merge's item
+    many = await merge_cost(database, 2000, wall)
     assert many[0] == few[0] <= 2  # read this incident's item, write it
     assert many[1] == few[1] < 2000  # one incident's JSON, never the snapshot's ~2,000
