@@ -18,7 +18,8 @@ channel: by a card or in a rolled-up message). The run stops at the first step w
 lost or doubled incidents, a webhook not taken (non-200), the VictorOps budget exceeded or a 429, webhook -> card
 p99 over CARD_P99, or a click or command answered over ACK_P99 (Slack's 3 s) or not at all.
 
-Run: .venv/bin/python benchmarks/bench_scale.py [--step 60] [--max-rate 1920]   (about 8 minutes at --step 60)
+Run: .venv/bin/python benchmarks/bench_scale.py [--step 45] [--start-rate 60] [--max-rate 7680]
+(up to 8 steps of 45 s, each followed by up to 30 s for its last cards: under 10 minutes)
 Needs Postgres (VOBOT_TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test); a fresh database
 is created for the run and dropped after it.
 """
@@ -473,9 +474,9 @@ async def run(seconds: float, max_rate: int, start_rate: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--step", type=float, default=60.0, help="seconds a step lasts (default 60)")
+    parser.add_argument("--step", type=float, default=45.0, help="seconds a step lasts (default 45)")
     parser.add_argument("--start-rate", type=int, default=60, help="webhooks a minute of the first step")
-    parser.add_argument("--max-rate", type=int, default=1920, help="stop after this rate (default 1920)")
+    parser.add_argument("--max-rate", type=int, default=7680, help="stop after this rate (default 7680)")
     args = parser.parse_args()
     if problem := postgres_problem():
         sys.exit(f"bench_scale needs Postgres: {problem}")
