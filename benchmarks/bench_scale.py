@@ -400,10 +400,11 @@ async def step(
     return Step(rate, row, gave, lost)
 
 
-def print_table(steps: Sequence[Step]) -> None:
+def print_table(steps: Sequence[Step], *, header: bool = True) -> None:
     keys = list(steps[0].row)
-    widths = {k: max(len(k), *(len(s.row[k]) for s in steps)) for k in keys}
-    print("  ".join(k.rjust(widths[k]) for k in keys))
+    widths = {k: max(len(k), 11, *(len(s.row[k]) for s in steps)) for k in keys}
+    if header:
+        print("  ".join(k.rjust(widths[k]) for k in keys))
     for s in steps:
         print("  ".join(s.row[k].rjust(widths[k]) for k in keys), flush=True)
 
@@ -446,7 +447,7 @@ async def run(seconds: float, max_rate: int, start_rate: int) -> None:
                 rate = start_rate
                 while rate <= max_rate:
                     steps.append(await step(rate, seconds, vo, slack, bots, pg, drivers, refused))
-                    print_table(steps[-1:] if len(steps) > 1 else steps)
+                    print_table(steps[-1:], header=len(steps) == 1)
                     if steps[-1].gave:
                         break
                     rate *= 2
