@@ -12,7 +12,8 @@ feed cards and type `/vo list`, signed requests sent round-robin to the replicas
 Per step: webhook -> card p50/p99 (trigger in the simulator to the card's post, or for an incident past the
 feed's `max_cards_per_minute`, to the first draw of the rolled-up message naming it), click -> ack p99 and
 `/vo list` -> ack p99 (Slack's HTTP answer), Postgres connections (max seen) and transactions and rows read a
-second, CPU and RSS per replica, VictorOps incident calls in the busiest 60 s (budget 6), Slack calls a minute
+second, CPU and RSS per replica (and the CPU of this process, which runs every fake, and the load average:
+the machine's share of the limit), VictorOps incident calls in the busiest 60 s (budget 6), Slack calls a minute
 in the busiest channel, and incidents lost or posted twice (every incident must be named exactly once in its
 channel: by a card or in a rolled-up message). The run stops at the first step where something gives:
 lost or doubled incidents, a webhook not taken (non-200), the VictorOps budget exceeded or a 429, webhook -> card
@@ -119,23 +120,8 @@ class Postgres:
         row = self._conn.execute(query).fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
-    def backends(self) -> list[int]:
-        """The server processes serving this database's connections (for their CPU time)."""
-        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        return [int(row[0]) for row in self._conn.execute(query).fetchall()]
-
     def close(self) -> None:
         self._conn.close()
-
-
-def backends_cpu(pids: Sequence[int]) -> dict[int, float]:
-    found = {}
-    for pid in pids:
-        try:
-            found[pid] = cpu_seconds(pid)
-        except OSError:  # the connection closed meanwhile
-            continue
-    return found
 
 
 def cpu_seconds(pid: int) -> float:
@@ -321,7 +307,7 @@ async def step(
     stream, stop = Stream(), asyncio.Event()
     started, pg_before = time.time(), pg.counters()
     cpu_before = [cpu_seconds(b.process.pid) for b in bots]  # type: ignore[union-attr]
-    own_before, pg_cpu_before = cpu_seconds(os.getpid()), backends_cpu(pg.backends())
+    own_before = cpu_seconds(os.getpid())
     refused_before, connections = len(refused), 0
     clicking = asyncio.create_task(people(stream, drivers, slack, stop))
     gap, n = 60.0 / rate, 0
@@ -338,8 +324,6 @@ async def step(
     cpu = [(cpu_seconds(b.process.pid) - c) / elapsed * 100 for b, c in zip(bots, cpu_before, strict=True)]  # type: ignore[union-attr]
     rss = [rss_mb(b.process.pid) for b in bots]  # type: ignore[union-attr]
     own = (cpu_seconds(os.getpid()) - own_before) / elapsed * 100
-    pg_cpu_after = backends_cpu(pg.backends())  # connections opened during the step count from 0
-    pg_cpu = sum(t - pg_cpu_before.get(pid, 0.0) for pid, t in pg_cpu_after.items()) / elapsed * 100
     await shown(slack, list(stream.triggered), SETTLE)
     stop.set()
     await clicking
@@ -374,7 +358,6 @@ async def step(
         "pg conns": str(connections),
         "pg xact/s": f"{(pg_after[0] - pg_before[0]) / elapsed:.0f}",
         "pg rows/s": f"{(pg_after[1] - pg_before[1]) / elapsed:.0f}",
-        "pg cpu %": f"{pg_cpu:.0f}",
         "cpu % each": "/".join(f"{c:.0f}" for c in cpu),
         "rss MB each": "/".join(f"{r:.0f}" for r in rss),
         "fakes cpu %": f"{own:.0f}",
