@@ -261,6 +261,18 @@ class MemorySnapshots:
         async with self._locks[name]:
             yield
 
+    async def put_items(self, name: str, at: float, bodies: Mapping[str, str]) -> None:
+        self.rows |= {f"{name}/{key}": (at, body) for key, body in bodies.items()}
+
+    async def items(self, name: str, keys: Iterable[str] | None = None) -> dict[str, str]:
+        found = {
+            row.removeprefix(f"{name}/"): body for row, (_, body) in self.rows.items() if row.startswith(f"{name}/")
+        }
+        return found if keys is None else {k: found[k] for k in keys if k in found}
+
+    async def drop_items(self, name: str, before: float) -> None:
+        self.rows = {row: v for row, v in self.rows.items() if not (row.startswith(f"{name}/") and v[0] < before)}
+
 
 class MemoryFeeds:
     """`bot.store.feeds.FeedStore`: one feed per channel; replacing keeps `created_at`; the file wins."""

@@ -13,7 +13,7 @@ asked of VictorOps after a given moment (`current`); one call serves everyone wa
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from time import monotonic
@@ -43,6 +43,11 @@ class SnapshotStore(Protocol):
     async def get(self, name: str) -> tuple[float, str] | None: ...
     async def put(self, name: str, fetched_at: float, body: str) -> None: ...
     def refresh_lock(self, name: str) -> AbstractAsyncContextManager[None]: ...
+    # Items changed since the snapshot was asked for (an incident a webhook or our own write changed), each
+    # stored on its own: a change writes its few items, never the whole snapshot again.
+    async def put_items(self, name: str, at: float, bodies: Mapping[str, str]) -> None: ...
+    async def items(self, name: str, keys: Iterable[str] | None = None) -> dict[str, str]: ...  # None: all
+    async def drop_items(self, name: str, before: float) -> None: ...  # those a newer snapshot has
 
 
 @dataclass(frozen=True)
@@ -100,15 +105,35 @@ class IncidentView:
         return found
 
     async def _snapshot(self) -> Answer | None:
-        """The shared snapshot as stored, however old (None without a store or before the first)."""
-        if self._snapshots is None or (found := await self._snapshots.get(SNAPSHOT)) is None:
+        """The shared snapshot as stored, however old, with the items changed since folded in (None without a
+        store or before anything was stored)."""
+        if self._snapshots is None:
             return None
-        return Answer(found[0], {i.incident_number: i for i in IncidentList.model_validate_json(found[1]).incidents})
+        found, changed = await self._snapshots.get(SNAPSHOT), await self._items()
+        if found is None and not changed:
+            return None
+        asked, listed = (found[0], IncidentList.model_validate_json(found[1]).incidents) if found else (0.0, [])
+        return Answer(asked, newest({i.incident_number: i for i in listed}, changed))
+
+    async def _items(self, numbers: Iterable[str] | None = None) -> dict[str, Incident]:
+        """The incidents changed since the shared snapshot (of `numbers`, or all), as stored."""
+        if self._snapshots is None:
+            return {}
+        bodies = await self._snapshots.items(SNAPSHOT, numbers)
+        return {n: Incident.model_validate_json(body) for n, body in bodies.items()}
 
     async def _publish(self, answer: Answer) -> None:
+        """A new answer of VictorOps' for every replica: it has every change stored before it was asked for."""
         if self._snapshots is not None:
             body = IncidentList(incidents=list(answer.incidents.values())).model_dump_json(by_alias=True)
             await self._snapshots.put(SNAPSHOT, answer.asked_at, body)
+            await self._snapshots.drop_items(SNAPSHOT, answer.asked_at)
+
+    async def _publish_items(self, incidents: Iterable[Incident]) -> None:
+        """Incidents that changed, for every replica: their own items, not the whole snapshot rewritten."""
+        if self._snapshots is not None:
+            bodies = {i.incident_number: i.model_dump_json(by_alias=True) for i in incidents}
+            await self._snapshots.put_items(SNAPSHOT, self._wall(), bodies)
 
     def _held(self) -> dict[str, Incident]:
         answer = self._cache.peek()
@@ -180,22 +205,23 @@ class IncidentView:
         last = self._cache.peek()
         answer = Answer(last.asked_at if last else 0.0, newest(self._held(), changed))
         self._cache.replace(answer)
-        await self._publish(answer)
+        await self._publish_items(answer.incidents[n] for n in changed)
 
     async def merge(self, incidents: Iterable[Incident]) -> list[Incident]:
         """Fold incidents reported by an event (a webhook) into the view, for every replica, phases forward
         only: an event older than what the view holds changes nothing. Returns the incidents as merged, for
         those that changed."""
-        found = await self._snapshot()  # another replica's news counts too
+        reported = list(incidents)
+        # Another replica's news of these incidents counts too: their items alone are read, not the whole
+        # snapshot (its incidents reach this copy when it is re-read, every SHARED_REREAD seconds).
+        shared = await self._items([i.incident_number for i in reported])
         last = self._cache.peek()  # read after the await: a write recorded meanwhile (`put`) is kept
         asked, held = (last.asked_at, last.incidents) if last else (0.0, {})
-        if found is not None:
-            asked, held = max(asked, found.asked_at), newest(held, found.incidents)
-        changed = [m for i in incidents if (m := forward(held.get(i.incident_number), i)) is not None]
+        held = newest(held, shared)
+        changed = [m for i in reported if (m := forward(held.get(i.incident_number), i)) is not None]
         if changed:
-            answer = Answer(asked, {**held, **{i.incident_number: i for i in changed}})
-            self._cache.replace(answer)
-            await self._publish(answer)
+            self._cache.replace(Answer(asked, {**held, **{i.incident_number: i for i in changed}}))
+            await self._publish_items(changed)
         return changed
 
     async def invalidate(self) -> None:

@@ -86,13 +86,20 @@ def check_url(url: str) -> URL:
     return parsed
 
 
+# Connections per replica on Postgres: 5 kept, up to 10 more under a burst (benchmarks/bench_scale.py: three
+# replicas used at most ~30 between them at 960 webhooks a minute, and all 45 only once the machine was out of
+# CPU). Replicas x 15 must stay below Postgres' max_connections (default 100, 3 of them reserved).
+POSTGRES_POOL = {"pool_size": 5, "max_overflow": 10}
+
+
 class Database:
     """Owns the async engine and session factory for one database URL."""
 
     def __init__(self, url: str) -> None:
         self.url = check_url(url)
         # pre-ping: a Postgres restart or idle timeout leaves dead connections in the pool.
-        self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=True)
+        pool = POSTGRES_POOL if self.url.get_backend_name() == "postgresql" else {}
+        self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=True, **pool)
         if self.url.get_backend_name() == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_on_begin)

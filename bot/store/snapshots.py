@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 
 from bot.store.db import Database
 from bot.store.tables import SnapshotRow
@@ -34,6 +34,36 @@ class Snapshots:
         async with self._db.session() as session:
             latest = {"fetched_at": fetched_at, "body": body}
             await session.execute(self._db.upsert(SnapshotRow, {"name": name, **latest}, ["name"], update=latest))
+
+    # A snapshot's items are rows of their own, named "<snapshot>/<key>" (e.g. "incidents/1234").
+
+    async def put_items(self, name: str, at: float, bodies: Mapping[str, str]) -> None:
+        """Store items changed since snapshot `name` was asked for, each replacing its own row only."""
+        if not bodies:
+            return
+        async with self._db.session() as session:
+            for key, body in bodies.items():
+                latest = {"fetched_at": at, "body": body}
+                row = {"name": f"{name}/{key}", **latest}
+                await session.execute(self._db.upsert(SnapshotRow, row, ["name"], update=latest))
+
+    async def items(self, name: str, keys: Iterable[str] | None = None) -> dict[str, str]:
+        """The stored items of snapshot `name` (those of `keys`, or all): key -> body."""
+        prefix = f"{name}/"
+        chosen = (
+            SnapshotRow.name.startswith(prefix, autoescape=True)
+            if keys is None
+            else SnapshotRow.name.in_([prefix + k for k in keys])
+        )
+        async with self._db.reading() as session:
+            rows = (await session.execute(select(SnapshotRow.name, SnapshotRow.body).where(chosen))).all()
+            return {row.name.removeprefix(prefix): row.body for row in rows}
+
+    async def drop_items(self, name: str, before: float) -> None:
+        """Forget the items stored before a new snapshot `name` was asked for: it has them."""
+        async with self._db.session() as session:
+            prefix = SnapshotRow.name.startswith(f"{name}/", autoescape=True)
+            await session.execute(delete(SnapshotRow).where(prefix, SnapshotRow.fetched_at < before))
 
     @asynccontextmanager
     async def refresh_lock(self, name: str) -> AsyncIterator[None]:
