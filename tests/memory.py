@@ -256,6 +256,10 @@ class MemorySnapshots:
     async def put(self, name: str, fetched_at: float, body: str) -> None:
         self.rows[name] = (fetched_at, body)
 
+    async def expire(self, name: str) -> None:
+        if name in self.rows:
+            self.rows[name] = (0.0, self.rows[name][1])
+
     @asynccontextmanager
     async def refresh_lock(self, name: str) -> AsyncIterator[None]:
         async with self._locks[name]:
@@ -271,7 +275,8 @@ class MemorySnapshots:
         return found if keys is None else {k: found[k] for k in keys if k in found}
 
     async def drop_items(self, name: str, before: float) -> None:
-        self.rows = {row: v for row, v in self.rows.items() if not (row.startswith(f"{name}/") and v[0] < before)}
+        for row in [r for r, (at, _) in self.rows.items() if r.startswith(f"{name}/") and at < before]:
+            del self.rows[row]
 
 
 class MemoryFeeds:

@@ -64,3 +64,50 @@ def test_newest_folds_each_report_onto_what_is_held() -> None:
     assert {n: i.current_phase for n, i in newest(held, reported).items()} == {
         "1": Phase.ACKED, "2": Phase.RESOLVED, "3": Phase.UNACKED,
     }  # fmt: skip
+
+
+class Switchable:
+    """VictorOps' list, whose answer the test changes, and which can be held while it is being answered."""
+
+    def __init__(self) -> None:
+        self.phase = Phase.UNACKED
+        self.hold: asyncio.Event | None = None
+        self.asked = asyncio.Event()
+
+    async def list_incidents(self) -> list[Incident]:
+        answer = [incident("1", self.phase), incident("2")]  # what VictorOps has when asked
+        self.asked.set()
+        if self.hold is not None:
+            await self.hold.wait()
+        return answer
+
+
+async def test_a_change_stored_while_victorops_answers_is_kept_by_the_replica_that_asked() -> None:
+    source, snapshots = Switchable(), MemorySnapshots()
+    asking = IncidentView(source, snapshots=snapshots)
+    other = IncidentView(source, snapshots=snapshots)
+    await asking.all()
+    source.hold = asyncio.Event()
+    refreshing = asyncio.create_task(asking.current())
+    await source.asked.wait()  # VictorOps was asked; its answer still has #1 unacknowledged
+    await other.put([incident("1", Phase.ACKED)])  # another replica's ack lands meanwhile
+    source.hold.set()
+    await refreshing
+    found = await asking.find(["1"], recheck=False)
+    assert found["1"] is not None and found["1"].current_phase is Phase.ACKED
+
+
+async def test_a_reader_never_gets_an_older_snapshot_without_the_items_a_newer_one_absorbed() -> None:
+    clock = [1_000.0]
+    source, snapshots, slow = Switchable(), MemorySnapshots(), SlowSnapshots()
+    slow.rows = snapshots.rows  # one database; the reader's reads are the slow ones
+    writer = IncidentView(source, snapshots=snapshots, wall_clock=lambda: clock[0])
+    reader = IncidentView(source, snapshots=slow, wall_clock=lambda: clock[0])
+    await writer.all()  # the snapshot: #1 unacknowledged
+    await writer.put([incident("1", Phase.ACKED)])  # an item: #1 acknowledged
+    reading = asyncio.create_task(reader.held(["1"]))
+    await asyncio.sleep(0.005)  # the reader is inside a (slow) database read
+    source.phase, clock[0] = Phase.ACKED, clock[0] + 60
+    await writer.current()  # a newer answer is published and drops the item it has
+    held = (await reading)["1"]
+    assert held is not None and held.current_phase is Phase.ACKED

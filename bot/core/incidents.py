@@ -25,6 +25,7 @@ from bot.victorops.limits import Clock
 from bot.victorops.models import Incident, IncidentList, Phase
 
 SNAPSHOT = "incidents"
+CLOCK_SKEW = 5.0  # seconds two replicas' clocks may differ by: items this much older than an answer are dropped
 SHARED_REREAD = 3.0  # seconds a replica keeps its copy of the shared snapshot before reading it again
 
 # A number we do not know may be an incident paged seconds ago, so VictorOps is asked, unless an answer asked
@@ -42,6 +43,7 @@ class IncidentSource(Protocol):
 class SnapshotStore(Protocol):
     async def get(self, name: str) -> tuple[float, str] | None: ...
     async def put(self, name: str, fetched_at: float, body: str) -> None: ...
+    async def expire(self, name: str) -> None: ...  # the next reader fetches: its age set to 0, its body kept
     def refresh_lock(self, name: str) -> AbstractAsyncContextManager[None]: ...
     # Items changed since the snapshot was asked for (an incident a webhook or our own write changed), each
     # stored on its own: a change writes its few items, never the whole snapshot again.
@@ -91,7 +93,8 @@ class IncidentView:
                 return shared
             answer = await self._from_source()
             await self._publish(answer)
-            return answer
+            # changes stored while VictorOps was answering are newer than its answer: kept, here too
+            return Answer(answer.asked_at, newest(answer.incidents, await self._items()))
 
     async def _from_source(self) -> Answer:
         asked = self._wall()
@@ -109,7 +112,10 @@ class IncidentView:
         store or before anything was stored)."""
         if self._snapshots is None:
             return None
-        found, changed = await self._snapshots.get(SNAPSHOT), await self._items()
+        # The items first: a publish stores its snapshot, then drops the items it has, so items read before the
+        # snapshot are never missing from both (read the other way round, an older snapshot could come without them).
+        changed = await self._items()
+        found = await self._snapshots.get(SNAPSHOT)
         if found is None and not changed:
             return None
         asked, listed = (found[0], IncidentList.model_validate_json(found[1]).incidents) if found else (0.0, [])
@@ -127,7 +133,9 @@ class IncidentView:
         if self._snapshots is not None:
             body = IncidentList(incidents=list(answer.incidents.values())).model_dump_json(by_alias=True)
             await self._snapshots.put(SNAPSHOT, answer.asked_at, body)
-            await self._snapshots.drop_items(SNAPSHOT, answer.asked_at)
+            # Items are stamped by the clock of the replica that wrote them: one a little behind this one's must
+            # not lose a change made after the ask. Keeping an item longer costs nothing (folded forward only).
+            await self._snapshots.drop_items(SNAPSHOT, answer.asked_at - CLOCK_SKEW)
 
     async def _publish_items(self, incidents: Iterable[Incident]) -> None:
         """Incidents that changed, for every replica: their own items, not the whole snapshot rewritten."""
@@ -227,8 +235,8 @@ class IncidentView:
     async def invalidate(self) -> None:
         """The next reader, on any replica, fetches from VictorOps."""
         self._cache.invalidate()
-        if self._snapshots is not None and (found := await self._snapshots.get(SNAPSHOT)):
-            await self._snapshots.put(SNAPSHOT, 0.0, found[1])
+        if self._snapshots is not None:
+            await self._snapshots.expire(SNAPSHOT)  # its age only: a body written back could undo a publish
 
 
 def newest(held: dict[str, Incident], reported: dict[str, Incident]) -> dict[str, Incident]:

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select, text, update
 
 from bot.store.db import Database
 from bot.store.tables import SnapshotRow
@@ -34,6 +34,11 @@ class Snapshots:
         async with self._db.session() as session:
             latest = {"fetched_at": fetched_at, "body": body}
             await session.execute(self._db.upsert(SnapshotRow, {"name": name, **latest}, ["name"], update=latest))
+
+    async def expire(self, name: str) -> None:
+        """Make the snapshot too old for every reader (one UPDATE: its body, perhaps newer than ours, is kept)."""
+        async with self._db.session() as session:
+            await session.execute(update(SnapshotRow).where(SnapshotRow.name == name).values(fetched_at=0.0))
 
     # A snapshot's items are rows of their own, named "<snapshot>/<key>" (e.g. "incidents/1234").
 
