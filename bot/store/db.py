@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import asyncio
 import re
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -279,9 +281,24 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # set first, so that switching to WAL waits too.
     cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     # WAL: cheaper commits, and outside readers (a backup, the sqlite3 shell) do not block our writers.
-    cursor.execute("PRAGMA journal_mode = WAL")
+    _to_wal(cursor)
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
+
+
+def _to_wal(cursor: Any) -> None:
+    """`PRAGMA journal_mode = WAL`, waiting as busy_timeout would: while another connection switches a new
+    database to WAL or migrates it, SQLite answers "database is locked" at once, without its busy handler
+    (processes starting together on one new file, e.g. `vobot run` and `vobot check`)."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)  # in the driver's own thread, not the event loop
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
