@@ -7,6 +7,8 @@ the CLI can print them and exit 2 without a traceback.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -369,18 +371,22 @@ class AppConfig(StrictModel):
     @field_validator("digests")
     @classmethod
     def _unique_names(cls, digests: list[DigestConfig]) -> list[DigestConfig]:
-        names = [d.name for d in digests]
-        if duplicates := sorted({n for n in names if names.count(n) > 1}):
+        if duplicates := repeated(d.name for d in digests):
             raise ValueError(f"digest names must be unique; repeated: {', '.join(duplicates)}")
         return digests
 
     @field_validator("feeds")
     @classmethod
     def _one_feed_per_channel(cls, feeds: list[FeedConfig]) -> list[FeedConfig]:
-        channels = [f.channel for f in feeds]
-        if repeated := sorted({c for c in channels if channels.count(c) > 1}):
-            raise ValueError(f"one feed per channel; repeated: {', '.join(repeated)} (merge their filters into one)")
+        if twice := repeated(f.channel for f in feeds):
+            raise ValueError(f"one feed per channel; repeated: {', '.join(twice)} (merge their filters into one)")
         return feeds
+
+
+def repeated(values: Iterable[str]) -> list[str]:
+    """The values given more than once, sorted."""
+    seen = Counter(values)
+    return sorted(v for v, n in seen.items() if n > 1)
 
 
 def load_app_config(path: Path | None) -> AppConfig:

@@ -212,22 +212,20 @@ class Cards:
         details: str = "",
     ) -> None:
         """The create modal, at once, then its pickers from the cached lookups; `summary` and `details` prefill it."""
-        opened = await self._slack.views_open(trigger_id=trigger_id, view=loading("Create incident", ViewId.CREATE))
-        directory = self._directory
         defaults = ", ".join(f"`{escape(t)}`" for t in default_targets) or "you"
 
         async def view() -> dict[str, Any]:
             return create_view(
                 await self.modal_token(slack_user_id, ViewId.CREATE, meta),
-                await directory.policies.get(),
-                await directory.users.get(),
-                await directory.oncall_by_team(),
+                await self._directory.policies.get(),
+                await self._directory.users.get(),
+                await self._directory.oncall_by_team(),
                 defaults,
                 summary,
                 details,
             )
 
-        await self.fill_modal(opened["view"]["id"], "Create incident", ViewId.CREATE, view)
+        await self.open_modal(trigger_id, "Create incident", ViewId.CREATE, view)
 
     async def fill_modal(
         self, view_id: str, title: str, callback_id: ViewId, view: Callable[[], Awaitable[dict[str, Any]]]

@@ -159,10 +159,10 @@ class Buttons:
             await prompt.redraw(self._slack, done, sentence(done))
 
 
-def unreadable(command: str) -> ActionError:
+def unreadable(command: str, nothing: str = "sent to VictorOps") -> ActionError:
     """A button whose value this version does not write: changed on the way, or from an older version."""
     return ActionError(
-        f"vobot could not read this button, so nothing was sent to VictorOps; run `{command} list` for fresh cards."
+        f"vobot could not read this button, so nothing was {nothing}; run `{command} list` for fresh cards."
     )
 
 

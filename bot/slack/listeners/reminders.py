@@ -20,13 +20,13 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.actions import IncidentActions
-from bot.core.errors import ActionError
 from bot.core.outcomes import Verb
 from bot.core.reminders import SNOOZE_BUTTON, Paused, Reminders
 from bot.slack import grammar as g
 from bot.slack.acting import Acting, Answers, Middleware
 from bot.slack.blocks import ActionId, sentence
 from bot.slack.cards import Cards
+from bot.slack.listeners.buttons import unreadable
 from bot.slack.listeners.feed_commands import Reply
 from bot.slack.place import Place
 from bot.slack.reminders import ReminderRef, reminder_done
@@ -85,9 +85,7 @@ class ReminderButtons:
         message = body.get("message")
         thread_ts = message.get("thread_ts") if isinstance(message, dict) else None
         if ref is None or not await self._reminders.under_card(ref.n, surface.place.channel, thread_ts):
-            raise ActionError(
-                f"vobot could not read this button, so nothing was done; run `{self.command} list` for fresh cards."
-            )
+            raise unreadable(self.command, "done")
         return ref.n
 
     async def _act(self, body: dict[str, Any], action: dict[str, Any], acting: Acting, verb: Verb) -> None:
